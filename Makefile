@@ -1,0 +1,33 @@
+# The two commands of the README:  make run  and  make test.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps test-deps build run test clean sanitize
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+test-deps:
+	@scripts/install-deps.sh test
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Builds and starts Taube with its built-in defaults: 127.0.0.1:2525, mail for @localhost filed
+# under ./var/mail/<domain>/<localpart>/, logs on stderr.
+run: build
+	./$(BUILD)/taube serve
+
+test: test-deps build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# The whole suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
+sanitize: test-deps
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DTAUBE_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo"
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Taube needs, only those that are missing.
+#   scripts/install-deps.sh build   - to build and run
+#   scripts/install-deps.sh test    - also the real SMTP peers the integration tests drive
+set -euo pipefail
+build_pkgs=(g++ cmake make pkg-config libasio-dev libexpected-dev libssl-dev libtomlplusplus-dev
+            libcli11-dev libspdlog-dev libfmt-dev libc-ares-dev libcrypt-dev libgtest-dev)
+test_pkgs=(python3 postfix swaks curl openssl)
+want=("${build_pkgs[@]}")
+case "${1:-build}" in
+  test) want+=("${test_pkgs[@]}") ;;
+  fuzz) want+=(clang libclang-rt-14-dev) ;;
+esac
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}" >&2
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+# Postfix asks a question on install; answer it so the install is unattended. Taube's tests run
+# their own private Postfix instances and never touch the system one.
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,287 @@
+#include "app/config.hpp"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cmath>
+#include <set>
+
+#include <toml++/toml.h>
+
+#include "smtp/address.hpp"
+
+namespace taube::app {
+
+namespace {
+
+std::string system_hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == 0) return "localhost";
+  return buf;
+}
+
+// Reads one TOML table, remembering which keys were used so the rest can be reported as unknown.
+class TableReader {
+ public:
+  TableReader(const toml::table& t, std::string prefix, std::string file)
+      : t_(t), prefix_(std::move(prefix)), file_(std::move(file)) {}
+
+  std::string where(const toml::node* n, std::string_view key) const {
+    const auto line = n ? n->source().begin.line : t_.source().begin.line;
+    return file_ + ":" + std::to_string(line) + ": " + prefix_ + std::string(key);
+  }
+
+  const toml::table& table() const { return t_; }
+
+  const toml::node* get(std::string_view key) {
+    seen_.insert(std::string(key));
+    return t_.get(key);
+  }
+
+  tl::expected<void, std::string> str(std::string_view key, std::string& out) {
+    const auto* n = get(key);
+    if (!n) return {};
+    if (!n->is_string()) return tl::unexpected(where(n, key) + ": expected a string");
+    out = n->as_string()->get();
+    return {};
+  }
+  tl::expected<void, std::string> boolean(std::string_view key, bool& out) {
+    const auto* n = get(key);
+    if (!n) return {};
+    if (!n->is_boolean()) return tl::unexpected(where(n, key) + ": expected true or false");
+    out = n->as_boolean()->get();
+    return {};
+  }
+  template <class T>
+  tl::expected<void, std::string> integer(std::string_view key, T& out, std::int64_t min,
+                                          std::int64_t max) {
+    const auto* n = get(key);
+    if (!n) return {};
+    if (!n->is_integer()) return tl::unexpected(where(n, key) + ": expected an integer");
+    const auto v = n->as_integer()->get();
+    if (v < min || v > max)
+      return tl::unexpected(where(n, key) + ": must be between " + std::to_string(min) + " and " +
+                            std::to_string(max));
+    out = static_cast<T>(v);
+    return {};
+  }
+  tl::expected<void, std::string> seconds(std::string_view key, std::chrono::milliseconds& out) {
+    const auto* n = get(key);
+    if (!n) return {};
+    double v;
+    if (n->is_integer()) {
+      v = static_cast<double>(n->as_integer()->get());
+    } else if (n->is_floating_point()) {
+      v = n->as_floating_point()->get();
+    } else {
+      return tl::unexpected(where(n, key) + ": expected a number of seconds");
+    }
+    if (!(v > 0) || v > 86400)
+      return tl::unexpected(where(n, key) + ": must be between 0 and 86400 seconds");
+    out = std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(v * 1000)));
+    return {};
+  }
+  tl::expected<void, std::string> strings(std::string_view key, std::vector<std::string>& out) {
+    const auto* n = get(key);
+    if (!n) return {};
+    if (!n->is_array()) return tl::unexpected(where(n, key) + ": expected an array of strings");
+    out.clear();
+    for (const auto& e : *n->as_array()) {
+      if (!e.is_string()) return tl::unexpected(where(&e, key) + ": expected an array of strings");
+      out.push_back(e.as_string()->get());
+    }
+    return {};
+  }
+  tl::expected<void, std::string> no_unknown_keys() const {
+    for (const auto& [k, v] : t_) {
+      if (!seen_.count(std::string(k.str())))
+        return tl::unexpected(where(&v, k.str()) + ": unknown key");
+    }
+    return {};
+  }
+
+ private:
+  const toml::table& t_;
+  std::string prefix_;
+  std::string file_;
+  std::set<std::string> seen_;
+};
+
+#define TRY(expr)                                                 \
+  do {                                                            \
+    if (auto r_ = (expr); !r_) return tl::unexpected(r_.error()); \
+  } while (0)
+
+tl::expected<void, std::string> read_limits(TableReader& r, Config& c) {
+  auto& l = c.server.session.limits;
+  TRY(r.integer("max_message_size", l.max_message_size, 0, std::int64_t{1} << 40));
+  TRY(r.integer("max_recipients", l.max_recipients, 1, 100000));
+  TRY(r.integer("max_errors", l.max_errors, 1, 100000));
+  TRY(r.integer("max_line_length", l.max_text_line, 80, 1 << 20));
+  TRY(r.integer("max_connections", c.server.max_connections, 1, 1000000));
+  TRY(r.integer("max_connections_per_ip", c.server.max_connections_per_ip, 1, 1000000));
+  TRY(r.boolean("reject_long_lines", c.server.session.reject_long_lines));
+  TRY(r.seconds("command_timeout", c.server.command_timeout));
+  TRY(r.seconds("data_timeout", c.server.data_timeout));
+  return r.no_unknown_keys();
+}
+
+tl::expected<void, std::string> read_smtp(TableReader& r, Config& c) {
+  auto& s = c.server.session;
+  std::string bare;
+  TRY(r.str("bare_newline", bare));
+  if (bare == "reject")
+    s.bare_newline = smtp::BareNewlinePolicy::Reject;
+  else if (bare == "normalize")
+    s.bare_newline = smtp::BareNewlinePolicy::Normalize;
+  else if (bare == "note")
+    s.bare_newline = smtp::BareNewlinePolicy::Note;
+  else if (!bare.empty())
+    return tl::unexpected(r.where(r.get("bare_newline"), "bare_newline") +
+                          ": must be \"reject\", \"normalize\" or \"note\"");
+  std::vector<std::string> exempt;
+  TRY(r.strings("bare_newline_exempt", exempt));
+  for (const auto& e : exempt) {
+    auto cidr = net::Cidr::parse(e);
+    if (!cidr)
+      return tl::unexpected(r.where(r.get("bare_newline_exempt"), "bare_newline_exempt") +
+                            ": invalid network \"" + e + "\"");
+    c.server.bare_newline_exempt.push_back(*cidr);
+  }
+  std::string vrfy;
+  TRY(r.str("vrfy", vrfy));
+  if (vrfy == "disabled")
+    s.vrfy = smtp::VrfyMode::Disabled;
+  else if (vrfy == "cannot-verify")
+    s.vrfy = smtp::VrfyMode::CannotVerify;
+  else if (vrfy == "verify")
+    s.vrfy = smtp::VrfyMode::Verify;
+  else if (!vrfy.empty())
+    return tl::unexpected(r.where(r.get("vrfy"), "vrfy") +
+                          ": must be \"disabled\", \"cannot-verify\" or \"verify\"");
+  TRY(r.boolean("expn", s.expn));
+  TRY(r.boolean("etrn", s.etrn));
+  TRY(r.boolean("require_helo", s.require_helo));
+  return r.no_unknown_keys();
+}
+
+tl::expected<void, std::string> read_delivery(TableReader& r, Config& c) {
+  TRY(r.str("mail_root", c.directory.mail_root));
+  TRY(r.strings("domains", c.directory.domains));
+  std::string catch_all;
+  TRY(r.str("catch_all", catch_all));
+  if (!catch_all.empty()) c.directory.catch_all = catch_all;
+  std::string mode;
+  TRY(r.str("mode", mode));
+  if (mode == "discard")
+    c.server.discard = true;
+  else if (!mode.empty() && mode != "maildir")
+    return tl::unexpected(r.where(r.get("mode"), "mode") + ": must be \"maildir\" or \"discard\"");
+  return r.no_unknown_keys();
+}
+
+tl::expected<void, std::string> read_server(TableReader& r, Config& c) {
+  TRY(r.integer("worker_threads", c.server.worker_threads, 1, 256));
+  TRY(r.seconds("shutdown_grace", c.server.shutdown_grace));
+  return r.no_unknown_keys();
+}
+
+tl::expected<void, std::string> read_users(TableReader& r, Config& c) {
+  for (const auto& [k, v] : r.table()) {
+    std::string dir;
+    TRY(r.str(k.str(), dir));
+    c.directory.users[std::string(k.str())] = dir;
+  }
+  return {};
+}
+
+tl::expected<void, std::string> read_aliases(TableReader& r, Config& c) {
+  for (const auto& [k, v] : r.table()) {
+    std::vector<std::string> targets;
+    TRY(r.strings(k.str(), targets));
+    if (targets.empty())
+      return tl::unexpected(r.where(&v, k.str()) + ": an alias needs at least one target");
+    c.directory.aliases[std::string(k.str())] = targets;
+  }
+  return {};
+}
+
+}  // namespace
+
+Config default_config() {
+  Config c;
+  c.server.session.hostname = system_hostname();
+  c.directory.mail_root = "./var/mail";
+  c.directory.domains = {"localhost"};
+  return c;
+}
+
+tl::expected<net::ListenerConfig, std::string> parse_listen(const std::string& spec) {
+  const auto colon = spec.rfind(':');
+  if (colon == std::string::npos)
+    return tl::unexpected("--listen " + spec + ": expected ADDR:PORT");
+  std::string addr = spec.substr(0, colon);
+  const std::string port = spec.substr(colon + 1);
+  if (addr.size() >= 2 && addr.front() == '[' && addr.back() == ']')
+    addr = addr.substr(1, addr.size() - 2);
+  if (addr.empty()) addr = "0.0.0.0";
+  unsigned p = 0;
+  auto res = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (port.empty() || res.ec != std::errc{} || res.ptr != port.data() + port.size() || p > 65535)
+    return tl::unexpected("--listen " + spec + ": invalid port");
+  return net::ListenerConfig{addr, static_cast<std::uint16_t>(p)};
+}
+
+tl::expected<Config, std::string> load_config(const std::string& path) {
+  Config c = default_config();
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return tl::unexpected(path + ":" + std::to_string(e.source().begin.line) + ": " +
+                          std::string(e.description()));
+  }
+  TableReader top(root, "", path);
+  TRY(top.str("hostname", c.server.session.hostname));
+  TRY(top.str("log_level", c.log_level));
+  if (const auto* n = top.get("listener")) {
+    if (!n->is_array_of_tables())
+      return tl::unexpected(top.where(n, "listener") + ": expected [[listener]] tables");
+    c.server.listeners.clear();
+    for (const auto& e : *n->as_array()) {
+      TableReader lr(*e.as_table(), "listener.", path);
+      net::ListenerConfig l;
+      TRY(lr.str("address", l.address));
+      TRY(lr.integer("port", l.port, 0, 65535));
+      TRY(lr.no_unknown_keys());
+      c.server.listeners.push_back(l);
+    }
+  }
+  auto section = [&](std::string_view key, auto&& fn) -> tl::expected<void, std::string> {
+    const auto* n = top.get(key);
+    if (!n) return {};
+    if (!n->is_table()) return tl::unexpected(top.where(n, key) + ": expected a table");
+    TableReader r(*n->as_table(), std::string(key) + ".", path);
+    return fn(r);
+  };
+  TRY(section("limits", [&](TableReader& r) { return read_limits(r, c); }));
+  TRY(section("smtp", [&](TableReader& r) { return read_smtp(r, c); }));
+  TRY(section("delivery", [&](TableReader& r) { return read_delivery(r, c); }));
+  TRY(section("server", [&](TableReader& r) { return read_server(r, c); }));
+  TRY(section("users", [&](TableReader& r) { return read_users(r, c); }));
+  TRY(section("aliases", [&](TableReader& r) { return read_aliases(r, c); }));
+  TRY(top.no_unknown_keys());
+  return c;
+}
+
+tl::expected<store::Directory, std::string> validate(const Config& cfg) {
+  if (cfg.server.listeners.empty()) return tl::unexpected(std::string("no listener configured"));
+  if (cfg.directory.domains.empty())
+    return tl::unexpected(std::string("delivery.domains: no local domain"));
+  for (const auto& d : cfg.directory.domains)
+    if (!smtp::is_valid_domain(d, true))
+      return tl::unexpected("delivery.domains: invalid domain \"" + d + "\"");
+  return store::Directory::create(cfg.directory);
+}
+
+}  // namespace taube::app

@@ -1,0 +1,34 @@
+// Configuration: built-in defaults, a TOML file (toml++), command-line overrides.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "net/server.hpp"
+#include "store/directory.hpp"
+
+namespace taube::app {
+
+struct Config {
+  net::ServerConfig server;
+  store::DirectoryConfig directory;
+  std::string log_level = "info";
+};
+
+// The built-in defaults: 127.0.0.1:2525, the system's host name, mail for @localhost, any local
+// part, Maildirs under ./var/mail.
+Config default_config();
+
+// Reads a TOML file over the defaults. Unknown keys and wrong types are errors; the message names
+// the key and its line ("taube.toml:12: limits.max_errors: expected an integer").
+tl::expected<Config, std::string> load_config(const std::string& path);
+
+// Parses "ADDR:PORT", "[v6]:PORT" or ":PORT".
+tl::expected<net::ListenerConfig, std::string> parse_listen(const std::string& spec);
+
+// Final checks across keys (directory consistency); returns the Directory to serve with.
+tl::expected<store::Directory, std::string> validate(const Config& cfg);
+
+}  // namespace taube::app

@@ -1,0 +1,337 @@
+#include "net/connection.hpp"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "net/queue_id.hpp"
+#include "net/server.hpp"
+#include "smtp/trace.hpp"
+
+namespace taube::net {
+
+using asio::use_awaitable;
+using asio::experimental::as_tuple;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+std::string remote_ip(asio::ip::tcp::socket& s) {
+  asio::error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  if (ec) return "unknown";
+  auto a = ep.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  return a.to_string();
+}
+
+std::string reply_text(const smtp::Reply& r) {
+  std::string s = std::to_string(r.code);
+  if (!r.enhanced.empty()) s += " " + r.enhanced;
+  return s + " " + r.text.substr(0, r.text.find('\n'));
+}
+
+}  // namespace
+
+Connection::Connection(Server& server, asio::ip::tcp::socket socket)
+    : srv_(server),
+      sock_(std::move(socket)),
+      timer_(sock_.get_executor()),
+      ip_(remote_ip(sock_)),
+      session_(server.config().session, smtp::ClientInfo{ip_, {}, false, false}) {
+  registry_ = srv_.enroll(this);
+}
+
+Connection::~Connection() {
+  if (spool_) spool_->abort();
+  if (admitted_) srv_.release(ip_);
+  srv_.withdraw(registry_);
+}
+
+void Connection::interrupt() {
+  if (idle_wait_) timer_.cancel();
+}
+
+void Connection::force_close() {
+  asio::error_code ec;
+  sock_.close(ec);
+  timer_.cancel();
+}
+
+asio::awaitable<void> Connection::run() {
+  asio::error_code ec;
+  sock_.set_option(asio::ip::tcp::no_delay(true), ec);
+  admitted_ = srv_.admit(ip_);
+  if (!admitted_) {
+    spdlog::warn("reject connection from [{}]: too many connections", ip_);
+    session_.reject_connection(smtp::ReplyId::TooManyConnections);
+  } else if (srv_.stopping()) {
+    session_.reject_connection(smtp::ReplyId::ShuttingDown);
+  } else {
+    spdlog::debug("connect from [{}]", ip_);
+    // Operators can exempt known non-conforming senders from the strict bare-newline rule.
+    if (srv_.config().session.bare_newline == smtp::BareNewlinePolicy::Reject) {
+      asio::error_code aec;
+      const auto addr = asio::ip::make_address(ip_, aec);
+      for (const auto& net : srv_.config().bare_newline_exempt) {
+        if (!aec && net.contains(addr)) {
+          session_.set_bare_newline_policy(smtp::BareNewlinePolicy::Note);
+          break;
+        }
+      }
+    }
+    session_.start();
+  }
+  buf_.resize(kReadChunk);
+  while (!session_.closed()) {
+    if (!co_await flush()) break;
+    if (!co_await read_more()) break;
+    co_await process_input();
+    if (!session_.closed() && srv_.stopping() && !session_.in_transaction()) session_.shutdown();
+  }
+  co_await flush();
+  if (spool_) {
+    spool_->abort();
+    spool_.reset();
+  }
+  sock_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  sock_.close(ec);
+  spdlog::debug("disconnect from [{}]", ip_);
+}
+
+asio::awaitable<bool> Connection::read_more() {
+  if (start_ == end_) {
+    start_ = end_ = 0;
+  } else if (start_ > 0) {
+    // Keep the unconsumed tail (a paused pipeline) at the front.
+    std::copy(buf_.begin() + static_cast<std::ptrdiff_t>(start_),
+              buf_.begin() + static_cast<std::ptrdiff_t>(end_), buf_.begin());
+    end_ -= start_;
+    start_ = 0;
+  }
+  if (buf_.size() - end_ < kReadChunk / 2) buf_.resize(end_ + kReadChunk);
+  const bool in_message = session_.receiving_message();
+  idle_wait_ = !session_.in_transaction();
+  if (idle_wait_ && srv_.stopping()) {
+    idle_wait_ = false;
+    session_.shutdown();
+    co_return false;
+  }
+  timer_.expires_after(in_message ? srv_.config().data_timeout : srv_.config().command_timeout);
+  auto r = co_await (sock_.async_read_some(asio::buffer(buf_.data() + end_, buf_.size() - end_),
+                                           as_tuple(use_awaitable)) ||
+                     timer_.async_wait(as_tuple(use_awaitable)));
+  idle_wait_ = false;
+  if (r.index() == 1) {
+    if (srv_.stopping() && !session_.in_transaction()) {
+      session_.shutdown();  // 421 4.3.2
+    } else {
+      spdlog::info("timeout after {} from [{}]", in_message ? "DATA" : "command", ip_);
+      session_.timeout();  // 421 4.4.2 (RFC 5321 §4.5.3.2)
+    }
+    co_return false;
+  }
+  auto [ec, n] = std::get<0>(r);
+  if (ec) {
+    if (session_.receiving_message() || session_.in_transaction())
+      spdlog::info("lost connection from [{}] in a transaction: {}", ip_, ec.message());
+    if (spool_) {
+      spool_->abort();
+      spool_.reset();
+    }
+    co_return false;
+  }
+  end_ += n;
+  co_return true;
+}
+
+asio::awaitable<void> Connection::process_input() {
+  while (true) {
+    const std::size_t n =
+        session_.receive(std::span<const char>(buf_.data() + start_, end_ - start_));
+    start_ += n;
+    co_await handle_events();
+    if (session_.pending() == smtp::Pending::Lookup) {
+      resolve_lookup();
+      continue;
+    }
+    if (session_.pending() == smtp::Pending::Commit) {
+      co_await commit();
+      continue;
+    }
+    if (n == 0 || start_ == end_ || session_.closed()) break;
+  }
+  if (session_.closed()) start_ = end_;
+}
+
+asio::awaitable<void> Connection::handle_events() {
+  while (auto ev = session_.poll_event()) {
+    switch (ev->kind) {
+      case smtp::EventKind::MessageBegin:
+        begin_message();
+        break;
+      case smtp::EventKind::MessageAbort:
+        if (spool_) {
+          spool_->abort();
+          spool_.reset();
+        }
+        if (ev->reply.code != 0) log_transaction(ev->reply);
+        break;
+      case smtp::EventKind::BareNewline:
+        // Strict servers break real senders; operators need to see who sends what.
+        spdlog::warn("client [{}] (helo={}) sent bare newlines in DATA: {} bare LF, {} bare CR",
+                     ip_, session_.client().helo, ev->bare_lf, ev->bare_cr);
+        break;
+      case smtp::EventKind::Close:
+        break;
+    }
+  }
+  std::string& body = session_.body();
+  if (spool_ && !body.empty()) {
+    spool_->append(body);
+    if (spool_->needs_flush()) {
+      body.clear();
+      co_await spool_->flush();
+    }
+  }
+  body.clear();
+}
+
+void Connection::begin_message() {
+  const auto& env = session_.envelope();
+  std::vector<std::string> maildirs;
+  for (const auto& r : env.recipients)
+    for (const auto& d : r.destinations)
+      if (std::find(maildirs.begin(), maildirs.end(), d) == maildirs.end()) maildirs.push_back(d);
+  queue_id_ = new_queue_id();
+  tx_start_ = std::chrono::steady_clock::now();
+  tx_from_ = env.sender.null ? "" : env.sender.mailbox.to_string();
+  tx_to_.clear();
+  for (const auto& r : env.recipients) {
+    if (!tx_to_.empty()) tx_to_ += ",";
+    tx_to_ += "<" + r.mailbox.to_string() + ">";
+  }
+  spool_.emplace(srv_.store(), srv_.pool(), std::move(maildirs), srv_.config().discard);
+
+  smtp::TraceInfo t;
+  t.helo = session_.client().helo;
+  t.client_ip = ip_;
+  t.hostname = srv_.config().session.hostname;
+  t.id = queue_id_;
+  if (env.recipients.size() == 1) t.for_rcpt = env.recipients.front().mailbox.to_string();
+  t.date = rfc5322_date_now();
+  t.esmtp = session_.client().esmtp;
+  t.tls = session_.client().tls;
+  t.smtputf8 = env.mail_params.smtputf8;
+  spool_->append(smtp::return_path_header(env.sender));
+  spool_->append(smtp::received_header(t));
+}
+
+asio::awaitable<void> Connection::commit() {
+  // Send what is queued (e.g. 250s for earlier BDAT chunks) while the disk works.
+  co_await flush();
+  smtp::Reply result;
+  if (!spool_) {
+    result = smtp::make_reply(smtp::ReplyId::StorageError);
+  } else {
+    auto r = co_await spool_->commit();
+    spool_.reset();
+    if (r) {
+      result = smtp::make_reply(smtp::ReplyId::Queued, queue_id_);
+    } else {
+      spdlog::error("id={} client=[{}] delivery failed: {}", queue_id_, ip_,
+                    store::to_string(r.error()));
+      result =
+          smtp::make_reply(r.error() == store::StoreError::NoSpace ? smtp::ReplyId::StorageFull
+                                                                   : smtp::ReplyId::StorageError);
+    }
+  }
+  log_transaction(result);
+  session_.commit_done(result);
+}
+
+void Connection::resolve_lookup() {
+  const auto& req = session_.lookup();
+  const auto& dir = srv_.directory();
+  std::string domain = req.mailbox.domain;
+  if (domain.empty() && req.kind != smtp::LookupKind::Rcpt && !dir.config().domains.empty())
+    domain = dir.config().domains.front();  // "VRFY alice" means alice at our first domain
+  const auto res = dir.resolve(req.mailbox.local_part, domain);
+  const std::string addr = req.mailbox.to_string();
+  using smtp::ReplyId;
+  switch (req.kind) {
+    case smtp::LookupKind::Rcpt:
+      switch (res.verdict) {
+        case store::Verdict::Local:
+          session_.resolve_lookup(smtp::make_reply(ReplyId::RcptOk), res.maildirs);
+          return;
+        case store::Verdict::Forward:
+          // RFC 5321 §3.4: 251 tells the client where the mail really goes.
+          session_.resolve_lookup(smtp::make_reply(ReplyId::RcptForward, res.forward_to),
+                                  res.maildirs);
+          return;
+        case store::Verdict::UserUnknown:
+          session_.resolve_lookup(smtp::make_reply(ReplyId::UserUnknown, addr));
+          return;
+        case store::Verdict::RelayDenied:
+          session_.resolve_lookup(smtp::make_reply(ReplyId::RelayDenied, addr));
+          return;
+      }
+      return;
+    case smtp::LookupKind::Vrfy:
+      if (res.verdict == store::Verdict::Local || res.verdict == store::Verdict::Forward) {
+        session_.resolve_lookup(
+            smtp::make_reply(ReplyId::VrfyOk, req.mailbox.local_part + "@" + domain));
+      } else if (res.verdict == store::Verdict::UserUnknown) {
+        session_.resolve_lookup(smtp::make_reply(ReplyId::VrfyUnknown, addr));
+      } else {
+        session_.resolve_lookup(smtp::make_reply(ReplyId::VrfyCannot));
+      }
+      return;
+    case smtp::LookupKind::Expn: {
+      if (res.verdict == store::Verdict::Local || res.verdict == store::Verdict::Forward) {
+        std::string text;
+        for (const auto& a : res.expansion) text += (text.empty() ? "<" : "\n<") + a + ">";
+        if (text.empty()) text = "<" + req.mailbox.local_part + "@" + domain + ">";
+        session_.resolve_lookup(smtp::Reply{250, "2.1.5", text});
+      } else {
+        session_.resolve_lookup(smtp::make_reply(ReplyId::VrfyUnknown, addr));
+      }
+      return;
+    }
+  }
+}
+
+asio::awaitable<bool> Connection::flush() {
+  std::string& out = session_.output();
+  if (out.empty()) co_return true;
+  timer_.expires_after(srv_.config().command_timeout);
+  auto r = co_await (asio::async_write(sock_, asio::buffer(out), as_tuple(use_awaitable)) ||
+                     timer_.async_wait(as_tuple(use_awaitable)));
+  out.clear();
+  if (r.index() == 1) {
+    spdlog::info("write timeout to [{}]", ip_);
+    co_return false;
+  }
+  auto [ec, n] = std::get<0>(r);
+  (void)n;
+  co_return !ec;
+}
+
+void Connection::log_transaction(const smtp::Reply& result) {
+  // One line per transaction, like Postfix's: id, client, sender, recipients, size, result, time.
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - tx_start_).count();
+  spdlog::info("id={} client=[{}] helo={} from=<{}> to={} size={} result=\"{}\" duration={:.3f}s",
+               queue_id_, ip_, session_.client().helo, tx_from_, tx_to_, session_.message_size(),
+               reply_text(result), secs);
+}
+
+}  // namespace taube::net

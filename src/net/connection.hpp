@@ -1,0 +1,62 @@
+// Connection: one client. Owns the socket, the buffers and the timer, and drives a
+// smtp::ServerSession: read -> session.receive() -> events, lookups, commits -> one write of all
+// replies when the input is drained (RFC 2920 §3.1: the server may batch its responses).
+#pragma once
+
+#include <chrono>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "net/message_spool.hpp"
+#include "smtp/session.hpp"
+
+namespace taube::net {
+
+class Server;
+
+class Connection {
+ public:
+  Connection(Server& server, asio::ip::tcp::socket socket);
+  ~Connection();
+
+  asio::awaitable<void> run();
+  // Server shutdown: wakes the connection if it is idle between transactions.
+  void interrupt();
+  // Server shutdown after the grace period: closes the socket.
+  void force_close();
+
+ private:
+  asio::awaitable<void> process_input();
+  asio::awaitable<void> handle_events();
+  asio::awaitable<void> commit();
+  void resolve_lookup();
+  asio::awaitable<bool> flush();
+  // Reads more input; returns false on EOF, error or timeout (after queueing the 421).
+  asio::awaitable<bool> read_more();
+  void begin_message();
+  void log_transaction(const smtp::Reply& result);
+
+  Server& srv_;
+  asio::ip::tcp::socket sock_;
+  asio::steady_timer timer_;
+  std::string ip_;
+  bool admitted_ = false;
+  smtp::ServerSession session_;
+  std::vector<char> buf_;
+  std::size_t start_ = 0, end_ = 0;  // unconsumed input is buf_[start_, end_)
+  bool idle_wait_ = false;           // blocked reading between transactions
+  std::optional<MessageSpool> spool_;
+  std::string queue_id_;
+  std::string tx_from_, tx_to_;  // for the transaction log line
+  std::chrono::steady_clock::time_point tx_start_;
+  std::list<Connection*>::iterator registry_;
+};
+
+}  // namespace taube::net

@@ -1,0 +1,164 @@
+#include "net/server.hpp"
+
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ip/v6_only.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "net/connection.hpp"
+
+namespace taube::net {
+
+using asio::use_awaitable;
+using asio::experimental::as_tuple;
+
+Server::Server(asio::io_context& io, ServerConfig config, store::Directory directory)
+    : io_(io),
+      cfg_(std::move(config)),
+      dir_(std::move(directory)),
+      store_(cfg_.session.hostname),
+      pool_(cfg_.worker_threads),
+      grace_timer_(io) {}
+
+Server::~Server() {
+  pool_.join();
+}
+
+tl::expected<void, std::string> Server::listen() {
+  for (const auto& l : cfg_.listeners) {
+    asio::error_code ec;
+    const auto addr = asio::ip::make_address(l.address, ec);
+    if (ec) return tl::unexpected("invalid listen address '" + l.address + "'");
+    const asio::ip::tcp::endpoint ep(addr, l.port);
+    auto acc = std::make_unique<asio::ip::tcp::acceptor>(io_);
+    acc->open(ep.protocol(), ec);
+    if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && addr.is_v6()) acc->set_option(asio::ip::v6_only(true), ec);
+    if (!ec) acc->bind(ep, ec);
+    if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return tl::unexpected("cannot listen on " + l.address + ":" + std::to_string(l.port) + ": " +
+                            ec.message());
+    }
+    const auto bound = acc->local_endpoint(ec);
+    endpoints_.push_back(bound);
+    const std::string shown = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
+                                                      : bound.address().to_string();
+    spdlog::info("listening on {}:{}", shown, bound.port());
+    acceptors_.push_back(std::move(acc));
+  }
+  return {};
+}
+
+void Server::start() {
+  for (auto& acc : acceptors_) {
+    asio::co_spawn(io_, accept_loop(*acc), [](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::critical("accept loop failed: {}", ex.what());
+        }
+      }
+    });
+  }
+}
+
+asio::awaitable<void> Server::accept_loop(asio::ip::tcp::acceptor& acceptor) {
+  asio::steady_timer backoff(io_);
+  while (!stopping_) {
+    auto [ec, sock] = co_await acceptor.async_accept(as_tuple(use_awaitable));
+    if (ec) {
+      if (stopping_ || ec == asio::error::operation_aborted) break;
+      // EMFILE and friends: wait a little rather than spin.
+      spdlog::warn("accept: {}", ec.message());
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(as_tuple(use_awaitable));
+      continue;
+    }
+    auto conn = std::make_shared<Connection>(*this, std::move(sock));
+    asio::co_spawn(
+        io_, [conn]() -> asio::awaitable<void> { co_await conn->run(); },
+        [](std::exception_ptr e) {
+          if (!e) return;
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            spdlog::error("connection failed: {}", ex.what());
+          }
+        });
+  }
+}
+
+void Server::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  spdlog::info("shutting down: {} connection(s) open", connections_.size());
+  for (auto& acc : acceptors_) {
+    asio::error_code ec;
+    acc->close(ec);
+  }
+  for (Connection* c : connections_) c->interrupt();
+  if (connections_.empty()) return;
+  grace_timer_.expires_after(cfg_.shutdown_grace);
+  grace_timer_.async_wait([this](asio::error_code ec) {
+    if (ec) return;
+    if (!connections_.empty())
+      spdlog::warn("grace period over: closing {} connection(s)", connections_.size());
+    // Copy: force_close may let coroutines finish and withdraw while we iterate.
+    std::vector<Connection*> all(connections_.begin(), connections_.end());
+    for (Connection* c : all) c->force_close();
+  });
+}
+
+bool Server::admit(const std::string& ip) {
+  if (total_ >= cfg_.max_connections) return false;
+  auto& n = per_ip_[ip];
+  if (n >= cfg_.max_connections_per_ip) {
+    if (n == 0) per_ip_.erase(ip);
+    return false;
+  }
+  ++n;
+  ++total_;
+  return true;
+}
+
+void Server::release(const std::string& ip) {
+  --total_;
+  auto it = per_ip_.find(ip);
+  if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+}
+
+std::list<Connection*>::iterator Server::enroll(Connection* c) {
+  return connections_.insert(connections_.end(), c);
+}
+
+void Server::withdraw(std::list<Connection*>::iterator it) {
+  connections_.erase(it);
+  if (stopping_ && connections_.empty()) grace_timer_.cancel();
+}
+
+void Server::clean_maildirs() {
+  // Maildirs live at <root>/<domain>/<local>/ by default, plus any configured per-user path.
+  namespace fs = std::filesystem;
+  std::vector<std::string> dirs;
+  std::error_code ec;
+  const fs::path root = dir_.config().mail_root;
+  for (const auto& d : fs::directory_iterator(root, ec)) {
+    if (!d.is_directory(ec)) continue;
+    for (const auto& u : fs::directory_iterator(d.path(), ec))
+      if (fs::is_directory(u.path() / "tmp", ec)) dirs.push_back(u.path().string());
+  }
+  for (const auto& [user, path] : dir_.config().users)
+    if (!path.empty()) dirs.push_back(path);
+  const std::time_t now = std::time(nullptr);
+  std::size_t removed = 0;
+  for (const auto& d : dirs) removed += store_.clean_tmp(d, now, true);
+  if (removed > 0) spdlog::info("removed {} stale file(s) from Maildir tmp/ directories", removed);
+}
+
+}  // namespace taube::net

@@ -1,0 +1,35 @@
+// Value types of one mail transaction, shared with the store and I/O layers.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "smtp/address.hpp"
+#include "smtp/esmtp_params.hpp"
+
+namespace taube::smtp {
+
+struct Recipient {
+  Mailbox mailbox;
+  RcptParams params;
+  // Where the message goes, as decided by the recipient lookup (opaque to the core: for the
+  // Maildir store these are Maildir directories).
+  std::vector<std::string> destinations;
+};
+
+struct Envelope {
+  Path sender;
+  MailParams mail_params;
+  std::vector<Recipient> recipients;
+  bool bdat = false;  // body arrives in BDAT chunks (RFC 3030)
+};
+
+// What the session knows about its peer and channel, for trace headers and logs.
+struct ClientInfo {
+  std::string address;  // IP address as text, e.g. "127.0.0.1" or "::1"
+  std::string helo;     // the HELO/EHLO argument
+  bool esmtp = false;   // EHLO rather than HELO
+  bool tls = false;     // for later: ESMTPS
+};
+
+}  // namespace taube::smtp

@@ -1,0 +1,33 @@
+// Trace headers added at delivery: Return-Path and Received (RFC 5321 §4.4). Pure formatting:
+// the caller supplies the date, the id and the channel facts. Lines end in LF (the store format).
+#pragma once
+
+#include <string>
+
+#include "smtp/address.hpp"
+
+namespace taube::smtp {
+
+struct TraceInfo {
+  std::string helo;       // the client's HELO/EHLO argument
+  std::string client_ip;  // "192.0.2.1" or "2001:db8::1"
+  std::string hostname;   // ours
+  std::string id;         // the queue id
+  std::string for_rcpt;   // the single recipient, or empty for several (privacy, §7.2)
+  std::string date;       // RFC 5322 date-time
+  bool esmtp = false;
+  bool tls = false;
+  bool authenticated = false;
+  bool smtputf8 = false;
+  std::string tls_info;  // e.g. "(TLSv1.3 TLS_AES_256_GCM_SHA384)" for ESMTPS, may be empty
+};
+
+// "Received: from <helo> ([ip]) by <host> (Taube) with <protocol> id <id> for <rcpt>; <date>",
+// folded over several lines. <protocol> per RFC 3848 / RFC 6531 §3.7.3: SMTP, ESMTP, ESMTPS,
+// ESMTPSA, UTF8SMTP, UTF8SMTPS, UTF8SMTPSA ...
+std::string received_header(const TraceInfo& t);
+
+// "Return-Path: <sender>" (RFC 5321 §4.4); "<>" for the null sender.
+std::string return_path_header(const Path& sender);
+
+}  // namespace taube::smtp

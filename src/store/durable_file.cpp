@@ -1,0 +1,243 @@
+// DurableFile: tmp -> fsync -> link (or copy + rename) -> fsync directories -> unlink tmp.
+//
+// Why this order: the content must be on disk before any name points at it (fsync of the file
+// first); a new directory entry is only durable once its directory is fsynced, so each final
+// directory is fsynced before publish() reports success (this is what lets the caller say 250).
+// The temp name is removed last; a crash before that leaves only a stale tmp/ file, which
+// MaildirStore::clean_tmp() removes. Every failure undoes what was done, so a final name exists
+// only after a successful publish().
+#include "store/durable_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+
+namespace taube::store {
+
+StoreError error_from_errno(int err) {
+  switch (err) {
+    case ENOSPC:
+    case EDQUOT:
+      return StoreError::NoSpace;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return StoreError::Permission;
+    default:
+      return StoreError::Io;
+  }
+}
+
+namespace {
+
+tl::unexpected<StoreError> fail_errno() {
+  return tl::unexpected(error_from_errno(errno));
+}
+
+std::string parent_dir(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// A successful close(); on Linux EINTR from close() still releases the descriptor, and the data
+// was already fsynced, so it is not an error.
+bool close_ok(Fs& fs, int fd) {
+  return fs.close(fd) == 0 || errno == EINTR;
+}
+
+// open(O_DIRECTORY) + fsync + close: makes the directory's entries durable.
+tl::expected<void, StoreError> fsync_dir(Fs& fs, const std::string& dir) {
+  int fd = fs.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (fd < 0) return fail_errno();
+  if (fs.fsync(fd) != 0) {
+    int err = errno;
+    fs.close(fd);
+    return tl::unexpected(error_from_errno(err));
+  }
+  if (!close_ok(fs, fd)) return fail_errno();
+  return {};
+}
+
+// Writes all of `n` bytes, retrying short writes and EINTR.
+bool write_all(Fs& fs, int fd, const char* p, std::size_t n) {
+  while (n > 0) {
+    ssize_t w = fs.write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    if (w == 0) {  // should not happen for regular files; avoid spinning forever
+      errno = EIO;
+      return false;
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+// Where a cross-file-system copy of `final_path` is written before its rename: the Maildir tmp/
+// sibling of the final directory ("<md>/new/<name>" -> "<md>/tmp/<name>"), so a crash leaves the
+// partial copy where clean_tmp() finds it. Other layouts use "<final>.tmp" next to the final name.
+std::string copy_tmp_path(const std::string& final_path, const std::string& own_tmp) {
+  std::string out;
+  auto slash = final_path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? std::string() : final_path.substr(0, slash);
+  auto dslash = dir.find_last_of('/');
+  std::string dir_base = dslash == std::string::npos ? dir : dir.substr(dslash + 1);
+  if (dir_base == "new") {
+    out = dir.substr(0, dslash == std::string::npos ? 0 : dslash + 1) + "tmp" +
+          final_path.substr(slash);
+  } else {
+    out = final_path + ".tmp";
+  }
+  // Only reachable when link() fails with EXDEV inside the very Maildir that holds our temp file
+  // (a mount point at new/), but then the names would collide.
+  if (out == own_tmp) out += ".copy";
+  return out;
+}
+
+}  // namespace
+
+tl::expected<DurableFile, StoreError> DurableFile::create(Fs& fs, std::string tmp_path) {
+  int fd = fs.open(tmp_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) return fail_errno();
+  return DurableFile(fs, fd, std::move(tmp_path));
+}
+
+DurableFile::DurableFile(DurableFile&& other) noexcept
+    : fs_(other.fs_),
+      fd_(std::exchange(other.fd_, -1)),
+      tmp_path_(std::move(other.tmp_path_)),
+      size_(other.size_),
+      finished_(std::exchange(other.finished_, true)) {}
+
+DurableFile& DurableFile::operator=(DurableFile&& other) noexcept {
+  if (this != &other) {
+    abort();
+    fs_ = other.fs_;
+    fd_ = std::exchange(other.fd_, -1);
+    tmp_path_ = std::move(other.tmp_path_);
+    size_ = other.size_;
+    finished_ = std::exchange(other.finished_, true);
+  }
+  return *this;
+}
+
+DurableFile::~DurableFile() {
+  abort();
+}
+
+void DurableFile::close_fd() {
+  if (fd_ >= 0) {
+    fs_->close(fd_);
+    fd_ = -1;
+  }
+}
+
+void DurableFile::abort() {
+  if (finished_) return;
+  finished_ = true;
+  close_fd();
+  fs_->unlink(tmp_path_);
+}
+
+tl::expected<void, StoreError> DurableFile::write(std::span<const char> data) {
+  if (finished_ || fd_ < 0) return tl::unexpected(StoreError::Io);
+  if (!write_all(*fs_, fd_, data.data(), data.size())) return fail_errno();
+  size_ += data.size();
+  return {};
+}
+
+// Copies the (fsynced, complete) temp file to `final_path` on another file system: a new file in
+// the final Maildir's tmp/, written, fsynced, closed and renamed into place. `copy_tmp` is set to
+// the copy's temp name while it exists, so the caller can remove it on failure.
+tl::expected<void, StoreError> DurableFile::copy_to(const std::string& final_path,
+                                                    std::string& copy_tmp) {
+  int in = fs_->open(tmp_path_, O_RDONLY | O_CLOEXEC, 0);
+  if (in < 0) return fail_errno();
+  std::string dst_path = copy_tmp_path(final_path, tmp_path_);
+  int out = fs_->open(dst_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  if (out < 0) {
+    int err = errno;
+    fs_->close(in);
+    return tl::unexpected(error_from_errno(err));
+  }
+  copy_tmp = dst_path;
+  auto fail = [&](int err) -> tl::expected<void, StoreError> {
+    if (in >= 0) fs_->close(in);
+    if (out >= 0) fs_->close(out);
+    return tl::unexpected(error_from_errno(err));
+  };
+  std::array<char, 64 * 1024> buf{};
+  for (;;) {
+    ssize_t r = fs_->read(in, buf.data(), buf.size());
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return fail(errno);
+    }
+    if (r == 0) break;
+    if (!write_all(*fs_, out, buf.data(), static_cast<std::size_t>(r))) return fail(errno);
+  }
+  if (!close_ok(*fs_, std::exchange(in, -1))) return fail(errno);
+  if (fs_->fsync(out) != 0) return fail(errno);
+  if (!close_ok(*fs_, std::exchange(out, -1))) return fail(errno);
+  if (fs_->rename(dst_path, final_path) != 0) return fail(errno);
+  copy_tmp.clear();
+  return {};
+}
+
+tl::expected<void, StoreError> DurableFile::publish(const std::vector<std::string>& final_paths) {
+  if (finished_ || fd_ < 0) return tl::unexpected(StoreError::Io);
+
+  std::vector<std::string> finals;
+  for (const auto& p : final_paths) {
+    if (std::find(finals.begin(), finals.end(), p) == finals.end()) finals.push_back(p);
+  }
+
+  std::vector<std::string> created;  // final names that exist now, removed again on failure
+  std::string copy_tmp;              // a cross-device copy's temp name, while it exists
+  auto undo = [&](StoreError e) -> tl::expected<void, StoreError> {
+    for (const auto& p : created) fs_->unlink(p);
+    if (!copy_tmp.empty()) fs_->unlink(copy_tmp);
+    abort();  // closes the descriptor if still open, removes the temp name
+    return tl::unexpected(e);
+  };
+  auto fail = [&](int err) { return undo(error_from_errno(err)); };
+
+  if (fs_->fsync(fd_) != 0) return fail(errno);
+  int fd = std::exchange(fd_, -1);
+  if (!close_ok(*fs_, fd)) return fail(errno);
+
+  for (const auto& final_path : finals) {
+    if (fs_->link(tmp_path_, final_path) == 0) {
+      created.push_back(final_path);
+      continue;
+    }
+    if (errno != EXDEV) return fail(errno);
+    if (auto r = copy_to(final_path, copy_tmp); !r) return undo(r.error());
+    created.push_back(final_path);
+  }
+
+  std::vector<std::string> dirs;
+  for (const auto& p : finals) {
+    auto d = parent_dir(p);
+    if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+  }
+  for (const auto& d : dirs) {
+    if (auto r = fsync_dir(*fs_, d); !r) return undo(r.error());
+  }
+
+  // The message is durable under its final names; removing the temp name is cleanup, but a
+  // failure here is still reported (and undone) so that every failing syscall yields an error.
+  if (fs_->unlink(tmp_path_) != 0) return fail(errno);
+  finished_ = true;
+  return {};
+}
+
+}  // namespace taube::store

@@ -1,0 +1,61 @@
+// DurableFile: the one primitive for durable writes. A file is created under a temporary name,
+// written, fsynced, then published under its final names (link or rename), and each directory
+// touched is fsynced, so that after a power cut the file is either complete under its final name
+// or absent there. On any failure nothing remains under a final name and the temp file is removed.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "store/fs.hpp"
+#include "store/store_error.hpp"
+
+namespace taube::store {
+
+class DurableFile {
+ public:
+  // Creates `tmp_path` (O_CREAT|O_EXCL, mode 0600).
+  static tl::expected<DurableFile, StoreError> create(Fs& fs, std::string tmp_path);
+
+  DurableFile(DurableFile&& other) noexcept;
+  DurableFile& operator=(DurableFile&& other) noexcept;
+  DurableFile(const DurableFile&) = delete;
+  DurableFile& operator=(const DurableFile&) = delete;
+  ~DurableFile();  // aborts if neither published nor aborted
+
+  // Appends all of `data` (retrying short writes and EINTR).
+  tl::expected<void, StoreError> write(std::span<const char> data);
+
+  // fsyncs the file, then makes it appear under each of `final_paths` (hard link; on EXDEV a
+  // durable copy through that path's directory's tmp/ sibling), fsyncs each final directory, and
+  // removes the temp name. All or nothing: on failure every final path already created is removed.
+  tl::expected<void, StoreError> publish(const std::vector<std::string>& final_paths);
+
+  // Closes and removes the temp file. Idempotent.
+  void abort();
+
+  const std::string& tmp_path() const { return tmp_path_; }
+  std::uint64_t size() const { return size_; }
+
+ private:
+  DurableFile(Fs& fs, int fd, std::string tmp_path)
+      : fs_(&fs), fd_(fd), tmp_path_(std::move(tmp_path)) {}
+  Fs* fs_;
+  int fd_ = -1;
+  std::string tmp_path_;
+  std::uint64_t size_ = 0;
+  bool finished_ = false;
+
+  void close_fd();
+  tl::expected<void, StoreError> copy_to(const std::string& final_path, std::string& copy_tmp);
+};
+
+// Maps errno to StoreError (ENOSPC/EDQUOT -> NoSpace, EACCES/EPERM/EROFS -> Permission).
+StoreError error_from_errno(int err);
+
+}  // namespace taube::store
