@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps test-deps build run test clean sanitize
+.PHONY: all deps test-deps build run test clean sanitize fuzz bench
 
 all: build
 
@@ -31,3 +31,14 @@ sanitize: test-deps
 
 clean:
 	rm -rf build build-asan
+
+# Runs every libFuzzer target for FUZZ_SECONDS each (clang from Debian's packages).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/install-deps.sh fuzz
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# Taube side by side with Postfix, smtp-sink and aiosmtpd; writes bench/RESULTS.md.
+bench: build
+	@scripts/install-deps.sh bench
+	bench/run.sh

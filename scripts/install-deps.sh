@@ -10,6 +10,7 @@ want=("${build_pkgs[@]}")
 case "${1:-build}" in
   test) want+=("${test_pkgs[@]}") ;;
   fuzz) want+=(clang libclang-rt-14-dev) ;;
+  bench) want+=(python3 postfix python3-aiosmtpd procps) ;;
 esac
 missing=()
 for p in "${want[@]}"; do
