@@ -180,6 +180,52 @@ tl::expected<void, std::string> read_delivery(TableReader& r, Config& c) {
   return r.no_unknown_keys();
 }
 
+tl::expected<void, std::string> read_tls(TableReader& r, Config& c) {
+  bool enabled = true;
+  TRY(r.boolean("enabled", enabled));
+  std::string cert, key;
+  TRY(r.str("certificate", cert));
+  TRY(r.str("key", key));
+  bool self_signed = cert.empty() && key.empty();
+  TRY(r.boolean("self_signed", self_signed));
+  TRY(r.no_unknown_keys());
+  if (!enabled) {
+    c.server.tls.reset();
+    c.tls_self_signed = false;
+    return {};
+  }
+  if (cert.empty() != key.empty())
+    return tl::unexpected(r.where(nullptr, cert.empty() ? "certificate" : "key") +
+                          ": certificate and key go together");
+  if (!cert.empty()) c.server.tls = net::TlsConfig{cert, key};
+  c.tls_self_signed = self_signed;
+  return {};
+}
+
+tl::expected<void, std::string> read_auth(TableReader& r, Config& c) {
+  auto& a = c.server.auth;
+  TRY(r.str("users_file", a.users_file));
+  TRY(r.seconds("failure_delay", a.failure_delay));
+  TRY(r.integer("max_failures", a.max_failures, 1, 1000));
+  TRY(r.seconds("failure_window", a.window));
+  TRY(r.seconds("ban_time", a.ban));
+  TRY(r.boolean("restrict_sender", a.restrict_sender));
+  return r.no_unknown_keys();
+}
+
+tl::expected<void, std::string> read_relay(TableReader& r, Config& c) {
+  std::vector<std::string> nets;
+  TRY(r.strings("networks", nets));
+  for (const auto& n : nets) {
+    auto cidr = net::Cidr::parse(n);
+    if (!cidr)
+      return tl::unexpected(r.where(r.get("networks"), "networks") + ": invalid network \"" + n + "\"");
+    c.server.relay.networks.push_back(*cidr);
+  }
+  TRY(r.str("spool", c.server.relay.spool));
+  return r.no_unknown_keys();
+}
+
 tl::expected<void, std::string> read_server(TableReader& r, Config& c) {
   TRY(r.integer("worker_threads", c.server.worker_threads, 1, 256));
   TRY(r.seconds("shutdown_grace", c.server.shutdown_grace));
@@ -213,6 +259,9 @@ Config default_config() {
   c.server.session.hostname = system_hostname();
   c.directory.mail_root = "./var/mail";
   c.directory.domains = {"localhost"};
+  // STARTTLS out of the box: a self-signed certificate made on first start (README).
+  c.server.tls = net::TlsConfig{"./var/tls/cert.pem", "./var/tls/key.pem"};
+  c.tls_self_signed = true;
   return c;
 }
 
@@ -253,6 +302,18 @@ tl::expected<Config, std::string> load_config(const std::string& path) {
       net::ListenerConfig l;
       TRY(lr.str("address", l.address));
       TRY(lr.integer("port", l.port, 0, 65535));
+      std::string tls;
+      TRY(lr.str("tls", tls));
+      if (tls == "none") l.tls = net::TlsMode::None;
+      else if (tls == "starttls") l.tls = net::TlsMode::StartTls;
+      else if (tls == "required") l.tls = net::TlsMode::Required;
+      else if (tls == "implicit") l.tls = net::TlsMode::Implicit;
+      else if (!tls.empty())
+        return tl::unexpected(lr.where(lr.get("tls"), "tls") +
+                              ": must be \"none\", \"starttls\", \"required\" or \"implicit\"");
+      TRY(lr.boolean("submission", l.submission));
+      TRY(lr.boolean("auth", l.auth));
+      TRY(lr.boolean("plaintext_auth", l.plaintext_auth));
       TRY(lr.no_unknown_keys());
       c.server.listeners.push_back(l);
     }
@@ -268,6 +329,9 @@ tl::expected<Config, std::string> load_config(const std::string& path) {
   TRY(section("smtp", [&](TableReader& r) { return read_smtp(r, c); }));
   TRY(section("delivery", [&](TableReader& r) { return read_delivery(r, c); }));
   TRY(section("server", [&](TableReader& r) { return read_server(r, c); }));
+  TRY(section("tls", [&](TableReader& r) { return read_tls(r, c); }));
+  TRY(section("auth", [&](TableReader& r) { return read_auth(r, c); }));
+  TRY(section("relay", [&](TableReader& r) { return read_relay(r, c); }));
   TRY(section("users", [&](TableReader& r) { return read_users(r, c); }));
   TRY(section("aliases", [&](TableReader& r) { return read_aliases(r, c); }));
   TRY(top.no_unknown_keys());

@@ -15,6 +15,9 @@ struct Config {
   net::ServerConfig server;
   store::DirectoryConfig directory;
   std::string log_level = "info";
+  // Make a self-signed certificate at server.tls's paths when they do not exist (the default;
+  // a configured certificate turns it off).
+  bool tls_self_signed = false;
 };
 
 // The built-in defaults: 127.0.0.1:2525, the system's host name, mail for @localhost, any local

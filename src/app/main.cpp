@@ -1,5 +1,9 @@
 // taube: the command line. Subcommands: serve, check-config.
+#include <termios.h>
+#include <unistd.h>
+
 #include <csignal>
+#include <functional>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -12,6 +16,8 @@
 
 #include "app/config.hpp"
 #include "net/server.hpp"
+#include "net/tls_context.hpp"
+#include "store/user_db.hpp"
 
 namespace {
 
@@ -20,6 +26,44 @@ void setup_logging(const std::string& level) {
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(level));
+}
+
+std::string read_password(const char* prompt) {
+  // No echo on a terminal; plain line from a pipe (scripts: echo secret | taube passwd user).
+  const bool tty = isatty(STDIN_FILENO) != 0;
+  termios old{};
+  if (tty) {
+    std::cerr << prompt << std::flush;
+    tcgetattr(STDIN_FILENO, &old);
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string pw;
+  std::getline(std::cin, pw);
+  if (tty) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    std::cerr << "\n";
+  }
+  return pw;
+}
+
+int set_password(const std::string& user, const std::string& file) {
+  const std::string pw = read_password("Password: ");
+  if (pw.empty()) {
+    std::cerr << "taube: empty password\n";
+    return 1;
+  }
+  if (isatty(STDIN_FILENO) && read_password("Again: ") != pw) {
+    std::cerr << "taube: passwords differ\n";
+    return 1;
+  }
+  if (auto r = taube::store::UserDb::set_password(file, user, pw); !r) {
+    std::cerr << "taube: " << r.error() << "\n";
+    return 1;
+  }
+  std::cout << "password for " << user << " set in " << file << "\n";
+  return 0;
 }
 
 struct ServeOptions {
@@ -69,18 +113,41 @@ int serve(const ServeOptions& o) {
   // A client that vanishes must not kill us with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
 
+  if (cfg.tls_self_signed && cfg.server.tls) {
+    if (auto r = net::ensure_self_signed(*cfg.server.tls, cfg.server.session.hostname); !r) {
+      spdlog::critical("self-signed certificate: {}", r.error());
+      return 1;
+    }
+  }
   asio::io_context io(1);
   net::Server server(io, cfg.server, std::move(*dir));
+  if (auto r = server.load_credentials(); !r) {
+    spdlog::critical("{}", r.error());
+    return 2;
+  }
   server.clean_maildirs();
   if (auto r = server.listen(); !r) {
     spdlog::critical("{}", r.error());
     return 1;
   }
+  // SIGHUP reloads the certificate and the users file (new connections use them).
+  asio::signal_set hup(io, SIGHUP);
+  std::function<void(const asio::error_code&, int)> on_hup = [&](const asio::error_code& e, int) {
+    if (e || server.stopping()) return;
+    if (auto r = server.load_credentials(); !r) {
+      spdlog::error("reload failed, keeping the old credentials: {}", r.error());
+    } else {
+      spdlog::info("reloaded TLS certificate and users file");
+    }
+    hup.async_wait(on_hup);
+  };
+  hup.async_wait(on_hup);
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code& e, int sig) {
     if (e) return;
     spdlog::info("received signal {}, stopping", sig);
     server.stop();
+    hup.cancel();
   });
   spdlog::info("taube {} ready: hostname={} mail_root={} domains={}", TAUBE_VERSION,
                cfg.server.session.hostname, cfg.directory.mail_root,
@@ -111,7 +178,16 @@ int main(int argc, char** argv) {
   auto* check_cmd = app.add_subcommand("check-config", "Validate a configuration file");
   check_cmd->add_option("file", check_file, "TOML configuration file")->required();
 
+  std::string passwd_user, passwd_file = "./var/users";
+  auto* passwd_cmd = app.add_subcommand(
+      "passwd", "Add or change a user in the AUTH users file (password read from standard input)");
+  passwd_cmd->add_option("user", passwd_user, "User name (usually the e-mail address)")->required();
+  passwd_cmd->add_option("-f,--file", passwd_file, "Users file (user:hash lines)")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*passwd_cmd) return set_password(passwd_user, passwd_file);
 
   if (*check_cmd) {
     auto cfg = taube::app::load_config(check_file);

@@ -8,6 +8,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include "net/blocking_pool.hpp"
 #include "net/queue_id.hpp"
 #include "net/server.hpp"
 #include "smtp/trace.hpp"
@@ -22,14 +23,36 @@ namespace {
 
 constexpr std::size_t kReadChunk = 16 * 1024;
 
-std::string remote_ip(asio::ip::tcp::socket& s) {
+asio::ip::address remote_address(asio::ip::tcp::socket& s) {
   asio::error_code ec;
   auto ep = s.remote_endpoint(ec);
-  if (ec) return "unknown";
+  if (ec) return {};
   auto a = ep.address();
   if (a.is_v6() && a.to_v6().is_v4_mapped())
     a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
-  return a.to_string();
+  return a;
+}
+
+smtp::ChannelPolicy channel_policy(const Server& srv, const ListenerConfig& l) {
+  smtp::ChannelPolicy p;
+  const bool tls = srv.tls_context() != nullptr;
+  p.starttls = tls && (l.tls == TlsMode::StartTls || l.tls == TlsMode::Required);
+  p.tls_required = tls && l.tls == TlsMode::Required;
+  p.auth = l.auth && srv.users() != nullptr;
+  p.plaintext_auth = l.plaintext_auth;
+  p.auth_required = l.submission;
+  return p;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
 }
 
 std::string reply_text(const smtp::Reply& r) {
@@ -40,12 +63,16 @@ std::string reply_text(const smtp::Reply& r) {
 
 }  // namespace
 
-Connection::Connection(Server& server, asio::ip::tcp::socket socket)
+Connection::Connection(Server& server, const ListenerConfig& listener,
+                       asio::ip::tcp::socket socket)
     : srv_(server),
+      listener_(listener),
       sock_(std::move(socket)),
       timer_(sock_.get_executor()),
-      ip_(remote_ip(sock_)),
-      session_(server.config().session, smtp::ClientInfo{ip_, {}, false, false}) {
+      addr_(remote_address(sock_)),
+      session_(server.config().session, smtp::ClientInfo{addr_.to_string(), {}, false, false, {}, {}},
+               channel_policy(server, listener)) {
+  ip_ = addr_.to_string();
   registry_ = srv_.enroll(this);
 }
 
@@ -61,19 +88,49 @@ void Connection::interrupt() {
 
 void Connection::force_close() {
   asio::error_code ec;
-  sock_.close(ec);
+  (tls_ ? tls_->next_layer() : sock_).close(ec);
   timer_.cancel();
+}
+
+asio::awaitable<bool> Connection::start_tls() {
+  tls_ctx_ = srv_.tls_context();
+  if (!tls_ctx_) co_return false;
+  tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket>>(std::move(sock_), *tls_ctx_);
+  timer_.expires_after(srv_.config().command_timeout);
+  auto r = co_await (tls_->async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable)) ||
+                     timer_.async_wait(as_tuple(use_awaitable)));
+  if (r.index() == 1) {
+    spdlog::info("TLS handshake timeout from [{}]", ip_);
+    co_return false;
+  }
+  auto [ec] = std::get<0>(r);
+  if (ec) {
+    spdlog::info("TLS handshake failed from [{}]: {}", ip_, ec.message());
+    co_return false;
+  }
+  spdlog::debug("TLS established with [{}]: {}", ip_, describe_tls(tls_->native_handle()));
+  co_return true;
 }
 
 asio::awaitable<void> Connection::run() {
   asio::error_code ec;
   sock_.set_option(asio::ip::tcp::no_delay(true), ec);
   admitted_ = srv_.admit(ip_);
+  if (admitted_ && listener_.tls == TlsMode::Implicit) {
+    // RFC 8314 §3: implicit TLS: the handshake comes before the greeting.
+    if (!co_await start_tls()) {
+      (tls_ ? tls_->next_layer() : sock_).close(ec);
+      co_return;
+    }
+    session_.set_implicit_tls(describe_tls(tls_->native_handle()));
+  }
   if (!admitted_) {
     spdlog::warn("reject connection from [{}]: too many connections", ip_);
     session_.reject_connection(smtp::ReplyId::TooManyConnections);
   } else if (srv_.stopping()) {
     session_.reject_connection(smtp::ReplyId::ShuttingDown);
+  } else if (srv_.auth_throttle().banned(ip_, std::chrono::steady_clock::now())) {
+    session_.reject_connection(smtp::ReplyId::AuthTooManyFailures);
   } else {
     spdlog::debug("connect from [{}]", ip_);
     // Operators can exempt known non-conforming senders from the strict bare-newline rule.
@@ -101,8 +158,9 @@ asio::awaitable<void> Connection::run() {
     spool_->abort();
     spool_.reset();
   }
-  sock_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  sock_.close(ec);
+  auto& raw = tls_ ? tls_->next_layer() : sock_;
+  raw.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  raw.close(ec);
   spdlog::debug("disconnect from [{}]", ip_);
 }
 
@@ -125,9 +183,11 @@ asio::awaitable<bool> Connection::read_more() {
     co_return false;
   }
   timer_.expires_after(in_message ? srv_.config().data_timeout : srv_.config().command_timeout);
-  auto r = co_await (sock_.async_read_some(asio::buffer(buf_.data() + end_, buf_.size() - end_),
-                                           as_tuple(use_awaitable)) ||
-                     timer_.async_wait(as_tuple(use_awaitable)));
+  const auto b = asio::buffer(buf_.data() + end_, buf_.size() - end_);
+  auto r = tls_ ? co_await (tls_->async_read_some(b, as_tuple(use_awaitable)) ||
+                            timer_.async_wait(as_tuple(use_awaitable)))
+                : co_await (sock_.async_read_some(b, as_tuple(use_awaitable)) ||
+                            timer_.async_wait(as_tuple(use_awaitable)));
   idle_wait_ = false;
   if (r.index() == 1) {
     if (srv_.stopping() && !session_.in_transaction()) {
@@ -166,6 +226,23 @@ asio::awaitable<void> Connection::process_input() {
       co_await commit();
       continue;
     }
+    if (session_.pending() == smtp::Pending::Auth) {
+      co_await authenticate();
+      continue;
+    }
+    if (start_tls_) {
+      start_tls_ = false;
+      // RFC 3207 §4.2 / CVE-2011-0411: whatever the client pipelined after STARTTLS was sent in
+      // plaintext before the handshake and is dropped (the session discarded it too).
+      start_ = end_ = 0;
+      if (!co_await flush() || !co_await start_tls()) {
+        session_.reject_connection(smtp::ReplyId::TooManyErrors);
+        session_.output().clear();  // nothing more can be said on a broken channel
+        break;
+      }
+      session_.tls_started(describe_tls(tls_->native_handle()));
+      continue;
+    }
     if (n == 0 || start_ == end_ || session_.closed()) break;
   }
   if (session_.closed()) start_ = end_;
@@ -188,6 +265,9 @@ asio::awaitable<void> Connection::handle_events() {
         // Strict servers break real senders; operators need to see who sends what.
         spdlog::warn("client [{}] (helo={}) sent bare newlines in DATA: {} bare LF, {} bare CR",
                      ip_, session_.client().helo, ev->bare_lf, ev->bare_cr);
+        break;
+      case smtp::EventKind::StartTls:
+        start_tls_ = true;
         break;
       case smtp::EventKind::Close:
         break;
@@ -219,6 +299,27 @@ void Connection::begin_message() {
     tx_to_ += "<" + r.mailbox.to_string() + ">";
   }
   spool_.emplace(srv_.store(), srv_.pool(), std::move(maildirs), srv_.config().discard);
+  // Relayed recipients wait in the outbound spool with an envelope file (no queue yet).
+  const std::string& relay_spool = srv_.config().relay.spool;
+  std::string relay_env;
+  for (const auto& r : env.recipients) {
+    if (r.destinations.size() == 1 && r.destinations.front() == relay_spool) {
+      relay_env += "rcpt " + r.mailbox.to_string();
+      if (r.params.notify) relay_env += " notify=" + std::to_string(r.params.notify);
+      if (r.params.orcpt_type)
+        relay_env += " orcpt=" + *r.params.orcpt_type + ";" + smtp::encode_xtext(*r.params.orcpt_address);
+      relay_env += "\n";
+    }
+  }
+  if (!relay_env.empty()) {
+    std::string head = "version 1\nid " + queue_id_ + "\nfrom " +
+                       (env.sender.null ? std::string() : env.sender.mailbox.to_string()) + "\n";
+    if (env.mail_params.ret)
+      head += std::string("ret ") + (*env.mail_params.ret == smtp::DsnRet::Full ? "FULL" : "HDRS") + "\n";
+    if (env.mail_params.envid) head += "envid " + smtp::encode_xtext(*env.mail_params.envid) + "\n";
+    if (!session_.client().auth_user.empty()) head += "auth " + session_.client().auth_user + "\n";
+    spool_->set_relay(relay_spool, head + relay_env);
+  }
 
   smtp::TraceInfo t;
   t.helo = session_.client().helo;
@@ -229,6 +330,9 @@ void Connection::begin_message() {
   t.date = rfc5322_date_now();
   t.esmtp = session_.client().esmtp;
   t.tls = session_.client().tls;
+  t.tls_info = session_.client().tls_info;
+  t.authenticated = !session_.client().auth_user.empty();
+  t.auth_user = session_.client().auth_user;
   t.smtputf8 = env.mail_params.smtputf8;
   spool_->append(smtp::return_path_header(env.sender));
   spool_->append(smtp::received_header(t));
@@ -258,6 +362,16 @@ asio::awaitable<void> Connection::commit() {
 }
 
 void Connection::resolve_lookup() {
+  switch (session_.lookup().kind) {
+    case smtp::LookupKind::Sender:
+      resolve_sender();
+      return;
+    case smtp::LookupKind::Rcpt:
+      resolve_recipient();
+      return;
+    default:
+      break;
+  }
   const auto& req = session_.lookup();
   const auto& dir = srv_.directory();
   std::string domain = req.mailbox.domain;
@@ -268,22 +382,7 @@ void Connection::resolve_lookup() {
   using smtp::ReplyId;
   switch (req.kind) {
     case smtp::LookupKind::Rcpt:
-      switch (res.verdict) {
-        case store::Verdict::Local:
-          session_.resolve_lookup(smtp::make_reply(ReplyId::RcptOk), res.maildirs);
-          return;
-        case store::Verdict::Forward:
-          // RFC 5321 §3.4: 251 tells the client where the mail really goes.
-          session_.resolve_lookup(smtp::make_reply(ReplyId::RcptForward, res.forward_to),
-                                  res.maildirs);
-          return;
-        case store::Verdict::UserUnknown:
-          session_.resolve_lookup(smtp::make_reply(ReplyId::UserUnknown, addr));
-          return;
-        case store::Verdict::RelayDenied:
-          session_.resolve_lookup(smtp::make_reply(ReplyId::RelayDenied, addr));
-          return;
-      }
+    case smtp::LookupKind::Sender:
       return;
     case smtp::LookupKind::Vrfy:
       if (res.verdict == store::Verdict::Local || res.verdict == store::Verdict::Forward) {
@@ -309,12 +408,91 @@ void Connection::resolve_lookup() {
   }
 }
 
+void Connection::resolve_recipient() {
+  const auto& req = session_.lookup();
+  const auto res = srv_.directory().resolve(req.mailbox.local_part, req.mailbox.domain);
+  const std::string addr = req.mailbox.to_string();
+  using smtp::ReplyId;
+  switch (res.verdict) {
+    case store::Verdict::Local:
+      session_.resolve_lookup(smtp::make_reply(ReplyId::RcptOk), res.maildirs);
+      return;
+    case store::Verdict::Forward:
+      // RFC 5321 §3.4: 251 tells the client where the mail really goes.
+      session_.resolve_lookup(smtp::make_reply(ReplyId::RcptForward, res.forward_to), res.maildirs);
+      return;
+    case store::Verdict::UserUnknown:
+      session_.resolve_lookup(smtp::make_reply(ReplyId::UserUnknown, addr));
+      return;
+    case store::Verdict::RelayDenied:
+      // Never an open relay: other domains only for authenticated clients and trusted networks.
+      // Address literals and anything not a plain domain are refused even then.
+      if (!req.mailbox.domain_is_literal && !req.mailbox.domain.empty() &&
+          (!session_.client().auth_user.empty() || srv_.relay_allowed_from(addr_))) {
+        session_.resolve_lookup(smtp::make_reply(ReplyId::RcptOk), {srv_.config().relay.spool});
+        return;
+      }
+      session_.resolve_lookup(smtp::make_reply(ReplyId::RelayDenied, addr));
+      return;
+  }
+}
+
+void Connection::resolve_sender() {
+  // With restrict_sender, an authenticated user may only use its own address: the login itself
+  // when it is an address, or login@<local domain> when it is a bare name; <> is always allowed.
+  const auto& req = session_.lookup();
+  const std::string& user = session_.client().auth_user;
+  bool ok = !srv_.config().auth.restrict_sender || req.mailbox.empty();
+  if (!ok) {
+    const std::string addr = req.mailbox.local_part + "@" + req.mailbox.domain;
+    if (user.find('@') != std::string::npos) {
+      const auto at = user.rfind('@');
+      ok = user.substr(0, at) == req.mailbox.local_part &&
+           iequals(user.substr(at + 1), req.mailbox.domain);
+    } else {
+      ok = req.mailbox.local_part == user && srv_.directory().is_local_domain(req.mailbox.domain);
+    }
+    (void)addr;
+  }
+  session_.resolve_lookup(ok ? smtp::make_reply(smtp::ReplyId::MailOk)
+                             : smtp::make_reply(smtp::ReplyId::SenderNotOwned,
+                                                req.mailbox.to_string()));
+}
+
+asio::awaitable<void> Connection::authenticate() {
+  const auto req = session_.auth_request();
+  auto users = srv_.users();
+  bool ok = false;
+  if (users) {
+    auto verify = [&users, &req] { return users->verify(req.username, req.password); };
+    ok = co_await run_blocking(srv_.pool(), verify);
+  }
+  if (ok) {
+    spdlog::info("client [{}] authenticated as {} ({})", ip_, req.username, req.mechanism);
+    session_.auth_done(true);
+    co_return;
+  }
+  spdlog::warn("client [{}] authentication failed for user {} ({})", ip_, req.username,
+               req.mechanism);
+  const bool banned = srv_.auth_throttle().failure(ip_, std::chrono::steady_clock::now());
+  // A failed attempt is answered late: it slows down password guessing without a thread.
+  timer_.expires_after(srv_.config().auth.failure_delay);
+  co_await timer_.async_wait(as_tuple(use_awaitable));
+  session_.auth_done(false);
+  if (banned) {
+    spdlog::warn("client [{}] banned after repeated authentication failures", ip_);
+    session_.reject_connection(smtp::ReplyId::AuthTooManyFailures);
+  }
+}
+
 asio::awaitable<bool> Connection::flush() {
   std::string& out = session_.output();
   if (out.empty()) co_return true;
   timer_.expires_after(srv_.config().command_timeout);
-  auto r = co_await (asio::async_write(sock_, asio::buffer(out), as_tuple(use_awaitable)) ||
-                     timer_.async_wait(as_tuple(use_awaitable)));
+  auto r = tls_ ? co_await (asio::async_write(*tls_, asio::buffer(out), as_tuple(use_awaitable)) ||
+                            timer_.async_wait(as_tuple(use_awaitable)))
+                : co_await (asio::async_write(sock_, asio::buffer(out), as_tuple(use_awaitable)) ||
+                            timer_.async_wait(as_tuple(use_awaitable)));
   out.clear();
   if (r.index() == 1) {
     spdlog::info("write timeout to [{}]", ip_);

@@ -12,6 +12,8 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/ssl/context.hpp>
+#include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 
 #include "net/message_spool.hpp"
@@ -20,10 +22,11 @@
 namespace taube::net {
 
 class Server;
+struct ListenerConfig;
 
 class Connection {
  public:
-  Connection(Server& server, asio::ip::tcp::socket socket);
+  Connection(Server& server, const ListenerConfig& listener, asio::ip::tcp::socket socket);
   ~Connection();
 
   asio::awaitable<void> run();
@@ -37,6 +40,11 @@ class Connection {
   asio::awaitable<void> handle_events();
   asio::awaitable<void> commit();
   void resolve_lookup();
+  void resolve_sender();
+  void resolve_recipient();
+  asio::awaitable<void> authenticate();
+  // TLS handshake (implicit TLS at connect, or after STARTTLS). False: close the connection.
+  asio::awaitable<bool> start_tls();
   asio::awaitable<bool> flush();
   // Reads more input; returns false on EOF, error or timeout (after queueing the 421).
   asio::awaitable<bool> read_more();
@@ -44,9 +52,15 @@ class Connection {
   void log_transaction(const smtp::Reply& result);
 
   Server& srv_;
+  const ListenerConfig& listener_;
   asio::ip::tcp::socket sock_;
+  // After STARTTLS (or for implicit TLS) the socket moves into this stream.
+  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket>> tls_;
+  std::shared_ptr<asio::ssl::context> tls_ctx_;  // kept alive for this connection
+  bool start_tls_ = false;                        // STARTTLS accepted: handshake next
   asio::steady_timer timer_;
   std::string ip_;
+  asio::ip::address addr_;
   bool admitted_ = false;
   smtp::ServerSession session_;
   std::vector<char> buf_;

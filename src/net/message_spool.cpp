@@ -1,5 +1,9 @@
 #include "net/message_spool.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <optional>
 
 #include <asio/post.hpp>
@@ -14,6 +18,22 @@ struct MessageSpool::Shared {
   std::optional<store::MaildirStore::Message> msg;
   std::string buf;
   std::optional<store::StoreError> error;
+  std::string relay_spool;
+  std::string relay_envelope;
+
+  // Runs on a worker thread. The envelope of relayed recipients, published before the message.
+  tl::expected<std::string, store::StoreError> write_envelope() {
+    const std::string env_dir = relay_spool + "/env";
+    if (::mkdir(env_dir.c_str(), 0700) != 0 && errno != EEXIST)
+      return tl::unexpected(store::error_from_errno(errno));
+    auto f = store::DurableFile::create(store::posix_fs(),
+                                        relay_spool + "/tmp/" + msg->unique_name() + ".env");
+    if (!f) return tl::unexpected(f.error());
+    const std::string final_path = env_dir + "/" + msg->unique_name();
+    if (auto w = f->write(relay_envelope); !w) return tl::unexpected(w.error());
+    if (auto p = f->publish({final_path}); !p) return tl::unexpected(p.error());
+    return final_path;
+  }
 
   // Runs on a worker thread.
   void write_out() {
@@ -40,12 +60,17 @@ struct MessageSpool::Shared {
 
 MessageSpool::MessageSpool(store::MaildirStore& store, asio::thread_pool& pool,
                            std::vector<std::string> maildirs, bool discard)
-    : s_(std::make_shared<Shared>(Shared{store, std::move(maildirs), {}, {}, {}})),
+    : s_(std::make_shared<Shared>(Shared{store, std::move(maildirs), {}, {}, {}, {}, {}})),
       pool_(pool),
       discard_(discard) {}
 
 MessageSpool::~MessageSpool() {
   abort();
+}
+
+void MessageSpool::set_relay(std::string spool_dir, std::string envelope) {
+  s_->relay_spool = std::move(spool_dir);
+  s_->relay_envelope = std::move(envelope);
 }
 
 void MessageSpool::append(std::string_view data) {
@@ -60,26 +85,40 @@ bool MessageSpool::needs_flush() const {
 asio::awaitable<void> MessageSpool::flush() {
   if (discard_) co_return;
   auto s = s_;
-  co_await run_blocking(pool_, [s] {
+  auto job = [s] {
     s->write_out();
     return 0;
-  });
+  };
+  co_await run_blocking(pool_, job);
 }
 
 asio::awaitable<tl::expected<void, store::StoreError>> MessageSpool::commit() {
   done_ = true;
   if (discard_) co_return tl::expected<void, store::StoreError>{};
   auto s = s_;
-  co_return co_await run_blocking(pool_, [s]() -> tl::expected<void, store::StoreError> {
+  auto job = [s]() -> tl::expected<void, store::StoreError> {
     s->write_out();
     if (s->error) {
       if (s->msg) s->store.abort(*s->msg);
       return tl::unexpected(*s->error);
     }
+    std::string env_path;
+    if (!s->relay_spool.empty()) {
+      auto env = s->write_envelope();
+      if (!env) {
+        s->store.abort(*s->msg);
+        return tl::unexpected(env.error());
+      }
+      env_path = *env;
+    }
     auto r = s->store.commit(*s->msg);
-    if (!r) s->store.abort(*s->msg);
+    if (!r) {
+      s->store.abort(*s->msg);
+      if (!env_path.empty()) ::unlink(env_path.c_str());
+    }
     return r;
-  });
+  };
+  co_return co_await run_blocking(pool_, job);
 }
 
 void MessageSpool::abort() {

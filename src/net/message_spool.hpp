@@ -29,6 +29,11 @@ class MessageSpool {
   MessageSpool(const MessageSpool&) = delete;
   MessageSpool& operator=(const MessageSpool&) = delete;
 
+  // Some recipients are relayed: `spool_dir` is among the Maildirs (the message lands in its
+  // new/), and `envelope` is written durably to <spool_dir>/env/<unique> before the message is
+  // published, so a queue runner never sees a message without its envelope.
+  void set_relay(std::string spool_dir, std::string envelope);
+
   void append(std::string_view data);
   bool needs_flush() const;
   // Writes the buffered content (creating the file on first use) on the worker pool.

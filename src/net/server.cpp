@@ -22,6 +22,7 @@ Server::Server(asio::io_context& io, ServerConfig config, store::Directory direc
       dir_(std::move(directory)),
       store_(cfg_.session.hostname),
       pool_(cfg_.worker_threads),
+      throttle_(cfg_.auth),
       grace_timer_(io) {}
 
 Server::~Server() {
@@ -50,13 +51,14 @@ tl::expected<void, std::string> Server::listen() {
                                                       : bound.address().to_string();
     spdlog::info("listening on {}:{}", shown, bound.port());
     acceptors_.push_back(std::move(acc));
+    acceptor_listeners_.push_back(&l);
   }
   return {};
 }
 
 void Server::start() {
-  for (auto& acc : acceptors_) {
-    asio::co_spawn(io_, accept_loop(*acc), [](std::exception_ptr e) {
+  for (std::size_t i = 0; i < acceptors_.size(); ++i) {
+    asio::co_spawn(io_, accept_loop(*acceptors_[i], *acceptor_listeners_[i]), [](std::exception_ptr e) {
       if (e) {
         try {
           std::rethrow_exception(e);
@@ -68,7 +70,8 @@ void Server::start() {
   }
 }
 
-asio::awaitable<void> Server::accept_loop(asio::ip::tcp::acceptor& acceptor) {
+asio::awaitable<void> Server::accept_loop(asio::ip::tcp::acceptor& acceptor,
+                                          const ListenerConfig& listener) {
   asio::steady_timer backoff(io_);
   while (!stopping_) {
     auto [ec, sock] = co_await acceptor.async_accept(as_tuple(use_awaitable));
@@ -80,7 +83,7 @@ asio::awaitable<void> Server::accept_loop(asio::ip::tcp::acceptor& acceptor) {
       co_await backoff.async_wait(as_tuple(use_awaitable));
       continue;
     }
-    auto conn = std::make_shared<Connection>(*this, std::move(sock));
+    auto conn = std::make_shared<Connection>(*this, listener, std::move(sock));
     asio::co_spawn(
         io_, [conn]() -> asio::awaitable<void> { co_await conn->run(); },
         [](std::exception_ptr e) {
@@ -159,6 +162,55 @@ void Server::clean_maildirs() {
   std::size_t removed = 0;
   for (const auto& d : dirs) removed += store_.clean_tmp(d, now, true);
   if (removed > 0) spdlog::info("removed {} stale file(s) from Maildir tmp/ directories", removed);
+}
+
+}  // namespace taube::net
+
+namespace taube::net {
+
+tl::expected<void, std::string> Server::load_credentials() {
+  if (cfg_.tls) {
+    auto ctx = make_tls_context(*cfg_.tls);
+    if (!ctx) return tl::unexpected(ctx.error());
+    tls_ctx_ = std::move(*ctx);
+  }
+  for (const auto& l : cfg_.listeners) {
+    if (l.tls == TlsMode::Implicit && !tls_ctx_)
+      return tl::unexpected("listener " + l.address + ":" + std::to_string(l.port) +
+                            ": implicit TLS needs [tls] certificate and key");
+  }
+  if (!cfg_.auth.users_file.empty()) {
+    auto db = store::UserDb::load(cfg_.auth.users_file);
+    if (!db) return tl::unexpected(db.error());
+    users_ = std::make_shared<const store::UserDb>(std::move(*db));
+  }
+  return {};
+}
+
+bool Server::relay_allowed_from(const asio::ip::address& a) const {
+  for (const auto& n : cfg_.relay.networks)
+    if (n.contains(a)) return true;
+  return false;
+}
+
+bool AuthThrottle::failure(const std::string& ip, Clock::time_point now) {
+  auto& e = entries_[ip];
+  std::erase_if(e.failures, [&](auto t) { return now - t > cfg_.window; });
+  e.failures.push_back(now);
+  if (e.failures.size() >= cfg_.max_failures) {
+    e.banned_until = now + cfg_.ban;
+    e.failures.clear();
+    return true;
+  }
+  return false;
+}
+
+bool AuthThrottle::banned(const std::string& ip, Clock::time_point now) {
+  auto it = entries_.find(ip);
+  if (it == entries_.end()) return false;
+  if (it->second.banned_until > now) return true;
+  if (it->second.failures.empty()) entries_.erase(it);
+  return false;
 }
 
 }  // namespace taube::net

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -17,16 +18,44 @@
 #include <asio/thread_pool.hpp>
 #include <tl/expected.hpp>
 
+#include <asio/ssl/context.hpp>
+
 #include "net/cidr.hpp"
+#include "net/tls_context.hpp"
 #include "smtp/session.hpp"
 #include "store/directory.hpp"
 #include "store/maildir_store.hpp"
+#include "store/user_db.hpp"
 
 namespace taube::net {
+
+// How a listener uses TLS: not at all, STARTTLS offered (RFC 3207), STARTTLS required before
+// MAIL, or implicit TLS from the first octet (RFC 8314 §3, port 465).
+enum class TlsMode { None, StartTls, Required, Implicit };
 
 struct ListenerConfig {
   std::string address = "127.0.0.1";
   std::uint16_t port = 2525;
+  TlsMode tls = TlsMode::StartTls;  // only effective when a certificate is configured
+  bool submission = false;          // RFC 6409: AUTH required before MAIL
+  bool auth = true;                 // offer AUTH (when a users file is configured)
+  bool plaintext_auth = false;      // also offer AUTH without TLS (not recommended)
+};
+
+struct AuthConfig {
+  std::string users_file;  // empty: no AUTH anywhere
+  std::chrono::milliseconds failure_delay = std::chrono::seconds(1);
+  std::size_t max_failures = 5;  // per client IP within `window`, then 421 4.7.0 and a ban
+  std::chrono::milliseconds window = std::chrono::minutes(5);
+  std::chrono::milliseconds ban = std::chrono::minutes(10);
+  bool restrict_sender = true;  // MAIL FROM must be the login's own address (553 5.7.1)
+};
+
+struct RelayConfig {
+  std::vector<Cidr> networks;  // clients allowed to relay without AUTH (default: none)
+  // Accepted relay mail waits here (a Maildir: new/<id> holds the message, env/<id> the
+  // envelope) until the outbound queue exists.
+  std::string spool = "./var/spool/outbound";
 };
 
 struct ServerConfig {
@@ -43,6 +72,27 @@ struct ServerConfig {
   std::size_t worker_threads = 8;
   std::chrono::milliseconds shutdown_grace = std::chrono::seconds(30);
   bool discard = false;  // protocol-only mode: accept and drop (benchmarks)
+  std::optional<TlsConfig> tls;
+  AuthConfig auth;
+  RelayConfig relay;
+};
+
+// Tracks failed AUTH attempts per client IP (RFC 4954 §4 leaves the policy to the server).
+class AuthThrottle {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit AuthThrottle(const AuthConfig& c) : cfg_(c) {}
+  // Records a failure; returns true when the IP is now banned.
+  bool failure(const std::string& ip, Clock::time_point now);
+  bool banned(const std::string& ip, Clock::time_point now);
+
+ private:
+  struct Entry {
+    std::vector<Clock::time_point> failures;
+    Clock::time_point banned_until{};
+  };
+  const AuthConfig& cfg_;
+  std::unordered_map<std::string, Entry> entries_;
 };
 
 class Connection;
@@ -61,6 +111,9 @@ class Server {
   void stop();
   // Removes stale temp files of every Maildir under the mail root (start-up).
   void clean_maildirs();
+  // Loads (or reloads, on SIGHUP) the TLS certificate and the users file. On a reload error the
+  // old ones stay in use.
+  tl::expected<void, std::string> load_credentials();
 
   const std::vector<asio::ip::tcp::endpoint>& endpoints() const { return endpoints_; }
 
@@ -70,6 +123,10 @@ class Server {
   store::MaildirStore& store() { return store_; }
   asio::thread_pool& pool() { return pool_; }
   bool stopping() const { return stopping_; }
+  std::shared_ptr<asio::ssl::context> tls_context() const { return tls_ctx_; }
+  std::shared_ptr<const store::UserDb> users() const { return users_; }
+  AuthThrottle& auth_throttle() { return throttle_; }
+  bool relay_allowed_from(const asio::ip::address& a) const;
   // Accounting: returns false (and counts nothing) when over a limit.
   bool admit(const std::string& ip);
   void release(const std::string& ip);
@@ -77,7 +134,8 @@ class Server {
   void withdraw(std::list<Connection*>::iterator it);
 
  private:
-  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor);
+  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor,
+                                    const ListenerConfig& listener);
 
   asio::io_context& io_;
   ServerConfig cfg_;
@@ -85,6 +143,10 @@ class Server {
   store::MaildirStore store_;
   asio::thread_pool pool_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
+  std::vector<const ListenerConfig*> acceptor_listeners_;
+  std::shared_ptr<asio::ssl::context> tls_ctx_;
+  std::shared_ptr<const store::UserDb> users_;
+  AuthThrottle throttle_;
   std::vector<asio::ip::tcp::endpoint> endpoints_;
   std::list<Connection*> connections_;
   std::unordered_map<std::string, std::size_t> per_ip_;

@@ -63,6 +63,23 @@ const std::vector<ReplyEntry> kTable = {
   {ReplyId::StorageFull,        452, "4.3.1", "Error: insufficient system storage",                "RFC 5321 §4.2.3, RFC 3463"},
   {ReplyId::LocalError,         451, "4.3.0", "<{}>: Temporary lookup failure",                    "RFC 5321 §4.2.3"},
   {ReplyId::NoValidRecipients,  554, "5.5.1", "Error: no valid recipients",                        "RFC 5321 §3.3"},
+  {ReplyId::StartTlsReady,      220, "2.0.0", "Ready to start TLS",                                "RFC 3207 §4"},
+  {ReplyId::TlsAlreadyActive,   503, "5.5.1", "Error: TLS already active",                         "RFC 3207 §4.2"},
+  {ReplyId::TlsRequired,        530, "5.7.0", "Must issue a STARTTLS command first",               "RFC 3207 §4"},
+  {ReplyId::AuthRequired,       530, "5.7.0", "Authentication required",                           "RFC 4954 §6"},
+  {ReplyId::AuthOk,             235, "2.7.0", "Authentication successful",                         "RFC 4954 §6"},
+  {ReplyId::AuthFailed,         535, "5.7.8", "Authentication credentials invalid",                "RFC 4954 §6"},
+  {ReplyId::AuthNeedsTls,       538, "5.7.11", "Encryption required for requested authentication mechanism", "RFC 4954 §6"},
+  {ReplyId::AuthAlready,        503, "5.5.1", "Error: already authenticated",                      "RFC 4954 §4"},
+  {ReplyId::AuthInTransaction,  503, "5.5.1", "Error: MAIL transaction in progress",               "RFC 4954 §4"},
+  {ReplyId::AuthUnknownMechanism, 504, "5.5.4", "Unrecognized authentication type",                "RFC 4954 §4"},
+  {ReplyId::AuthBadBase64,      501, "5.5.2", "Error: invalid base64 data",                        "RFC 4954 §4"},
+  {ReplyId::AuthCancelled,      501, "5.7.0", "Authentication cancelled",                          "RFC 4954 §4"},
+  {ReplyId::AuthChallenge,      334, "",      "{}",                                                "RFC 4954 §4"},
+  {ReplyId::AuthTempFail,       454, "4.7.0", "Temporary authentication failure",                  "RFC 4954 §6"},
+  {ReplyId::AuthTooManyFailures, 421, "4.7.0", "{} Error: too many authentication failures",       "RFC 5321 §3.8"},
+  {ReplyId::SenderNotOwned,     553, "5.7.1", "<{}>: Sender address rejected: not owned by the authenticated user", "RFC 4954 §5, RFC 3463"},
+  {ReplyId::SyntaxAuth,         501, "5.5.4", "Syntax: AUTH mechanism [initial-response]",         "RFC 4954 §4"},
 };
 // clang-format on
 }  // namespace

@@ -66,6 +66,23 @@ enum class ReplyId {
   StorageFull,         // 452 4.3.1
   LocalError,          // 451 4.3.0 (recipient lookup failed temporarily)
   NoValidRecipients,   // 554 5.5.1
+  StartTlsReady,       // 220 2.0.0
+  TlsAlreadyActive,    // 503 5.5.1
+  TlsRequired,         // 530 5.7.0
+  AuthRequired,        // 530 5.7.0
+  AuthOk,              // 235 2.7.0
+  AuthFailed,          // 535 5.7.8
+  AuthNeedsTls,        // 538 5.7.11
+  AuthAlready,         // 503 5.5.1
+  AuthInTransaction,   // 503 5.5.1
+  AuthUnknownMechanism,  // 504 5.5.4
+  AuthBadBase64,       // 501 5.5.2
+  AuthCancelled,       // 501 5.7.0
+  AuthChallenge,       // 334 <base64>
+  AuthTempFail,        // 454 4.7.0
+  AuthTooManyFailures,  // 421 4.7.0
+  SenderNotOwned,      // 553 5.7.1
+  SyntaxAuth,          // 501 5.5.4
 };
 
 struct Reply {

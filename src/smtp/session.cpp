@@ -1,5 +1,8 @@
 #include "smtp/session.hpp"
 
+#include "smtp/base64.hpp"
+
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -53,8 +56,8 @@ const ServerSession::CommandSpec& ServerSession::spec_for(Verb verb) {
       {Verb::Expn, &ServerSession::on_expn, false},
       {Verb::Help, &ServerSession::on_help, false},
       {Verb::Etrn, &ServerSession::on_etrn, true},
-      {Verb::Starttls, &ServerSession::on_not_implemented, false},
-      {Verb::Auth, &ServerSession::on_not_implemented, false},
+      {Verb::Starttls, &ServerSession::on_starttls, false},
+      {Verb::Auth, &ServerSession::on_auth, false},
       {Verb::Unknown, &ServerSession::on_unknown, false},
       {Verb::Invalid, &ServerSession::on_invalid, false},
   };
@@ -63,8 +66,11 @@ const ServerSession::CommandSpec& ServerSession::spec_for(Verb verb) {
   return kTable[sizeof(kTable) / sizeof(kTable[0]) - 1];
 }
 
-ServerSession::ServerSession(const SessionConfig& config, ClientInfo client)
-    : cfg_(config), client_(std::move(client)), bare_newline_(config.bare_newline) {}
+ServerSession::ServerSession(const SessionConfig& config, ClientInfo client, ChannelPolicy policy)
+    : cfg_(config),
+      client_(std::move(client)),
+      policy_(policy),
+      bare_newline_(config.bare_newline) {}
 
 void ServerSession::start() {
   if (state_ != State::Greeting) return;
@@ -82,6 +88,7 @@ std::size_t ServerSession::receive(std::span<const char> in) {
   std::size_t used = 0;
   while (used < in.size() && pending_ == Pending::None && state_ != State::Closed &&
          state_ != State::Greeting) {
+    if (state_ == State::TlsPending) return in.size();  // CVE-2011-0411: drop plaintext
     const auto rest = in.subspan(used);
     std::size_t n;
     switch (state_) {
@@ -111,7 +118,7 @@ std::size_t ServerSession::receive_commands(std::span<const char> in) {
     if (nl == nullptr) {
       // A partial line: keep it (bounded by the command line limit) for the next receive().
       if (!line_overflow_) {
-        if (line_.size() + avail > cfg_.limits.max_command_line) {
+        if (line_.size() + avail > line_limit()) {
           line_overflow_ = true;
           line_.clear();
         } else {
@@ -137,13 +144,15 @@ std::size_t ServerSession::receive_commands(std::span<const char> in) {
       // Commands end in <CRLF>; a bare <LF> is accepted as the end of a command line (only the
       // end of DATA needs to be strict, see dot_decoder.hpp).
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      if (line.size() + 2 > cfg_.limits.max_command_line) {
+      if (line.size() + 2 > line_limit()) {
         reply(ReplyId::CommandTooLong);
       } else {
         handle_line(line);
       }
       line_.clear();
     }
+    // After STARTTLS everything already received is plaintext injected before the handshake.
+    if (state_ == State::TlsPending) return in.size();
     if (pending_ != Pending::None || state_ == State::Closed || state_ == State::Data ||
         state_ == State::Bdat)
       return i;
@@ -151,7 +160,17 @@ std::size_t ServerSession::receive_commands(std::span<const char> in) {
   return i;
 }
 
+std::size_t ServerSession::line_limit() const {
+  // RFC 4954 §4: a SASL response line may be up to 12288 octets.
+  return state_ == State::AuthResponse ? std::max<std::size_t>(cfg_.limits.max_command_line, 12288)
+                                       : cfg_.limits.max_command_line;
+}
+
 void ServerSession::handle_line(std::string_view line) {
+  if (state_ == State::AuthResponse) {
+    on_auth_response(line);
+    return;
+  }
   handle_command(parse_command(line));
 }
 
@@ -192,6 +211,9 @@ void ServerSession::reply_ehlo() {
     text.append(" ").append(std::to_string(cfg_.limits.max_message_size));
   if (cfg_.vrfy != VrfyMode::Disabled) text += "\nVRFY";
   if (cfg_.etrn) text += "\nETRN";  // RFC 1985
+  if (policy_.starttls && !client_.tls) text += "\nSTARTTLS";  // RFC 3207
+  // RFC 4954 §4: advertise AUTH only where it may be used (over TLS unless allowed in plaintext).
+  if (policy_.auth && (client_.tls || policy_.plaintext_auth)) text += "\nAUTH PLAIN LOGIN";
   text += "\nENHANCEDSTATUSCODES";  // RFC 2034
   text += "\n8BITMIME";             // RFC 6152
   text += "\nDSN";                  // RFC 3461
@@ -206,6 +228,15 @@ void ServerSession::on_mail(const Command& cmd) {
     reply(ReplyId::NestedMail);
     return;
   }
+  // RFC 3207 §4 / RFC 6409 §4.3: the listener may require TLS and/or authentication first.
+  if (policy_.tls_required && !client_.tls) {
+    reply(ReplyId::TlsRequired);
+    return;
+  }
+  if (policy_.auth_required && client_.auth_user.empty()) {
+    reply(ReplyId::AuthRequired);
+    return;
+  }
   std::string_view arg = cmd.argument;
   if (!strip_keyword_prefix(arg, "FROM:")) {
     reply(ReplyId::SyntaxMail);
@@ -217,7 +248,7 @@ void ServerSession::on_mail(const Command& cmd) {
                                                   : ReplyId::BadSenderSyntax);
     return;
   }
-  const ParamPolicy policy{client_.esmtp, true, true, true, false};
+  const ParamPolicy policy{client_.esmtp, true, true, true, policy_.auth};
   auto params = parse_mail_params(parsed->rest, policy);
   if (!params) {
     reply(params.error());
@@ -232,6 +263,13 @@ void ServerSession::on_mail(const Command& cmd) {
   if (params->size && cfg_.limits.max_message_size != 0 &&
       *params->size > cfg_.limits.max_message_size) {
     reply(ReplyId::SizeTooBigAtMail);
+    return;
+  }
+  if (!client_.auth_user.empty()) {
+    // An authenticated client may be limited to its own addresses: ask the I/O layer.
+    pending_sender_ = parsed->path;
+    pending_mail_params_ = std::move(*params);
+    start_lookup(LookupKind::Sender, std::move(parsed->path.mailbox), arg);
     return;
   }
   tx_.emplace();
@@ -299,6 +337,15 @@ void ServerSession::resolve_lookup(Reply r, std::vector<std::string> destination
       state_ = State::Rcpt;
     }
     pending_rcpt_.reset();
+  }
+  if (lookup_.kind == LookupKind::Sender && pending_sender_) {
+    if (r.positive()) {
+      tx_.emplace();
+      tx_->envelope.sender = std::move(*pending_sender_);
+      tx_->envelope.mail_params = std::move(pending_mail_params_);
+      state_ = State::Mail;
+    }
+    pending_sender_.reset();
   }
   reply(r);
 }
@@ -570,9 +617,156 @@ void ServerSession::on_etrn(const Command& cmd) {
   reply(ReplyId::EtrnNoQueue, cmd.argument);
 }
 
-void ServerSession::on_not_implemented(const Command&) {
-  reply(ReplyId::NotImplemented);
+void ServerSession::on_not_implemented(const Command&) { reply(ReplyId::NotImplemented); }
+
+// ---- STARTTLS (RFC 3207) ----
+void ServerSession::on_starttls(const Command& cmd) {
+  if (client_.tls) {
+    reply(ReplyId::TlsAlreadyActive);
+    return;
+  }
+  if (!policy_.starttls) {
+    reply(ReplyId::NotImplemented);
+    return;
+  }
+  if (!cmd.argument.empty()) {
+    reply(ReplyId::SyntaxNoArgs, "STARTTLS");  // RFC 3207 §4: no parameters
+    return;
+  }
+  reset_transaction();
+  reply(ReplyId::StartTlsReady);
+  state_ = State::TlsPending;
+  line_.clear();
+  line_overflow_ = false;
+  push(Event{EventKind::StartTls, {}, 0, 0});
 }
+
+void ServerSession::tls_started(std::string tls_info) {
+  if (state_ != State::TlsPending) return;
+  // RFC 3207 §4.2: discard any knowledge obtained from the client before TLS.
+  client_.tls = true;
+  client_.tls_info = std::move(tls_info);
+  client_.helo.clear();
+  client_.esmtp = false;
+  client_.auth_user.clear();
+  reset_transaction();
+  line_.clear();
+  line_overflow_ = false;
+  state_ = State::Connected;
+}
+
+// ---- AUTH (RFC 4954; PLAIN RFC 4616; LOGIN draft-murchison-sasl-login) ----
+void ServerSession::on_auth(const Command& cmd) {
+  if (!policy_.auth) {
+    reply(ReplyId::NotImplemented);
+    return;
+  }
+  if (!client_.tls && !policy_.plaintext_auth) {
+    reply(ReplyId::AuthNeedsTls);  // RFC 4954 §4: 538 when the mechanism needs encryption
+    return;
+  }
+  if (client_.helo.empty() || !client_.esmtp) {
+    reply(ReplyId::NeedHelo);  // AUTH is an ESMTP extension: EHLO first
+    return;
+  }
+  if (!client_.auth_user.empty()) {
+    reply(ReplyId::AuthAlready);  // RFC 4954 §4: no AUTH after a successful AUTH
+    return;
+  }
+  if (tx_) {
+    reply(ReplyId::AuthInTransaction);  // RFC 4954 §4: not during a mail transaction
+    return;
+  }
+  std::string_view arg = cmd.argument;
+  const auto sp = arg.find(' ');
+  std::string mech(arg.substr(0, sp));
+  for (char& c : mech)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  std::string_view initial = sp == std::string_view::npos ? std::string_view{} : arg.substr(sp + 1);
+  if (mech.empty() || initial.find(' ') != std::string_view::npos) {
+    reply(ReplyId::SyntaxAuth);
+    return;
+  }
+  if (mech != "PLAIN" && mech != "LOGIN") {
+    reply(ReplyId::AuthUnknownMechanism);
+    return;
+  }
+  auth_ = AuthRequest{mech, {}, {}, {}};
+  auth_stage_ = 0;
+  if (initial.empty()) {
+    state_ = State::AuthResponse;
+    // PLAIN: an empty challenge; LOGIN: "Username:".
+    reply(ReplyId::AuthChallenge, mech == "PLAIN" ? "" : base64_encode("Username:"));
+    return;
+  }
+  if (initial == "=") {  // RFC 4954 §4: "=" is an empty initial response
+    auth_step("");
+    return;
+  }
+  auto decoded = base64_decode(initial);
+  if (!decoded) {
+    reply(ReplyId::AuthBadBase64);
+    return;
+  }
+  auth_step(*decoded);
+}
+
+void ServerSession::on_auth_response(std::string_view line) {
+  state_ = idle_state();
+  if (line == "*") {
+    reply(ReplyId::AuthCancelled);  // RFC 4954 §4: the client cancelled
+    return;
+  }
+  auto decoded = base64_decode(line);
+  if (!decoded) {
+    reply(ReplyId::AuthBadBase64);
+    return;
+  }
+  auth_step(*decoded);
+}
+
+void ServerSession::auth_step(std::string_view decoded) {
+  if (auth_.mechanism == "PLAIN") {
+    // RFC 4616 §2: [authzid] NUL authcid NUL passwd
+    const auto a = decoded.find('\0');
+    const auto b = a == std::string_view::npos ? a : decoded.find('\0', a + 1);
+    if (b == std::string_view::npos || decoded.find('\0', b + 1) != std::string_view::npos ||
+        b == a + 1) {
+      reply(ReplyId::AuthFailed);
+      return;
+    }
+    auth_.authzid.assign(decoded.substr(0, a));
+    auth_.username.assign(decoded.substr(a + 1, b - a - 1));
+    auth_.password.assign(decoded.substr(b + 1));
+    pending_ = Pending::Auth;
+    return;
+  }
+  // LOGIN: user name, then password, each in its own response.
+  if (auth_stage_ == 0) {
+    auth_.username.assign(decoded);
+    auth_stage_ = 1;
+    state_ = State::AuthResponse;
+    reply(ReplyId::AuthChallenge, base64_encode("Password:"));
+    return;
+  }
+  auth_.password.assign(decoded);
+  pending_ = Pending::Auth;
+}
+
+void ServerSession::auth_done(bool ok, ReplyId failure) {
+  if (pending_ != Pending::Auth) return;
+  pending_ = Pending::None;
+  if (ok) {
+    client_.auth_user = auth_.username;
+    reply(ReplyId::AuthOk);
+  } else {
+    reply(failure);
+  }
+  // Credentials do not linger in memory longer than needed.
+  std::fill(auth_.password.begin(), auth_.password.end(), '\0');
+  auth_.password.clear();
+}
+
 void ServerSession::on_unknown(const Command&) {
   reply(ReplyId::UnknownCommand);
 }
@@ -596,6 +790,7 @@ void ServerSession::reset_transaction() {
   dot_.reset();
   bdat_.reset();
   pending_rcpt_.reset();
+  pending_sender_.reset();
 }
 
 void ServerSession::reply(ReplyId id, std::string_view arg) {

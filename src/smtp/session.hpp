@@ -7,17 +7,24 @@
 //   * a recipient (RCPT), VRFY or EXPN lookup  -> pending() == Pending::Lookup, answer with
 //     resolve_lookup();
 //   * the durable commit of a complete message -> pending() == Pending::Commit, answer with
-//     commit_done().
+//     commit_done();
+//   * SASL credentials to verify (AUTH)        -> pending() == Pending::Auth, answer with
+//     auth_done();
+//   * the sender of an authenticated client    -> Pending::Lookup with LookupKind::Sender.
+// STARTTLS: after "220 Ready to start TLS" the session emits EventKind::StartTls and discards
+// every octet received until tls_started() (RFC 3207 §4.2, CVE-2011-0411: plaintext pipelined
+// after STARTTLS must never be executed); then it is back in the pre-EHLO state.
 // While paused, receive() consumes nothing, so replies to pipelined commands stay in order
 // (RFC 2920 §3.1). Notifications that need no answer (a message starts, is aborted, the client
 // sent bare newlines) are queued as events, taken with poll_event().
 //
 // States: Greeting (before start()) -> Connected (no HELO yet) -> Ready (HELO/EHLO done)
-//   -> Mail (MAIL accepted) -> Rcpt (>= 1 recipient) -> Data | Bdat -> Ready ... -> Closed.
+//   -> Mail (MAIL accepted) -> Rcpt (>= 1 recipient) -> Data | Bdat -> Ready ... -> Closed;
+//   Ready -> AuthResponse (SASL exchange lines) -> Ready; any -> TlsPending -> Connected.
 // Session state: HELO name, EHLO-ness, error count. Transaction state (optional Transaction):
 // sender, parameters, recipients, the message being received.
 // Resets of the transaction (RFC 5321 §4.1.4): RSET, HELO/EHLO, end of data (accepted or
-// not), a failed BDAT chunk (RFC 3030 §2), and (later) STARTTLS.
+// not), a failed BDAT chunk (RFC 3030 §2), and STARTTLS.
 #pragma once
 
 #include <cstddef>
@@ -51,8 +58,25 @@ struct SessionConfig {
   bool require_helo = true;
 };
 
-enum class Pending { None, Lookup, Commit };
-enum class LookupKind { Rcpt, Vrfy, Expn };
+// What the listener this connection came in on offers (src/net fills it in).
+struct ChannelPolicy {
+  bool starttls = false;        // STARTTLS offered (a certificate is configured, not implicit TLS)
+  bool tls_required = false;    // 530 5.7.0 to MAIL before TLS
+  bool auth = false;            // AUTH PLAIN/LOGIN offered
+  bool plaintext_auth = false;  // AUTH also without TLS (otherwise 538 5.7.11)
+  bool auth_required = false;   // submission (RFC 6409 §4.3): 530 5.7.0 to MAIL before AUTH
+};
+
+enum class Pending { None, Lookup, Commit, Auth };
+enum class LookupKind { Rcpt, Vrfy, Expn, Sender };
+
+// Credentials from a completed SASL exchange (RFC 4954, RFC 4616 PLAIN, LOGIN).
+struct AuthRequest {
+  std::string mechanism;  // "PLAIN" or "LOGIN"
+  std::string authzid;    // PLAIN only; empty when absent
+  std::string username;
+  std::string password;
+};
 
 struct LookupRequest {
   LookupKind kind;
@@ -64,6 +88,7 @@ enum class EventKind {
   MessageBegin,  // the body starts: open a spool file (envelope() is complete)
   MessageAbort,  // the message in progress is dropped (client error, RSET, reject): discard
   BareNewline,   // a message contained bare <CR>/<LF> (counts in the event), for the log
+  StartTls,      // send output(), then start the TLS handshake; call tls_started() after it
   Close,         // close the connection once output() has been sent
 };
 
@@ -76,11 +101,12 @@ struct Event {
 
 class ServerSession {
  public:
-  ServerSession(const SessionConfig& config, ClientInfo client);
+  ServerSession(const SessionConfig& config, ClientInfo client, ChannelPolicy policy = {});
 
   // Queues the 220 greeting. (A server over its limits sends reject_connection() instead.)
   void start();
-  // Queues a 421 and closes: used before start() when over the connection limit.
+  // Queues a 421 (the given id) and closes: before start() when over the connection limit, or
+  // at any time for a policy decision of the I/O layer (too many authentication failures).
   void reject_connection(ReplyId id);
 
   // Feeds received octets. Returns how many were consumed: fewer than in.size() when the session
@@ -101,6 +127,21 @@ class ServerSession {
   // Answers the pending commit: 250 (queued) or the storage error. The transaction ends.
   void commit_done(Reply reply);
 
+  const AuthRequest& auth_request() const { return auth_; }
+  // Answers the pending AUTH: on success the session is authenticated as auth_request().username
+  // (235 2.7.0); `failure` is the reply otherwise (535 5.7.8, or 454 4.7.0 for a lookup error).
+  void auth_done(bool ok, ReplyId failure = ReplyId::AuthFailed);
+
+  // The TLS handshake after STARTTLS succeeded: the session forgets everything it knew from
+  // the client (RFC 3207 §4.2) and expects EHLO again. For implicit TLS (RFC 8314) the I/O
+  // layer sets ClientInfo::tls before start() instead.
+  void tls_started(std::string tls_info);
+  // Implicit TLS (RFC 8314 §3): the channel is encrypted from the start; call before start().
+  void set_implicit_tls(std::string tls_info) {
+    client_.tls = true;
+    client_.tls_info = std::move(tls_info);
+  }
+
   // The I/O layer's timers and shutdown. Both queue a 421 and a Close event.
   void timeout();
   void shutdown();
@@ -120,7 +161,7 @@ class ServerSession {
   std::uint64_t message_size() const { return message_size_; }
 
  private:
-  enum class State { Greeting, Connected, Ready, Mail, Rcpt, Data, Bdat, Closed };
+  enum class State { Greeting, Connected, Ready, Mail, Rcpt, Data, Bdat, AuthResponse, TlsPending, Closed };
   struct Transaction {
     Envelope envelope;
     bool rcpt_attempted = false;
@@ -147,6 +188,11 @@ class ServerSession {
   void on_help(const Command& cmd);
   void on_etrn(const Command& cmd);
   void on_not_implemented(const Command& cmd);
+  void on_starttls(const Command& cmd);
+  void on_auth(const Command& cmd);
+  void on_auth_response(std::string_view line);
+  void auth_step(std::string_view decoded);
+  std::size_t line_limit() const;
   void on_unknown(const Command& cmd);
   void on_invalid(const Command& cmd);
   struct CommandSpec;
@@ -181,6 +227,11 @@ class ServerSession {
   Reply bdat_reply_;           // reply to send after a refused chunk is consumed
   bool message_open_ = false;  // MessageBegin sent, no commit/abort yet
   std::optional<Recipient> pending_rcpt_;
+  std::optional<Path> pending_sender_;  // MAIL waiting for the Sender lookup
+  MailParams pending_mail_params_;
+  ChannelPolicy policy_;
+  AuthRequest auth_;
+  int auth_stage_ = 0;  // LOGIN: 0 wants the user name, 1 the password
   BareNewlinePolicy bare_newline_;
   std::uint64_t message_size_ = 0;
   std::string line_;            // a partial command line carried between receive() calls

@@ -32,8 +32,10 @@ std::string received_header(const TraceInfo& t) {
   }
   std::string h =
       "Received: from " + sanitize(t.helo) + " (" + address_literal(t.client_ip) + ")\n";
+  if (t.authenticated && !t.auth_user.empty())
+    h += "\t(Authenticated sender: " + sanitize(t.auth_user) + ")\n";
   h += "\tby " + t.hostname + " (Taube) with " + proto;
-  if (!t.tls_info.empty()) h += " " + t.tls_info;
+  if (!t.tls_info.empty()) h += " (" + t.tls_info + ")";
   h += " id " + t.id;
   if (!t.for_rcpt.empty()) h += "\n\tfor <" + t.for_rcpt + ">";
   h += "; " + t.date + "\n";

@@ -19,7 +19,8 @@ struct TraceInfo {
   bool tls = false;
   bool authenticated = false;
   bool smtputf8 = false;
-  std::string tls_info;  // e.g. "(TLSv1.3 TLS_AES_256_GCM_SHA384)" for ESMTPS, may be empty
+  std::string tls_info;   // e.g. "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384", may be empty
+  std::string auth_user;  // shown as "(Authenticated sender: ...)" when authenticated
 };
 
 // "Received: from <helo> ([ip]) by <host> (Taube) with <protocol> id <id> for <rcpt>; <date>",

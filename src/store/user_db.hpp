@@ -1,0 +1,42 @@
+// UserDb: the SMTP AUTH users file, in the conventional "user:hash" format (one per line, '#'
+// comments, extra ':' fields ignored like /etc/shadow), where the hash is anything libxcrypt's
+// crypt(3) verifies: yescrypt ($y$), sha512-crypt ($6$), bcrypt ($2b$) ... so entries can be made
+// with `mkpasswd`, `openssl passwd -6` or `taube passwd`.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+
+#include <tl/expected.hpp>
+
+namespace taube::store {
+
+class UserDb {
+ public:
+  UserDb();
+  // Errors name the file and line ("users:3: expected user:hash").
+  static tl::expected<UserDb, std::string> load(const std::string& path);
+  static tl::expected<UserDb, std::string> parse(std::string_view text, const std::string& name);
+
+  // Verifies a password. Always performs one crypt(3) computation, with a dummy hash for an
+  // unknown user, and compares in constant time, so the failure paths take the same time.
+  // Slow by design (yescrypt): call it from a worker thread.
+  bool verify(std::string_view user, std::string_view password) const;
+  bool contains(std::string_view user) const { return users_.count(std::string(user)) != 0; }
+  std::size_t size() const { return users_.size(); }
+
+  // A new hash for `password` with the strongest method libxcrypt offers (yescrypt).
+  static tl::expected<std::string, std::string> hash_password(std::string_view password);
+
+  // Adds or replaces USER in the file at `path` (created 0600 if missing), atomically
+  // (write to a temp file, fsync, rename).
+  static tl::expected<void, std::string> set_password(const std::string& path, std::string_view user,
+                                                      std::string_view password);
+
+ private:
+  std::map<std::string, std::string> users_;
+  std::string dummy_hash_;
+};
+
+}  // namespace taube::store
