@@ -219,7 +219,8 @@ tl::expected<void, std::string> read_relay(TableReader& r, Config& c) {
   for (const auto& n : nets) {
     auto cidr = net::Cidr::parse(n);
     if (!cidr)
-      return tl::unexpected(r.where(r.get("networks"), "networks") + ": invalid network \"" + n + "\"");
+      return tl::unexpected(r.where(r.get("networks"), "networks") + ": invalid network \"" + n +
+                            "\"");
     c.server.relay.networks.push_back(*cidr);
   }
   TRY(r.str("spool", c.server.relay.spool));
@@ -304,10 +305,14 @@ tl::expected<Config, std::string> load_config(const std::string& path) {
       TRY(lr.integer("port", l.port, 0, 65535));
       std::string tls;
       TRY(lr.str("tls", tls));
-      if (tls == "none") l.tls = net::TlsMode::None;
-      else if (tls == "starttls") l.tls = net::TlsMode::StartTls;
-      else if (tls == "required") l.tls = net::TlsMode::Required;
-      else if (tls == "implicit") l.tls = net::TlsMode::Implicit;
+      if (tls == "none")
+        l.tls = net::TlsMode::None;
+      else if (tls == "starttls")
+        l.tls = net::TlsMode::StartTls;
+      else if (tls == "required")
+        l.tls = net::TlsMode::Required;
+      else if (tls == "implicit")
+        l.tls = net::TlsMode::Implicit;
       else if (!tls.empty())
         return tl::unexpected(lr.where(lr.get("tls"), "tls") +
                               ": must be \"none\", \"starttls\", \"required\" or \"implicit\"");

@@ -3,9 +3,9 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <functional>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 
 #include <spdlog/sinks/stdout_sinks.h>

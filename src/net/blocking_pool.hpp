@@ -25,8 +25,8 @@ template <class F>
 asio::awaitable<std::invoke_result_t<F&>> run_blocking(asio::thread_pool& pool, F& f) {
   using R = std::invoke_result_t<F&>;
   // Tracked: the io_context must not run out of work while the job is on the pool.
-  auto home = asio::prefer(co_await asio::this_coro::executor,
-                           asio::execution::outstanding_work.tracked);
+  auto home =
+      asio::prefer(co_await asio::this_coro::executor, asio::execution::outstanding_work.tracked);
   std::optional<R> result;
   co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
       [&](auto handler) {

@@ -63,14 +63,14 @@ std::string reply_text(const smtp::Reply& r) {
 
 }  // namespace
 
-Connection::Connection(Server& server, const ListenerConfig& listener,
-                       asio::ip::tcp::socket socket)
+Connection::Connection(Server& server, const ListenerConfig& listener, asio::ip::tcp::socket socket)
     : srv_(server),
       listener_(listener),
       sock_(std::move(socket)),
       timer_(sock_.get_executor()),
       addr_(remote_address(sock_)),
-      session_(server.config().session, smtp::ClientInfo{addr_.to_string(), {}, false, false, {}, {}},
+      session_(server.config().session,
+               smtp::ClientInfo{addr_.to_string(), {}, false, false, {}, {}},
                channel_policy(server, listener)) {
   ip_ = addr_.to_string();
   registry_ = srv_.enroll(this);
@@ -97,8 +97,9 @@ asio::awaitable<bool> Connection::start_tls() {
   if (!tls_ctx_) co_return false;
   tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket>>(std::move(sock_), *tls_ctx_);
   timer_.expires_after(srv_.config().command_timeout);
-  auto r = co_await (tls_->async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable)) ||
-                     timer_.async_wait(as_tuple(use_awaitable)));
+  auto r =
+      co_await (tls_->async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable)) ||
+                timer_.async_wait(as_tuple(use_awaitable)));
   if (r.index() == 1) {
     spdlog::info("TLS handshake timeout from [{}]", ip_);
     co_return false;
@@ -157,6 +158,12 @@ asio::awaitable<void> Connection::run() {
   if (spool_) {
     spool_->abort();
     spool_.reset();
+  }
+  if (tls_) {
+    // RFC 8446 §6.1: send close_notify before closing; wait briefly for the peer's.
+    timer_.expires_after(std::chrono::seconds(2));
+    co_await (tls_->async_shutdown(as_tuple(use_awaitable)) ||
+              timer_.async_wait(as_tuple(use_awaitable)));
   }
   auto& raw = tls_ ? tls_->next_layer() : sock_;
   raw.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
@@ -252,7 +259,7 @@ asio::awaitable<void> Connection::handle_events() {
   while (auto ev = session_.poll_event()) {
     switch (ev->kind) {
       case smtp::EventKind::MessageBegin:
-        begin_message();
+        begin_message(*ev->envelope);
         break;
       case smtp::EventKind::MessageAbort:
         if (spool_) {
@@ -284,8 +291,7 @@ asio::awaitable<void> Connection::handle_events() {
   body.clear();
 }
 
-void Connection::begin_message() {
-  const auto& env = session_.envelope();
+void Connection::begin_message(const smtp::Envelope& env) {
   std::vector<std::string> maildirs;
   for (const auto& r : env.recipients)
     for (const auto& d : r.destinations)
@@ -307,7 +313,8 @@ void Connection::begin_message() {
       relay_env += "rcpt " + r.mailbox.to_string();
       if (r.params.notify) relay_env += " notify=" + std::to_string(r.params.notify);
       if (r.params.orcpt_type)
-        relay_env += " orcpt=" + *r.params.orcpt_type + ";" + smtp::encode_xtext(*r.params.orcpt_address);
+        relay_env +=
+            " orcpt=" + *r.params.orcpt_type + ";" + smtp::encode_xtext(*r.params.orcpt_address);
       relay_env += "\n";
     }
   }
@@ -315,7 +322,8 @@ void Connection::begin_message() {
     std::string head = "version 1\nid " + queue_id_ + "\nfrom " +
                        (env.sender.null ? std::string() : env.sender.mailbox.to_string()) + "\n";
     if (env.mail_params.ret)
-      head += std::string("ret ") + (*env.mail_params.ret == smtp::DsnRet::Full ? "FULL" : "HDRS") + "\n";
+      head += std::string("ret ") + (*env.mail_params.ret == smtp::DsnRet::Full ? "FULL" : "HDRS") +
+              "\n";
     if (env.mail_params.envid) head += "envid " + smtp::encode_xtext(*env.mail_params.envid) + "\n";
     if (!session_.client().auth_user.empty()) head += "auth " + session_.client().auth_user + "\n";
     spool_->set_relay(relay_spool, head + relay_env);
@@ -454,9 +462,9 @@ void Connection::resolve_sender() {
     }
     (void)addr;
   }
-  session_.resolve_lookup(ok ? smtp::make_reply(smtp::ReplyId::MailOk)
-                             : smtp::make_reply(smtp::ReplyId::SenderNotOwned,
-                                                req.mailbox.to_string()));
+  session_.resolve_lookup(
+      ok ? smtp::make_reply(smtp::ReplyId::MailOk)
+         : smtp::make_reply(smtp::ReplyId::SenderNotOwned, req.mailbox.to_string()));
 }
 
 asio::awaitable<void> Connection::authenticate() {

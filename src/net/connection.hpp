@@ -48,7 +48,7 @@ class Connection {
   asio::awaitable<bool> flush();
   // Reads more input; returns false on EOF, error or timeout (after queueing the 421).
   asio::awaitable<bool> read_more();
-  void begin_message();
+  void begin_message(const smtp::Envelope& env);
   void log_transaction(const smtp::Reply& result);
 
   Server& srv_;
@@ -57,7 +57,7 @@ class Connection {
   // After STARTTLS (or for implicit TLS) the socket moves into this stream.
   std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket>> tls_;
   std::shared_ptr<asio::ssl::context> tls_ctx_;  // kept alive for this connection
-  bool start_tls_ = false;                        // STARTTLS accepted: handshake next
+  bool start_tls_ = false;                       // STARTTLS accepted: handshake next
   asio::steady_timer timer_;
   std::string ip_;
   asio::ip::address addr_;

@@ -58,15 +58,16 @@ tl::expected<void, std::string> Server::listen() {
 
 void Server::start() {
   for (std::size_t i = 0; i < acceptors_.size(); ++i) {
-    asio::co_spawn(io_, accept_loop(*acceptors_[i], *acceptor_listeners_[i]), [](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          spdlog::critical("accept loop failed: {}", ex.what());
-        }
-      }
-    });
+    asio::co_spawn(io_, accept_loop(*acceptors_[i], *acceptor_listeners_[i]),
+                   [](std::exception_ptr e) {
+                     if (e) {
+                       try {
+                         std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                         spdlog::critical("accept loop failed: {}", ex.what());
+                       }
+                     }
+                   });
   }
 }
 

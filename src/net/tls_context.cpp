@@ -25,7 +25,8 @@ std::string openssl_error() {
 
 }  // namespace
 
-tl::expected<std::shared_ptr<asio::ssl::context>, std::string> make_tls_context(const TlsConfig& c) {
+tl::expected<std::shared_ptr<asio::ssl::context>, std::string> make_tls_context(
+    const TlsConfig& c) {
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
   SSL_CTX* native = ctx->native_handle();
   // RFC 8314 §4.1 / BCP 195: TLS 1.2 or later only.
@@ -51,7 +52,8 @@ tl::expected<std::shared_ptr<asio::ssl::context>, std::string> make_tls_context(
   return ctx;
 }
 
-tl::expected<void, std::string> ensure_self_signed(const TlsConfig& c, const std::string& hostname) {
+tl::expected<void, std::string> ensure_self_signed(const TlsConfig& c,
+                                                   const std::string& hostname) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::exists(c.certificate, ec) && fs::exists(c.key, ec)) return {};

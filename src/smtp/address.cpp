@@ -117,7 +117,8 @@ bool parse_ipv6(std::string_view s) {
       return false;
     }
   }
-  return compressed ? groups < 8 : groups == 8;
+  // RFC 5321 §4.1.3: with "::" at most 6 groups besides it (the IPv4 part counts as 2).
+  return compressed ? groups <= 6 : groups == 8;
 }
 
 // address-literal = "[" ( IPv4-address-literal / IPv6-address-literal / General ) "]"
@@ -214,6 +215,7 @@ tl::expected<MailboxParse, AddressError> parse_mailbox_prefix(std::string_view i
       }
     }
     r.mailbox.domain.assign(in.substr(dstart, i - dstart));
+    if (r.mailbox.domain.size() > limits.max_domain) return tl::unexpected(AddressError::TooLong);
     if (!is_valid_domain(r.mailbox.domain, true)) return tl::unexpected(AddressError::Syntax);
   }
   if (!is_valid_utf8(local) || !is_valid_utf8(r.mailbox.domain))
@@ -380,6 +382,7 @@ tl::expected<PathParse, AddressError> parse_path(std::string_view in, PathKind k
   const std::string_view body = in.substr(i);
   if (kind == PathKind::ForwardPath && body.size() >= 11 &&
       iequals(body.substr(0, 10), "postmaster") && body[10] == '>') {
+    if (i + 11 > limits.max_path) return tl::unexpected(AddressError::TooLong);  // §4.5.3.1.3
     r.path.mailbox.local_part = "postmaster";
     r.rest = body.substr(11);
     return r;

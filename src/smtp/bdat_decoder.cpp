@@ -7,13 +7,21 @@ namespace taube::smtp {
 std::size_t BdatDecoder::feed(std::span<const char> in, std::string& out) {
   const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in.size(), remaining_));
   remaining_ -= n;
+  if (too_big_) {
+    size_ += n;
+    return n;
+  }
+  // Output is exactly the content up to the limit, whatever the input splits were.
+  std::size_t keep = n;
+  if (max_size_ != 0 && size_ + n > max_size_) {
+    keep = size_ >= max_size_ ? 0 : static_cast<std::size_t>(max_size_ - size_);
+    too_big_ = true;
+  }
   size_ += n;
-  if (max_size_ != 0 && size_ > max_size_) too_big_ = true;
-  if (too_big_) return n;
   // Convert <CRLF> to LF for the store; a <CR> at the end of a chunk is held back until the next
   // octet shows whether it starts a <CRLF> that spans two chunks.
   const char* p = in.data();
-  const char* const e = p + n;
+  const char* const e = p + keep;
   while (p < e) {
     if (pending_cr_) {
       pending_cr_ = false;

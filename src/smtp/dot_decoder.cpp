@@ -7,16 +7,24 @@ namespace taube::smtp {
 DotDecoder::DotDecoder(DataDecoderOptions options) : opt_(options) {}
 
 void DotDecoder::emit(std::string& out, const char* p, std::size_t n) {
+  // Output is exactly the content up to the first error, whatever the input splits were.
+  if (error_ == DataError::None) {
+    std::size_t keep = n;
+    if (opt_.max_size != 0 && size_ + n > opt_.max_size) {
+      keep = size_ >= opt_.max_size ? 0 : static_cast<std::size_t>(opt_.max_size - size_);
+      error_ = DataError::TooBig;
+    }
+    out.append(p, keep);
+  }
   size_ += n;
-  if (opt_.max_size != 0 && size_ > opt_.max_size && error_ == DataError::None)
-    error_ = DataError::TooBig;
-  if (error_ == DataError::None) out.append(p, n);
 }
 
 void DotDecoder::end_line() {
   // The wire form of a line break is <CRLF>; count it as two octets so the size matches what
   // the client's SIZE= declared (RFC 1870 §3).
   ++size_;
+  if (opt_.max_size != 0 && size_ > opt_.max_size && error_ == DataError::None)
+    error_ = DataError::TooBig;
   line_len_ = 0;
 }
 
@@ -89,12 +97,27 @@ std::size_t DotDecoder::feed(std::span<const char> in, std::string& out) {
         if (q > p) {
           const std::size_t n = static_cast<std::size_t>(q - p);
           const bool was_long = line_len_ + 2 > opt_.max_line;
-          line_len_ += n;
-          if (!was_long && line_len_ + 2 > opt_.max_line) {
+          if (!was_long && line_len_ + n + 2 > opt_.max_line) {
             ++long_lines_;
-            if (opt_.reject_long_lines && error_ == DataError::None)
-              error_ = DataError::LineTooLong;
+            if (opt_.reject_long_lines && error_ == DataError::None) {
+              // Keep the part of the line that fits, so the output does not depend on splits.
+              const std::size_t fits = opt_.max_line - 2 - line_len_;
+              emit(out, p, fits);
+              if (error_ == DataError::None) error_ = DataError::LineTooLong;
+              emit(out, p + fits, n - fits);
+              line_len_ += n;
+              p = q;
+              if (p == end) break;
+              if (*p == '\r') {
+                state_ = State::Cr;
+              } else {
+                bare(out, '\n');
+              }
+              ++p;
+              continue;
+            }
           }
+          line_len_ += n;
           emit(out, p, n);
           p = q;
         }

@@ -26,9 +26,9 @@ struct Envelope {
 
 // What the session knows about its peer and channel, for trace headers and logs.
 struct ClientInfo {
-  std::string address;  // IP address as text, e.g. "127.0.0.1" or "::1"
-  std::string helo;     // the HELO/EHLO argument
-  bool esmtp = false;   // EHLO rather than HELO
+  std::string address;    // IP address as text, e.g. "127.0.0.1" or "::1"
+  std::string helo;       // the HELO/EHLO argument
+  bool esmtp = false;     // EHLO rather than HELO
   bool tls = false;       // TLS active (STARTTLS done or implicit TLS)
   std::string tls_info;   // "TLSv1.3 TLS_AES_256_GCM_SHA384", for Received
   std::string auth_user;  // the authenticated identity, empty if none (RFC 4954)

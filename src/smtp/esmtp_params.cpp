@@ -92,6 +92,46 @@ std::optional<std::string> decode_xtext(std::string_view in) {
   return out;
 }
 
+std::optional<std::string> decode_utf8_addr_xtext(std::string_view in) {
+  // RFC 6533 §3: QCHAR (printable ASCII but '+', '=', '\\', or UTF-8) / "\\x{" HEXPOINT "}".
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    const unsigned char c = in[i];
+    if (c == '\\') {
+      if (in.substr(i, 3) != "\\x{") return std::nullopt;
+      const auto close = in.find('}', i + 3);
+      if (close == std::string_view::npos || close == i + 3 || close - (i + 3) > 6)
+        return std::nullopt;
+      std::uint32_t cp = 0;
+      auto r = std::from_chars(in.data() + i + 3, in.data() + close, cp, 16);
+      if (r.ec != std::errc{} || r.ptr != in.data() + close) return std::nullopt;
+      if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0) return std::nullopt;
+      if (cp < 0x80) {
+        out.push_back(static_cast<char>(cp));
+      } else if (cp < 0x800) {
+        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+      } else if (cp < 0x10000) {
+        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+      } else {
+        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+      }
+      i = close;
+    } else if (c >= 0x80 || (c >= 0x21 && c <= 0x7e && c != '+' && c != '=')) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (!is_valid_utf8(out)) return std::nullopt;
+  return out;
+}
+
 std::string encode_xtext(std::string_view in) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
@@ -119,8 +159,12 @@ tl::expected<MailParams, Reply> parse_mail_params(std::string_view params,
       if (!p.has_value || p.value.size() > 20) return tl::unexpected(bad(p));
       std::uint64_t v = 0;
       auto res = std::from_chars(p.value.data(), p.value.data() + p.value.size(), v);
-      if (res.ec != std::errc{} || res.ptr != p.value.data() + p.value.size())
+      if (res.ptr != p.value.data() + p.value.size()) return tl::unexpected(bad(p));
+      if (res.ec == std::errc::result_out_of_range) {
+        v = UINT64_MAX;  // 20 digits may exceed 64 bits: simply "too big" (552 at MAIL)
+      } else if (res.ec != std::errc{}) {
         return tl::unexpected(bad(p));
+      }
       mp.size = v;
     } else if (p.keyword == "BODY" && policy.eight_bit_mime) {
       // RFC 6152 §2: BODY=7BIT / BODY=8BITMIME (BINARYMIME is not advertised).
@@ -203,7 +247,8 @@ tl::expected<RcptParams, Reply> parse_rcpt_params(std::string_view params,
       for (char c : type)
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
           return tl::unexpected(bad(p));
-      auto addr = decode_xtext(p.value.substr(semi + 1));
+      auto addr = type == "utf-8" ? decode_utf8_addr_xtext(p.value.substr(semi + 1))
+                                  : decode_xtext(p.value.substr(semi + 1));
       if (!addr || addr->size() > 500) return tl::unexpected(bad(p));
       rp.orcpt_type = std::move(type);
       rp.orcpt_address = std::move(*addr);

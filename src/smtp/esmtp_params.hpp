@@ -59,5 +59,7 @@ tl::expected<RcptParams, Reply> parse_rcpt_params(std::string_view params,
 // xtext (RFC 3461 §4): printable ASCII except '+' and '=', with "+XX" hex escapes.
 std::optional<std::string> decode_xtext(std::string_view in);
 std::string encode_xtext(std::string_view in);
+// utf-8-addr-xtext (RFC 6533 §3), the ORCPT form for addr-type "utf-8": UTF-8 and \x{HEX}.
+std::optional<std::string> decode_utf8_addr_xtext(std::string_view in);
 
 }  // namespace taube::smtp

@@ -80,6 +80,8 @@ const std::vector<ReplyEntry> kTable = {
   {ReplyId::AuthTooManyFailures, 421, "4.7.0", "{} Error: too many authentication failures",       "RFC 5321 §3.8"},
   {ReplyId::SenderNotOwned,     553, "5.7.1", "<{}>: Sender address rejected: not owned by the authenticated user", "RFC 4954 §5, RFC 3463"},
   {ReplyId::SyntaxAuth,         501, "5.5.4", "Syntax: AUTH mechanism [initial-response]",         "RFC 4954 §4"},
+  {ReplyId::RcptAfterBdat,      503, "5.5.1", "Error: RCPT not allowed after BDAT",                "RFC 3030 §2"},
+  {ReplyId::BdatLostSync,       421, "4.5.0", "{} Error: cannot find the end of a malformed BDAT chunk", "RFC 3030 §2"},
 };
 // clang-format on
 }  // namespace
@@ -89,7 +91,7 @@ const std::vector<ReplyEntry>& reply_table() {
 }
 
 Reply make_reply(ReplyId id, std::string_view arg) {
-  // The table is ordered like the enum; the check keeps that honest in debug and test builds.
+  // The table is ordered like the enum; reply_test checks make_reply(id) returns id's entry.
   const ReplyEntry& e = kTable[static_cast<size_t>(id)];
   Reply r{e.code, std::string(e.enhanced), {}};
   const auto pos = e.text.find("{}");

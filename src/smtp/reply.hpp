@@ -10,79 +10,81 @@ namespace taube::smtp {
 
 // Identifies one entry in the reply table (reply.cpp).
 enum class ReplyId {
-  Greeting,            // 220 <host> ESMTP Taube
-  ShuttingDown,        // 421 4.3.2
-  TooManyConnections,  // 421 4.7.0
-  TooManyErrors,       // 421 4.7.0
-  Timeout,             // 421 4.4.2
-  HeloOk,              // 250 <host>
-  MailOk,              // 250 2.1.0
-  RcptOk,              // 250 2.1.5
-  RcptForward,         // 251 2.1.5
-  DataStart,           // 354
-  Queued,              // 250 2.0.0 Ok: queued as <id>
-  ChunkOk,             // 250 2.0.0 (BDAT, not LAST)
-  ResetOk,             // 250 2.0.0
-  NoopOk,              // 250 2.0.0
-  Bye,                 // 221 2.0.0
-  VrfyCannot,          // 252 2.5.2
-  VrfyOk,              // 250 2.1.5
-  VrfyUnknown,         // 550 5.1.1
-  VrfyDisabled,        // 502 5.5.1
-  ExpnDisabled,        // 502 5.5.1
-  EtrnDisabled,        // 502 5.5.1
-  EtrnNoQueue,         // 458 4.3.0
-  Help,                // 214 2.0.0
-  NotImplemented,      // 502 5.5.1
-  NeedHelo,            // 503 5.5.1
-  NeedMail,            // 503 5.5.1
-  NeedRcpt,            // 503 5.5.1
-  NestedMail,          // 503 5.5.1
-  DataAfterBdat,       // 503 5.5.1
-  BdatAfterData,       // 503 5.5.1 (unused: DATA resets; kept for BDAT without chunks)
-  SyntaxHelo,          // 501 5.5.4
-  SyntaxMail,          // 501 5.5.4
-  SyntaxRcpt,          // 501 5.5.4
-  SyntaxBdat,          // 501 5.5.4
-  SyntaxNoArgs,        // 501 5.5.4
-  SyntaxParam,         // 501 5.5.4
-  BadSenderSyntax,     // 501 5.1.7
-  BadRecipientSyntax,  // 501 5.1.3
-  SenderTooLong,       // 553 5.1.7
-  RecipientTooLong,    // 553 5.1.3
-  Utf8NeedsSmtputf8,   // 553 5.6.7
-  UnknownCommand,      // 500 5.5.1
-  BadCommandLine,      // 500 5.5.2
-  CommandTooLong,      // 500 5.5.6
-  UnknownParam,        // 555 5.5.4
-  TooManyRecipients,   // 452 4.5.3
-  SizeTooBigAtMail,    // 552 5.3.4
-  MessageTooBig,       // 552 5.3.4
-  BareNewline,         // 550 5.5.2
-  TextLineTooLong,     // 500 5.5.6
-  UserUnknown,         // 550 5.1.1
-  RelayDenied,         // 550 5.7.1
-  StorageError,        // 451 4.3.0
-  StorageFull,         // 452 4.3.1
-  LocalError,          // 451 4.3.0 (recipient lookup failed temporarily)
-  NoValidRecipients,   // 554 5.5.1
-  StartTlsReady,       // 220 2.0.0
-  TlsAlreadyActive,    // 503 5.5.1
-  TlsRequired,         // 530 5.7.0
-  AuthRequired,        // 530 5.7.0
-  AuthOk,              // 235 2.7.0
-  AuthFailed,          // 535 5.7.8
-  AuthNeedsTls,        // 538 5.7.11
-  AuthAlready,         // 503 5.5.1
-  AuthInTransaction,   // 503 5.5.1
+  Greeting,              // 220 <host> ESMTP Taube
+  ShuttingDown,          // 421 4.3.2
+  TooManyConnections,    // 421 4.7.0
+  TooManyErrors,         // 421 4.7.0
+  Timeout,               // 421 4.4.2
+  HeloOk,                // 250 <host>
+  MailOk,                // 250 2.1.0
+  RcptOk,                // 250 2.1.5
+  RcptForward,           // 251 2.1.5
+  DataStart,             // 354
+  Queued,                // 250 2.0.0 Ok: queued as <id>
+  ChunkOk,               // 250 2.0.0 (BDAT, not LAST)
+  ResetOk,               // 250 2.0.0
+  NoopOk,                // 250 2.0.0
+  Bye,                   // 221 2.0.0
+  VrfyCannot,            // 252 2.5.2
+  VrfyOk,                // 250 2.1.5
+  VrfyUnknown,           // 550 5.1.1
+  VrfyDisabled,          // 502 5.5.1
+  ExpnDisabled,          // 502 5.5.1
+  EtrnDisabled,          // 502 5.5.1
+  EtrnNoQueue,           // 458 4.3.0
+  Help,                  // 214 2.0.0
+  NotImplemented,        // 502 5.5.1
+  NeedHelo,              // 503 5.5.1
+  NeedMail,              // 503 5.5.1
+  NeedRcpt,              // 503 5.5.1
+  NestedMail,            // 503 5.5.1
+  DataAfterBdat,         // 503 5.5.1
+  BdatAfterData,         // 503 5.5.1 (unused: DATA resets; kept for BDAT without chunks)
+  SyntaxHelo,            // 501 5.5.4
+  SyntaxMail,            // 501 5.5.4
+  SyntaxRcpt,            // 501 5.5.4
+  SyntaxBdat,            // 501 5.5.4
+  SyntaxNoArgs,          // 501 5.5.4
+  SyntaxParam,           // 501 5.5.4
+  BadSenderSyntax,       // 501 5.1.7
+  BadRecipientSyntax,    // 501 5.1.3
+  SenderTooLong,         // 553 5.1.7
+  RecipientTooLong,      // 553 5.1.3
+  Utf8NeedsSmtputf8,     // 553 5.6.7
+  UnknownCommand,        // 500 5.5.1
+  BadCommandLine,        // 500 5.5.2
+  CommandTooLong,        // 500 5.5.6
+  UnknownParam,          // 555 5.5.4
+  TooManyRecipients,     // 452 4.5.3
+  SizeTooBigAtMail,      // 552 5.3.4
+  MessageTooBig,         // 552 5.3.4
+  BareNewline,           // 550 5.5.2
+  TextLineTooLong,       // 500 5.5.6
+  UserUnknown,           // 550 5.1.1
+  RelayDenied,           // 550 5.7.1
+  StorageError,          // 451 4.3.0
+  StorageFull,           // 452 4.3.1
+  LocalError,            // 451 4.3.0 (recipient lookup failed temporarily)
+  NoValidRecipients,     // 554 5.5.1
+  StartTlsReady,         // 220 2.0.0
+  TlsAlreadyActive,      // 503 5.5.1
+  TlsRequired,           // 530 5.7.0
+  AuthRequired,          // 530 5.7.0
+  AuthOk,                // 235 2.7.0
+  AuthFailed,            // 535 5.7.8
+  AuthNeedsTls,          // 538 5.7.11
+  AuthAlready,           // 503 5.5.1
+  AuthInTransaction,     // 503 5.5.1
   AuthUnknownMechanism,  // 504 5.5.4
-  AuthBadBase64,       // 501 5.5.2
-  AuthCancelled,       // 501 5.7.0
-  AuthChallenge,       // 334 <base64>
-  AuthTempFail,        // 454 4.7.0
-  AuthTooManyFailures,  // 421 4.7.0
-  SenderNotOwned,      // 553 5.7.1
-  SyntaxAuth,          // 501 5.5.4
+  AuthBadBase64,         // 501 5.5.2
+  AuthCancelled,         // 501 5.7.0
+  AuthChallenge,         // 334 <base64>
+  AuthTempFail,          // 454 4.7.0
+  AuthTooManyFailures,   // 421 4.7.0
+  SenderNotOwned,        // 553 5.7.1
+  SyntaxAuth,            // 501 5.5.4
+  RcptAfterBdat,         // 503 5.5.1
+  BdatLostSync,          // 421 4.5.0
 };
 
 struct Reply {

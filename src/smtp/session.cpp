@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <memory>
 
 namespace taube::smtp {
 
@@ -210,7 +211,7 @@ void ServerSession::reply_ehlo() {
   if (cfg_.limits.max_message_size != 0)
     text.append(" ").append(std::to_string(cfg_.limits.max_message_size));
   if (cfg_.vrfy != VrfyMode::Disabled) text += "\nVRFY";
-  if (cfg_.etrn) text += "\nETRN";  // RFC 1985
+  if (cfg_.etrn) text += "\nETRN";                             // RFC 1985
   if (policy_.starttls && !client_.tls) text += "\nSTARTTLS";  // RFC 3207
   // RFC 4954 §4: advertise AUTH only where it may be used (over TLS unless allowed in plaintext).
   if (policy_.auth && (client_.tls || policy_.plaintext_auth)) text += "\nAUTH PLAIN LOGIN";
@@ -296,6 +297,11 @@ void ServerSession::on_rcpt(const Command& cmd) {
     reply(ReplyId::TooManyRecipients);
     return;
   }
+  if (tx_->envelope.bdat) {
+    // RFC 3030 §2: the envelope is complete once the first chunk arrived (MessageBegin).
+    reply(ReplyId::RcptAfterBdat);
+    return;
+  }
   const bool utf8 = tx_->envelope.mail_params.smtputf8;
   auto parsed = parse_path(arg, PathKind::ForwardPath, utf8, cfg_.limits);
   if (!parsed) {
@@ -377,7 +383,7 @@ void ServerSession::on_data(const Command& cmd) {
   dot_.emplace(opt);
   message_size_ = 0;
   message_open_ = true;
-  push(Event{EventKind::MessageBegin, {}, 0, 0});
+  push(Event{EventKind::MessageBegin, {}, 0, 0, std::make_shared<const Envelope>(tx_->envelope)});
   state_ = State::Data;
   reply(ReplyId::DataStart);
 }
@@ -393,7 +399,7 @@ void ServerSession::end_message() {
   DataError err = DataError::None;
   if (dot_) {
     if (dot_->bare_lf() + dot_->bare_cr() > 0)
-      push(Event{EventKind::BareNewline, {}, dot_->bare_lf(), dot_->bare_cr()});
+      push(Event{EventKind::BareNewline, {}, dot_->bare_lf(), dot_->bare_cr(), nullptr});
     err = dot_->error();
     dot_.reset();
   } else if (bdat_) {
@@ -431,13 +437,14 @@ void ServerSession::commit_done(Reply r) {
 
 void ServerSession::abort_message(const Reply& r) {
   if (message_open_) {
-    push(Event{EventKind::MessageAbort, r, 0, 0});
+    push(Event{EventKind::MessageAbort, r, 0, 0, nullptr});
     message_open_ = false;
     body_.clear();  // undrained content belongs to the dropped message, not to a later one
   }
   reply(r);
   reset_transaction();
-  state_ = idle_state();
+  // reply() may have closed the session (max_errors): nothing may follow that 421.
+  if (state_ != State::Closed) state_ = idle_state();
 }
 
 // ---- BDAT (RFC 3030 §2) ----
@@ -456,7 +463,7 @@ void ServerSession::on_bdat(const Command& cmd) {
     // Without a valid size the chunk cannot be skipped: its octets would be read as commands.
     // Refuse and close rather than risk interpreting message content (RFC 3030 §2).
     reply(ReplyId::SyntaxBdat);
-    close_with(ReplyId::TooManyErrors);
+    close_with(ReplyId::BdatLostSync);
     return;
   }
   bdat_last_ = !marker.empty();
@@ -482,7 +489,7 @@ void ServerSession::on_bdat(const Command& cmd) {
     bdat_.emplace(cfg_.limits.max_message_size);
     message_size_ = 0;
     message_open_ = true;
-    push(Event{EventKind::MessageBegin, {}, 0, 0});
+    push(Event{EventKind::MessageBegin, {}, 0, 0, std::make_shared<const Envelope>(tx_->envelope)});
   }
   bdat_->start_chunk(size);
   state_ = State::Bdat;
@@ -548,7 +555,7 @@ void ServerSession::on_quit(const Command& cmd) {
   reset_transaction();
   reply(ReplyId::Bye);
   state_ = State::Closed;
-  push(Event{EventKind::Close, {}, 0, 0});
+  push(Event{EventKind::Close, {}, 0, 0, nullptr});
 }
 
 void ServerSession::on_help(const Command&) {
@@ -617,7 +624,9 @@ void ServerSession::on_etrn(const Command& cmd) {
   reply(ReplyId::EtrnNoQueue, cmd.argument);
 }
 
-void ServerSession::on_not_implemented(const Command&) { reply(ReplyId::NotImplemented); }
+void ServerSession::on_not_implemented(const Command&) {
+  reply(ReplyId::NotImplemented);
+}
 
 // ---- STARTTLS (RFC 3207) ----
 void ServerSession::on_starttls(const Command& cmd) {
@@ -638,7 +647,7 @@ void ServerSession::on_starttls(const Command& cmd) {
   state_ = State::TlsPending;
   line_.clear();
   line_overflow_ = false;
-  push(Event{EventKind::StartTls, {}, 0, 0});
+  push(Event{EventKind::StartTls, {}, 0, 0, nullptr});
 }
 
 void ServerSession::tls_started(std::string tls_info) {
@@ -736,6 +745,11 @@ void ServerSession::auth_step(std::string_view decoded) {
       return;
     }
     auth_.authzid.assign(decoded.substr(0, a));
+    // RFC 4616 §2: acting as another identity needs authorisation Taube does not grant.
+    if (!auth_.authzid.empty() && auth_.authzid != decoded.substr(a + 1, b - a - 1)) {
+      reply(ReplyId::AuthFailed);
+      return;
+    }
     auth_.username.assign(decoded.substr(a + 1, b - a - 1));
     auth_.password.assign(decoded.substr(b + 1));
     pending_ = Pending::Auth;
@@ -782,7 +796,7 @@ ServerSession::State ServerSession::idle_state() const {
 
 void ServerSession::reset_transaction() {
   if (message_open_) {
-    push(Event{EventKind::MessageAbort, {}, 0, 0});
+    push(Event{EventKind::MessageAbort, {}, 0, 0, nullptr});
     message_open_ = false;
     body_.clear();
   }
@@ -808,10 +822,12 @@ void ServerSession::reply(const Reply& r) {
 void ServerSession::close_with(ReplyId id) {
   if (state_ == State::Closed) return;
   reset_transaction();
+  std::fill(auth_.password.begin(), auth_.password.end(), '\0');
+  auth_.password.clear();
   append_reply(out_, make_reply(id, cfg_.hostname));
   state_ = State::Closed;
   pending_ = Pending::None;
-  push(Event{EventKind::Close, {}, 0, 0});
+  push(Event{EventKind::Close, {}, 0, 0, nullptr});
 }
 
 void ServerSession::timeout() {

@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -97,6 +98,10 @@ struct Event {
   Reply reply;                // MessageAbort: the reply that was sent
   std::uint64_t bare_lf = 0;  // BareNewline
   std::uint64_t bare_cr = 0;
+  // MessageBegin: the envelope as it is when the body starts. A copy, because by the time the
+  // caller handles the event the transaction may already have ended (an oversized first BDAT
+  // chunk in the same receive()).
+  std::shared_ptr<const Envelope> envelope;
 };
 
 class ServerSession {
@@ -161,11 +166,24 @@ class ServerSession {
   std::uint64_t message_size() const { return message_size_; }
 
  private:
-  enum class State { Greeting, Connected, Ready, Mail, Rcpt, Data, Bdat, AuthResponse, TlsPending, Closed };
+  enum class State {
+    Greeting,
+    Connected,
+    Ready,
+    Mail,
+    Rcpt,
+    Data,
+    Bdat,
+    AuthResponse,
+    TlsPending,
+    Closed
+  };
   struct Transaction {
+    // Explicit constructor: clang 14 does not see a nested class with default member
+    // initialisers as default-constructible while the outer class is incomplete (CWG 1397).
+    Transaction() {}
     Envelope envelope;
     bool rcpt_attempted = false;
-    bool bdat_error = false;  // a chunk was refused: consume the rest, then fail
   };
 
   std::size_t receive_commands(std::span<const char> in);

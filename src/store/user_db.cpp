@@ -1,8 +1,8 @@
 #include "store/user_db.hpp"
 
 #include <crypt.h>
-#include <string.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -19,8 +19,7 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   // Length is not secret (it is the hash format's); the content comparison does not exit early.
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
 }
 

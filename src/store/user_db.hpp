@@ -31,7 +31,8 @@ class UserDb {
 
   // Adds or replaces USER in the file at `path` (created 0600 if missing), atomically
   // (write to a temp file, fsync, rename).
-  static tl::expected<void, std::string> set_password(const std::string& path, std::string_view user,
+  static tl::expected<void, std::string> set_password(const std::string& path,
+                                                      std::string_view user,
                                                       std::string_view password);
 
  private:

@@ -76,7 +76,7 @@ class Bdat(unittest.TestCase):
         cuts = [0, 7, cr_at, cr_at + 1, 200, len(body)]
         with self.start("chunks@localhost") as c:
             for a, b in zip(cuts, cuts[1:]):
-                r = c.cmd(b"BDAT %d\r\n" % (b - a) + body[a:b])
+                r = c.bdat(body[a:b])
                 self.assertTrue(r.last.startswith("250"), r.text)
             qid = h.queued_id(c.cmd("BDAT 0 LAST"))
         self.assertEqual(self.stored_one("chunks@localhost", qid).content,
@@ -85,10 +85,10 @@ class Bdat(unittest.TestCase):
     def test_zero_chunks_in_the_middle(self):
         body = b"Subject: zero\r\n\r\nz\r\n"
         with self.start("zero@localhost") as c:
-            c.expect("250", b"BDAT 0")
-            c.expect("250", b"BDAT %d\r\n" % len(body) + body)
-            c.expect("250", b"BDAT 0")
-            qid = h.queued_id(c.cmd(b"BDAT 0 LAST"))
+            self.assertTrue(c.bdat(b"").last.startswith("250"))
+            self.assertTrue(c.bdat(body).last.startswith("250"))
+            self.assertTrue(c.bdat(b"").last.startswith("250"))
+            qid = h.queued_id(c.bdat(b"", last=True))
         self.assertEqual(self.stored_one("zero@localhost", qid).content,
                          b"Subject: zero\n\nz\n")
 
@@ -125,7 +125,7 @@ class Bdat(unittest.TestCase):
 
     def test_data_after_bdat(self):
         with self.start("mixed@localhost") as c:
-            c.expect("250", b"BDAT 5\r\nhello")
+            self.assertTrue(c.bdat(b"hello").last.startswith("250"))
             c.expect("503", "DATA")
             c.expect("250", "RSET")
         self.assertFalse(self.srv.maildir("mixed@localhost").exists())
@@ -140,9 +140,10 @@ class Bdat(unittest.TestCase):
                    b"MAIL FROM:<bdat@localhost>\r\nRCPT TO:<pipe-b@localhost>\r\n"
                    b"BDAT 4\r\n" + m2[:4] + b"BDAT %d LAST\r\n" % (len(m2) - 4) + m2[4:] +
                    b"NOOP\r\nQUIT\r\n")
-            rs = c.replies(8)
-            self.assertEqual([r.code for r in rs], [250] * 7 + [221], [r.last for r in rs])
-            q1, q2 = h.queued_id(rs[2]), h.queued_id(rs[5])
+            rs = c.replies(9)
+            self.assertEqual([r.code for r in rs], [250] * 8 + [221], [r.last for r in rs])
+            self.assertTrue(rs[5].last.startswith("250 2.0.0"), rs[5].text)
+            q1, q2 = h.queued_id(rs[2]), h.queued_id(rs[6])
             self.assertNotEqual(q1, q2)
             self.assertTrue(c.is_closed())
         self.assertEqual(self.stored_one("pipe-a@localhost", q1).content,
@@ -150,28 +151,46 @@ class Bdat(unittest.TestCase):
         self.assertEqual(self.stored_one("pipe-b@localhost", q2).content,
                          b"Subject: p2\n\nsecond\n")
 
-    def test_bdat_bad_syntax(self):
-        with self.start("syntax@localhost") as c:
-            c.expect("501", "BDAT")
-            c.expect("501", "BDAT abc")
-            c.expect("501", "BDAT 5 FIRST")
-            c.expect("250", "RSET")
+    def test_bdat_bad_syntax_closes(self):
+        # Without a valid size the chunk cannot be skipped, so its octets could only be read as
+        # commands: Taube answers 501 and closes with 421 (see ServerSession::on_bdat).
+        for bad in ("BDAT", "BDAT abc", "BDAT 5 FIRST", "BDAT -1", "BDAT 1x LAST"):
+            with self.subTest(bad):
+                with self.start("syntax@localhost") as c:
+                    c.send(bad + "\r\nNOOP\r\n")
+                    c.expect("501")
+                    c.expect("421")
+                    self.assertTrue(c.is_closed())
+        self.assertFalse(self.srv.maildir("syntax@localhost").exists())
 
     def test_bdat_over_size_limit(self):
         srv = servers["small"]
-        big = b"Subject: big\r\n\r\n" + b"x" * 98 + b"\r\n"
-        big = big * (2 * MAX_SIZE // len(big))
+        cases = {
+            "first chunk over the limit, LAST": [(b"x" * (2 * MAX_SIZE), True)],
+            "first chunk over the limit": [(b"x" * (2 * MAX_SIZE), False)],
+            "second chunk crosses the limit": [(b"x" * 3000, False), (b"y" * 3000, True)],
+            "limit + 1 in one LAST chunk": [(b"z" * (MAX_SIZE + 1), True)],
+        }
+        for name, chunks in cases.items():
+            with self.subTest(name):
+                rcpt = "big-" + name.replace(" ", "-").replace(",", "") + "@localhost"
+                with srv.client() as c:
+                    c.greet()
+                    c.expect("250", "MAIL FROM:<bdat@localhost>")
+                    c.expect("250", f"RCPT TO:<{rcpt}>")
+                    replies = [c.bdat(data, last) for data, last in chunks]
+                    self.assertTrue(replies[-1].last.startswith("552 5.3.4"),
+                                    [r.text for r in replies])
+                    # The whole chunk was consumed: the next reply answers NOOP.
+                    c.expect("250", "NOOP")
+                self.assertFalse(srv.maildir(rcpt).exists())
+        self.assertEqual(h.tmp_leftovers(srv.mail_root), [])
+        # Exactly at the limit is accepted (practice 11: N and N+1).
         with srv.client() as c:
             c.greet()
             c.expect("250", "MAIL FROM:<bdat@localhost>")
-            c.expect("250", "RCPT TO:<bigbdat@localhost>")
-            c.send(b"BDAT %d LAST\r\n" % len(big) + big)
-            c.expect("552 5.3.4")
-            # The whole chunk was consumed: the next reply answers NOOP.
-            c.expect("250", "NOOP")
-        self.assertFalse(srv.maildir("bigbdat@localhost").exists())
-        self.assertEqual(h.tmp_leftovers(srv.mail_root), [])
-
+            c.expect("250", "RCPT TO:<exact@localhost>")
+            h.queued_id(c.bdat(b"w" * MAX_SIZE, last=True))
 
 if __name__ == "__main__":
     h.main()

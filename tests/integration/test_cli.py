@@ -1,6 +1,5 @@
 """The taube command line: --version, --help, check-config, overrides, and graceful SIGTERM."""
 
-import re
 import signal
 import socket
 import subprocess
@@ -85,8 +84,11 @@ class Cli(unittest.TestCase):
     def test_help(self):
         p = run("--help")
         self.assertEqual(p.returncode, 0, out(p))
-        for word in ("serve", "check-config", "--config", "--listen", "--mail-root",
-                     "--domain", "--hostname"):
+        for word in ("serve", "check-config", "--version"):
+            self.assertIn(word, out(p))
+        p = run("serve", "--help")
+        self.assertEqual(p.returncode, 0, out(p))
+        for word in ("--config", "--listen", "--mail-root", "--domain", "--hostname"):
             self.assertIn(word, out(p))
 
     def test_unknown_option_fails(self):
@@ -155,7 +157,8 @@ class CommandLineOverrides(unittest.TestCase):
         try:
             srv = h.Taube({"listener": [{"address": h.HOST, "port": busy}]},
                           args=["--listen", "127.0.0.1:0", "--mail-root", str(root / "m"),
-                                "--hostname", "cli.test", "--domain", "override.test"])
+                                "--hostname", "cli.test", "--domain", "override.test",
+                                "--domain", "example.org"])
             try:
                 self.assertNotEqual(srv.port, busy)
                 with srv.client() as c:

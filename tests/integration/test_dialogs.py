@@ -1,23 +1,25 @@
 """Runs every tests/dialogs/*.dialog against the real binary on loopback.
 
-The same files are run in-process against ServerSession by the unit tests (practice 8); the
-format is described in tests/dialogs/README.md. In short:
+The same files are run in-process against ServerSession by tests/unit/smtp/dialog_test.cpp
+(practice 8); tests/dialogs/README.md defines the format. In short:
 
     # comment                  (blank lines are ignored too)
-    config: <name>             optional header line selecting a server configuration
     C: <text>                  client sends text + CRLF; if the text contains the escape \\r
-                               or \\n it is sent verbatim, escapes decoded, without CRLF.
-                               Escapes: \\r \\n \\t \\\\ (and \\xHH for one byte).
+                               or \\n, the escapes \\r \\n \\t \\\\ are decoded and the
+                               result is sent verbatim, without CRLF. `C:` alone sends CRLF.
     S: <prefix>                the next complete reply (all lines of a multi-line reply) must
                                have a last line starting with <prefix>
 
 Consecutive C: lines are written without waiting (that is how pipelining is written), so a
-dialog reads replies only at its S: lines. Each dialog runs on a fresh connection; one server
-per configuration serves all dialogs using it. Set TAUBE_DIALOG_DIR to run another directory.
+dialog reads replies only at its S: lines; at the end no reply may be left unread. Each dialog
+runs on a fresh connection; one server serves all dialogs. An optional first directive
+`config: <name>` (an extension of this runner, see NAMED) selects another configuration.
+Set TAUBE_DIALOG_DIR to run another directory.
 """
 
 import os
 import re
+import socket
 import sys
 import tomllib
 import unittest
@@ -32,6 +34,7 @@ DIALOG_DIR = Path(os.environ.get("TAUBE_DIALOG_DIR", h.SOURCE_DIR / "tests" / "d
 # example.org, four users, two aliases.
 DEFAULT = {
     "delivery": {"domains": ["localhost", "example.org"]},
+    "limits": {"max_message_size": 52428800, "max_recipients": 1000, "max_errors": 20},
     "users": {"alice@example.org": "", "bob@example.org": "", "user@localhost": "",
               "postmaster@example.org": ""},
     "aliases": {"info@example.org": ["alice@example.org", "bob@example.org"],
@@ -53,17 +56,13 @@ NAMED = {
     "etrn": {"smtp": {"etrn": True}},
 }
 
-ESCAPE_RX = re.compile(r"\\(x[0-9A-Fa-f]{2}|.)")
+ESCAPE_RX = re.compile(r"\\([rnt\\])")
 
 
 def decode_escapes(text: str) -> bytes:
-    def rep(m):
-        e = m.group(1)
-        if e[0] == "x" and len(e) == 3:
-            return chr(int(e[1:], 16))
-        return {"r": "\r", "n": "\n", "t": "\t", "\\": "\\", "0": "\0"}.get(e, "\\" + e)
-    # Work in latin-1 so \xHH is one byte and UTF-8 text passes through unchanged.
-    return ESCAPE_RX.sub(rep, text.encode("utf-8").decode("latin-1")).encode("latin-1")
+    """README: \\r \\n \\t \\\\ are decoded; any other backslash stays as it is."""
+    return ESCAPE_RX.sub(lambda m: {"r": "\r", "n": "\n", "t": "\t", "\\": "\\"}[m.group(1)],
+                         text).encode("utf-8")
 
 
 class Dialog:
@@ -83,9 +82,10 @@ class Dialog:
                 if "\\r" in text or "\\n" in text:
                     self.steps.append(("C", decode_escapes(text), no))
                 else:
-                    self.steps.append(("C", decode_escapes(text) + b"\r\n", no))
+                    self.steps.append(("C", text.encode("utf-8") + b"\r\n", no))
             elif line.startswith("S:"):
-                self.steps.append(("S", line[2:].strip(), no))
+                text = line[3:] if line.startswith("S: ") else line[2:]
+                self.steps.append(("S", text, no))
             else:
                 raise ValueError(f"{path}:{no}: cannot parse line {raw!r}")
         if not any(k == "S" for k, _, _ in self.steps):
@@ -129,6 +129,15 @@ def run_dialog(srv: h.Taube, d: Dialog) -> None:
                     raise AssertionError(f"{d.path.name}:{no}: expected reply starting "
                                          f"{val!r}, got {r.text!r}\ndialog so far:\n"
                                          + "\n".join(log))
+        # README: at the end no reply may be left unread.
+        c.sock.settimeout(0.3)
+        try:
+            extra = c.buf + c.sock.recv(4096)
+        except (socket.timeout, ConnectionResetError):
+            extra = c.buf
+        if extra:
+            raise AssertionError(f"{d.path.name}: unread replies at the end: {extra!r}\n"
+                                 + "\n".join(log))
     finally:
         c.close()
 
@@ -173,20 +182,20 @@ class Parser(unittest.TestCase):
     """The runner's own parsing, so a broken runner cannot pass dialogs vacuously."""
 
     def test_escapes(self):
-        self.assertEqual(decode_escapes(r"a\r\nb\\c\td\x00"), b"a\r\nb\\c\td\x00")
-        self.assertEqual(decode_escapes("gr\u00fc\u00df"), "gr\u00fc\u00df".encode())
+        self.assertEqual(decode_escapes(r"a\r\nb\\c\td\x00"), b"a\r\nb\\c\td\\x00")
+        self.assertEqual(decode_escapes("gr\u00fc\u00df\\n"), "gr\u00fc\u00df\n".encode())
 
     def test_parse(self):
         import tempfile
         with tempfile.TemporaryDirectory() as tmp:
             p = Path(tmp) / "x.dialog"
-            p.write_text("# why\nconfig: open\n\nS: 220\nC: EHLO x\nS: 250\n"
-                         "C: hello\\r\\n.\\n\nC: NOOP\\\\\nS: 250 2.0.0\n")
+            p.write_text("# why\nconfig: open\n\nS: 220\nC: EHLO x\nS:250\n"
+                         "C: hello\\r\\n.\\n\nC: NOOP\\t\\\\\nC:\nS: 250 2.0.0\r\n")
             d = Dialog(p)
             self.assertEqual(d.config, "open")
             self.assertEqual([s[:2] for s in d.steps], [
                 ("S", "220"), ("C", b"EHLO x\r\n"), ("S", "250"), ("C", b"hello\r\n.\n"),
-                ("C", b"NOOP\\\r\n"), ("S", "250 2.0.0")])
+                ("C", b"NOOP\\t\\\\\r\n"), ("C", b"\r\n"), ("S", "250 2.0.0")])
 
 
 for _p in discover():

@@ -54,6 +54,7 @@ class PostfixRelay(unittest.TestCase):
         while time.monotonic() < deadline:
             if h.count_all_messages(self.taube.mail_root) >= N:
                 break
+            self.taube.assert_alive()
             time.sleep(0.2)
         got = h.count_all_messages(self.taube.mail_root)
         self.assertEqual(got, N, f"{got}/{N} messages arrived in Taube" + self.diag())

@@ -5,7 +5,6 @@ sender hide a second transaction inside one message, which a relay in front of i
 content (SMTP smuggling, CVE-2023-51766 and relatives).
 """
 
-import re
 import socket
 import sys
 import unittest

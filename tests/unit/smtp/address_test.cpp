@@ -37,7 +37,9 @@ struct PathCase {
   std::string rest;
 };
 
-std::ostream& operator<<(std::ostream& os, const PathCase& c) { return os << c.name; }
+std::ostream& operator<<(std::ostream& os, const PathCase& c) {
+  return os << c.name;
+}
 
 PathCase ok(std::string name, std::string in, PathKind kind, std::string local, std::string domain,
             std::string rest = "", bool utf8 = false) {
@@ -192,8 +194,13 @@ std::vector<PathCase> path_cases() {
          " NOTIFY=NEVER"),
       // UTF-8 only with SMTPUTF8 (RFC 6531 §3.3, §3.5).
       ok("Utf8Local", "<\xc3\xbc@example.org>", Rev, "\xc3\xbc", "example.org", "", true),
-      ok("Utf8Domain", "<u@b\xc3\xbc" "cher.example>", Fwd, "u", "b\xc3\xbc" "cher.example", "",
-         true),
+      ok("Utf8Domain",
+         "<u@b\xc3\xbc"
+         "cher.example>",
+         Fwd, "u",
+         "b\xc3\xbc"
+         "cher.example",
+         "", true),
       ok("Utf8Cjk", "<\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.example>", Rev,
          "\xe7\x94\xa8\xe6\x88\xb7", "\xe4\xbe\x8b\xe5\xad\x90.example", "", true),
       ok("Utf8FourByte", "<\xf0\x9f\x98\x80@example.org>", Rev, "\xf0\x9f\x98\x80", "example.org",
@@ -202,7 +209,10 @@ std::vector<PathCase> path_cases() {
          "example.org", "", true),
       ok("Utf8Unbracketed", "\xc3\xbc@example.org", Fwd, "\xc3\xbc", "example.org", "", true),
       bad("Utf8LocalWithoutSmtputf8", "<\xc3\xbc@example.org>", NoUtf8, Rev),
-      bad("Utf8DomainWithoutSmtputf8", "<u@b\xc3\xbc" "cher.example>", NoUtf8, Fwd),
+      bad("Utf8DomainWithoutSmtputf8",
+          "<u@b\xc3\xbc"
+          "cher.example>",
+          NoUtf8, Fwd),
       bad("Utf8QuotedWithoutSmtputf8", "<\"\xc3\xbc\"@example.org>", NoUtf8, Rev),
       bad("Utf8UnbracketedWithoutSmtputf8", "\xc3\xbc@example.org", NoUtf8, Fwd),
       bad("Utf8Truncated", "<\xc3@example.org>", Syn, Rev, true),
@@ -249,7 +259,7 @@ TEST_P(ParsePath, Parses) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, ParsePath, ::testing::ValuesIn(path_cases()),
-                         [](const auto& info) { return info.param.name; });
+                         [](const auto& pi) { return pi.param.name; });
 
 // RFC 5321 §4.1.3 IPv6-comp: "No more than 6 groups in addition to the '::' may be present", and
 // IPv6v4-comp allows at most 4 groups besides "::" and the IPv4 part.
@@ -362,7 +372,11 @@ TEST(MailboxToString, QuotesOnlyWhenNeeded) {
       {"a@b", "example.org", "\"a@b\"@example.org"},
       {"a,b", "example.org", "\"a,b\"@example.org"},
       {"postmaster", "", "postmaster"},
-      {"\xc3\xbc", "b\xc3\xbc" "cher.example", "\xc3\xbc@b\xc3\xbc" "cher.example"},
+      {"\xc3\xbc",
+       "b\xc3\xbc"
+       "cher.example",
+       "\xc3\xbc@b\xc3\xbc"
+       "cher.example"},
       {"u", "[192.0.2.1]", "u@[192.0.2.1]"},
   };
   for (const auto& c : cases) {
@@ -374,10 +388,10 @@ TEST(MailboxToString, QuotesOnlyWhenNeeded) {
 // to_string's output parses back to the same mailbox.
 TEST(MailboxToString, RoundTrips) {
   const Mailbox cases[] = {
-      {"alice", "example.org", false},       {"john doe", "example.org", false},
-      {"a\"b\\c", "example.org", false},     {"", "example.org", false},
-      {"..x", "example.org", false},         {"u", "[192.0.2.1]", true},
-      {"\xc3\xbc", "example.org", false},    {"a@b", "example.org", false},
+      {"alice", "example.org", false},    {"john doe", "example.org", false},
+      {"a\"b\\c", "example.org", false},  {"", "example.org", false},
+      {"..x", "example.org", false},      {"u", "[192.0.2.1]", true},
+      {"\xc3\xbc", "example.org", false}, {"a@b", "example.org", false},
   };
   for (const auto& m : cases) {
     const auto r = parse_path("<" + m.to_string() + ">", Fwd, true, Limits{});
@@ -420,9 +434,12 @@ TEST(IsValidUtf8, Table) {
       {"\xf8\x88\x80\x80\x80", false},
       {"\x80", false},
       {"\xc3\x28", false},
-      {"a\xc3\xbc" "b\xff", false},
+      {"a\xc3\xbc"
+       "b\xff",
+       false},
   };
-  for (const auto& c : cases) EXPECT_EQ(is_valid_utf8(c.s), c.valid) << ::testing::PrintToString(c.s);
+  for (const auto& c : cases)
+    EXPECT_EQ(is_valid_utf8(c.s), c.valid) << ::testing::PrintToString(c.s);
 }
 
 TEST(IsValidDomain, Table) {
@@ -448,9 +465,15 @@ TEST(IsValidDomain, Table) {
       {"a-.org", false, false},
       {"a_b.org", false, false},
       {"a b.org", false, false},
-      {"b\xc3\xbc" "cher.example", false, false},
-      {"b\xc3\xbc" "cher.example", true, true},
-      {"b\xc3" "cher.example", true, false},
+      {"b\xc3\xbc"
+       "cher.example",
+       false, false},
+      {"b\xc3\xbc"
+       "cher.example",
+       true, true},
+      {"b\xc3"
+       "cher.example",
+       true, false},
   };
   for (const auto& c : cases) EXPECT_EQ(is_valid_domain(c.d, c.utf8), c.valid) << c.d;
 }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,10 @@ std::string mixed(std::string s) {
   return s;
 }
 
+void PrintTo(const VerbCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
 class EveryVerb : public ::testing::TestWithParam<VerbCase> {};
 
 TEST_P(EveryVerb, RecognisedInAnyCase) {
@@ -64,10 +69,12 @@ TEST_P(EveryVerb, PrefixOrSuffixIsUnknown) {
   EXPECT_EQ(parse_command(c.name.substr(1)).verb, Verb::Unknown);
 }
 
-TEST_P(EveryVerb, NameRoundTrips) { EXPECT_EQ(verb_name(GetParam().verb), GetParam().name); }
+TEST_P(EveryVerb, NameRoundTrips) {
+  EXPECT_EQ(verb_name(GetParam().verb), GetParam().name);
+}
 
 INSTANTIATE_TEST_SUITE_P(All, EveryVerb, ::testing::ValuesIn(all_verbs()),
-                         [](const auto& info) { return info.param.name; });
+                         [](const auto& pi) { return pi.param.name; });
 
 struct ArgCase {
   std::string line;
@@ -112,24 +119,25 @@ TEST(ParseCommand, UnknownVerbs) {
 
 TEST(ParseCommand, InvalidLines) {
   const std::string cases[] = {
-      "",                                   // empty line
-      " ",                                  // only a space
-      "\t",                                 // only a tab
-      " HELO x",                            // leading space: empty verb
-      std::string("NO\0OP", 5),             // NUL in the verb
-      std::string("NOOP \0", 6),            // NUL in the argument
+      "",                                    // empty line
+      " ",                                   // only a space
+      "\t",                                  // only a tab
+      " HELO x",                             // leading space: empty verb
+      std::string("NO\0OP", 5),              // NUL in the verb
+      std::string("NOOP \0", 6),             // NUL in the argument
       std::string("MAIL FROM:<a\0@b>", 16),  // NUL in the path
-      "NOOP\rQUIT",                         // bare CR
-      "NOOP\r",                             // trailing bare CR (the session strips one CR only)
-      "HELO a\nb",                          // LF inside
-      "\x01NOOP",                           // control octet
-      "NOOP \x1b[31m",                      // escape sequence
-      "NOOP \x7f",                          // DEL
-      "\xc3\x9c" "BER x",                    // non-ASCII verb
-      "M\xc3\xa4IL FROM:<a@b>",             // non-ASCII inside the verb
-      "MAIL: x",                            // punctuation in the verb
-      "HE-LO x",                            // punctuation in the verb
-      "ABCDEFGHIJKLMNOPQ",                  // absurdly long verb
+      "NOOP\rQUIT",                          // bare CR
+      "NOOP\r",                              // trailing bare CR (the session strips one CR only)
+      "HELO a\nb",                           // LF inside
+      "\x01NOOP",                            // control octet
+      "NOOP \x1b[31m",                       // escape sequence
+      "NOOP \x7f",                           // DEL
+      "\xc3\x9c"
+      "BER x",                   // non-ASCII verb
+      "M\xc3\xa4IL FROM:<a@b>",  // non-ASCII inside the verb
+      "MAIL: x",                 // punctuation in the verb
+      "HE-LO x",                 // punctuation in the verb
+      "ABCDEFGHIJKLMNOPQ",       // absurdly long verb
   };
   for (const auto& line : cases) {
     const Command cmd = parse_command(line);

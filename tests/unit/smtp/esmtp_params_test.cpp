@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -24,7 +26,9 @@ struct ParamCase {
   Outcome expect;
 };
 
-void PrintTo(const ParamCase& c, std::ostream* os) { *os << ::testing::PrintToString(c.params); }
+void PrintTo(const ParamCase& c, std::ostream* os) {
+  *os << ::testing::PrintToString(c.params);
+}
 
 const Outcome Ok{};
 const Outcome Syntax{501, "5.5.4"};
@@ -57,8 +61,8 @@ INSTANTIATE_TEST_SUITE_P(
         ParamCase{" SIZE=0", Ok}, ParamCase{" SIZE=1000", Ok}, ParamCase{" size=1000", Ok},
         ParamCase{" SIZE=18446744073709551615", Ok},  // 20 digits, max uint64
         ParamCase{" SIZE", Syntax}, ParamCase{" SIZE=", Syntax}, ParamCase{" SIZE=abc", Syntax},
-        ParamCase{" SIZE=-1", Syntax}, ParamCase{" SIZE=+1", Syntax},
-        ParamCase{" SIZE=1k", Syntax}, ParamCase{" SIZE=000000000000000000001", Syntax},
+        ParamCase{" SIZE=-1", Syntax}, ParamCase{" SIZE=+1", Syntax}, ParamCase{" SIZE=1k", Syntax},
+        ParamCase{" SIZE=000000000000000000001", Syntax},
         // BODY (RFC 6152): 7BIT and 8BITMIME; BINARYMIME is not offered.
         ParamCase{" BODY=7BIT", Ok}, ParamCase{" BODY=8BITMIME", Ok},
         ParamCase{" body=8bitmime", Ok}, ParamCase{" BODY=BINARYMIME", Unknown},
@@ -89,11 +93,11 @@ INSTANTIATE_TEST_SUITE_P(
         ParamCase{" =10", Syntax}, ParamCase{" -X=1", Syntax}, ParamCase{" SI_ZE=1", Syntax},
         ParamCase{" SIZE==1", Syntax}, ParamCase{" SIZE=1=2", Syntax},
         ParamCase{" FOO=a\tb", Syntax}, ParamCase{std::string(" FOO=a\x7f"), Syntax}),
-    [](const auto& info) { return "Case" + std::to_string(info.index); });
+    [](const auto& pi) { return "Case" + std::to_string(pi.index); });
 
 TEST(MailParams, Values) {
-  const auto r = parse_mail_params(" SIZE=12345 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=ab+2Bcd+3D",
-                                   kEsmtp);
+  const auto r =
+      parse_mail_params(" SIZE=12345 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=ab+2Bcd+3D", kEsmtp);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->size, 12345u);
   EXPECT_EQ(r->body, BodyType::EightBitMime);
@@ -175,11 +179,10 @@ INSTANTIATE_TEST_SUITE_P(
         // ORCPT (RFC 3461 §4.2): addr-type ";" xtext.
         ParamCase{" ORCPT=rfc822;bob@example.org", Ok},
         ParamCase{" ORCPT=RFC822;bob+40example.org", Ok},
-        ParamCase{" ORCPT=rfc822;a+2Bb@example.org", Ok},
-        ParamCase{" ORCPT=rfc822;", Syntax}, ParamCase{" ORCPT=;bob@example.org", Syntax},
-        ParamCase{" ORCPT=rfc822", Syntax}, ParamCase{" ORCPT=rfc822;a+ZZ", Syntax},
-        ParamCase{" ORCPT=rfc822;a+4", Syntax}, ParamCase{" ORCPT=rf_c;a", Syntax},
-        ParamCase{" ORCPT", Syntax},
+        ParamCase{" ORCPT=rfc822;a+2Bb@example.org", Ok}, ParamCase{" ORCPT=rfc822;", Syntax},
+        ParamCase{" ORCPT=;bob@example.org", Syntax}, ParamCase{" ORCPT=rfc822", Syntax},
+        ParamCase{" ORCPT=rfc822;a+ZZ", Syntax}, ParamCase{" ORCPT=rfc822;a+4", Syntax},
+        ParamCase{" ORCPT=rf_c;a", Syntax}, ParamCase{" ORCPT", Syntax},
         ParamCase{" ORCPT=rfc822;" + std::string(500, 'a'), Ok},
         ParamCase{" ORCPT=rfc822;" + std::string(501, 'a'), Syntax},
         // Together.
@@ -187,7 +190,7 @@ INSTANTIATE_TEST_SUITE_P(
         // MAIL parameters are unknown on RCPT.
         ParamCase{" SIZE=10", Unknown}, ParamCase{" SMTPUTF8", Unknown},
         ParamCase{" RET=FULL", Unknown}, ParamCase{" FOO", Unknown}),
-    [](const auto& info) { return "Case" + std::to_string(info.index); });
+    [](const auto& pi) { return "Case" + std::to_string(pi.index); });
 
 TEST(RcptParams, NotifyFlags) {
   auto r = parse_rcpt_params(" NOTIFY=SUCCESS,DELAY", kEsmtp);

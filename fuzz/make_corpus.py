@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora under fuzz/corpus/<target>/ (see docs/fuzzing.md).
+
+Each seed starts with the option byte(s) the target reads (byte 0: options; byte 1, where the
+target has one: the split seed and, for fuzz_session, the channel policy). Re-run after editing;
+files are named after their content's purpose, so the output is stable. Regression inputs found
+by fuzzing live next to the seeds as regress-*; this script does not touch them.
+"""
+import os
+import sys
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def write(target, name, data):
+    d = os.path.join(ROOT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data)
+
+
+def b(s):
+    return s.encode("utf-8") if isinstance(s, str) else s
+
+
+# ---------------------------------------------------------------- fuzz_command_line
+lines = {
+    "ehlo": "EHLO client.example",
+    "helo-tab": "helo\tclient.example",
+    "mail": "MAIL FROM:<alice@example.com> SIZE=1000 BODY=8BITMIME",
+    "mail-space": "mail from: <alice@example.com>",
+    "mail-null": "MAIL FROM:<>",
+    "rcpt": "RCPT TO:<bob@example.org> NOTIFY=SUCCESS,FAILURE",
+    "data": "DATA",
+    "bdat": "BDAT 1024 LAST",
+    "quit": "QUIT",
+    "noop-arg": "NOOP  keep  going  ",
+    "vrfy": "VRFY postmaster",
+    "starttls": "STARTTLS",
+    "auth-plain": "AUTH PLAIN AGFsaWNlAHNlY3JldA==",
+    "sasl-line": "dXNlcm5hbWU=",
+    "unknown": "XCLIENT ADDR=1.2.3.4",
+    "nul": "MAIL\x00FROM:<a@b>",
+    "del": "NOOP\x7f",
+    "utf8-arg": "RCPT TO:<δοκιμή@παράδειγμα.δοκιμή>",
+    "long-verb": "ABCDEFGHIJKLMNOPQRSTUVWXYZ x",
+}
+for i, (name, line) in enumerate(lines.items()):
+    write("fuzz_command_line", name, bytes([i % 4]) + b(line))
+
+# ---------------------------------------------------------------- fuzz_path
+# byte 0: bit0 forward path, bit1 SMTPUTF8, bit2 small limits, bit3 HELO, bit4 no DSN,
+# bit5 no SMTPUTF8/8BITMIME, bit6 AUTH advertised
+paths = [
+    ("mail-params", 0x00, "<alice@example.com> SIZE=1000 BODY=8BITMIME SMTPUTF8"),
+    ("mail-dsn", 0x00, "<alice@example.com> RET=HDRS ENVID=QQ+2B1+3DX"),
+    ("mail-auth", 0x40, "<alice@example.com> AUTH=<> SIZE=0"),
+    ("null", 0x00, "<>"),
+    ("null-params", 0x00, "<> BODY=7BIT"),
+    ("postmaster", 0x01, "<Postmaster>"),
+    ("postmaster-domain", 0x01, "<postmaster@example.com>"),
+    ("rcpt-dsn", 0x01, "<bob@example.org> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;bob+40example.org"),
+    ("rcpt-never", 0x01, "<bob@example.org> NOTIFY=NEVER"),
+    ("rcpt-utf8-orcpt", 0x03, "<bob@example.org> ORCPT=utf-8;b\\x{00F6}b@example.org"),
+    ("quoted", 0x01, '<"john q. public"@example.com>'),
+    ("quoted-escape", 0x01, '<"a\\"b\\\\c"@example.com>'),
+    ("quoted-gt", 0x01, '<"a>b"@example.com>'),
+    ("source-route", 0x01, "<@hop1.example,@[192.0.2.7]:user@dest.example>"),
+    ("source-route-pm", 0x01, "<@hop1.example:postmaster>"),
+    ("literal-v4", 0x01, "<user@[192.0.2.1]>"),
+    ("literal-v6", 0x01, "<user@[IPv6:2001:db8::1]>"),
+    ("literal-v6-v4", 0x01, "<user@[IPv6:::ffff:192.0.2.1]>"),
+    ("literal-general", 0x01, "<user@[x-tag:abc]>"),
+    ("utf8", 0x03, "<δοκιμή@παράδειγμα.δοκιμή> SMTPUTF8"),
+    ("utf8-no-smtputf8", 0x01, "<δοκιμή@παράδειγμα.δοκιμή>"),
+    ("bare", 0x01, "bob@example.org NOTIFY=FAILURE"),
+    ("helo-params", 0x08, "<a@b.example> SIZE=10"),
+    ("long-local", 0x05, "<" + "a" * 70 + "@example.com>"),
+    ("long-domain", 0x01, "<a@" + ".".join(["label%02d" % i for i in range(40)]) + ".example>"),
+    ("dots", 0x01, "<a..b@example.com>"),
+    ("params-dup", 0x00, "<a@b.example> SIZE=1 size=2"),
+    ("param-binary", 0x00, "<a@b.example> BODY=BINARYMIME"),
+]
+for name, opt, text in paths:
+    write("fuzz_path", name, bytes([opt]) + b(text))
+
+# ---------------------------------------------------------------- fuzz_dot_decoder
+# byte 0: bits0-1 policy (Reject, Normalize, Note, Reject), bit2 small max_size, bit3
+# reject_long_lines, bit4 small max_line. byte 1: split seed.
+body = "From: a@example.com\r\nSubject: test\r\n\r\nHello\r\n"
+dots = [
+    ("simple", 0x00, body + ".\r\n"),
+    ("stuffed", 0x00, "..leading dot\r\n...two\r\n.\r\n"),
+    ("empty", 0x00, ".\r\n"),
+    ("empty-then-cmd", 0x00, ".\r\nQUIT\r\n"),
+    ("crlf-then-end", 0x00, "\r\n.\r\n"),
+    ("smuggle-lf", 0x00, "a\n.\nMAIL FROM:<x@y>\r\n.\r\n"),
+    ("smuggle-lf-norm", 0x01, "a\n.\nMAIL FROM:<x@y>\r\n.\r\n"),
+    ("smuggle-cr", 0x02, "a\r.\rMAIL FROM:<x@y>\r\n.\r\n"),
+    ("smuggle-lf-crlf", 0x01, "a\n.\r\nMAIL FROM:<x@y>\r\n.\r\n"),
+    ("smuggle-crlf-lf", 0x02, "a\r\n.\nMAIL FROM:<x@y>\r\n.\r\n"),
+    ("dot-cr-x", 0x02, "a\r\n.\rx\r\n.\r\n"),
+    ("cr-cr-lf", 0x01, "a\r\r\n.\r\n"),
+    ("too-big", 0x04 | 0x20, "x" * 200 + "\r\n.\r\n"),
+    ("limit-edge", 0x04 | 0x40, "y" * 38 + "\r\n.\r\n"),
+    ("long-line", 0x18, "z" * 40 + "\r\nshort\r\n.\r\n"),
+    ("long-line-note", 0x12, "z" * 40 + "\r\n.\r\n"),
+    ("unterminated", 0x00, body + "no end"),
+    ("unterminated-cr", 0x00, body + "\r"),
+]
+for i, (name, opt, text) in enumerate(dots):
+    write("fuzz_dot_decoder", name, bytes([opt, (i * 37) & 0xFF]) + b(text))
+
+# ---------------------------------------------------------------- fuzz_bdat_decoder
+# byte 0: bit0 small max_size (opt >> 1); byte 1: split seed; then [len][len octets]...
+
+
+def chunks(*parts):
+    out = b""
+    for p in parts:
+        p = b(p)
+        out += bytes([len(p)]) + p
+    return out
+
+
+bdats = [
+    ("one", 0x00, chunks(body)),
+    ("two", 0x00, chunks("line one\r\nline", " two\r\n")),
+    ("crlf-split", 0x00, chunks("abc\r", "\ndef\r\n")),
+    ("cr-last", 0x00, chunks("abc\r")),
+    ("cr-cr", 0x00, chunks("a\r", "\r", "\n")),
+    ("empty-chunk", 0x00, chunks("", "data\r\n", "")),
+    ("dots", 0x00, chunks(".\r\n..\r\n", ".\r\n")),
+    ("too-big", 0x01 | (20 << 1), chunks("0123456789", "0123456789", "0")),
+    ("short-last", 0x00, bytes([200]) + b"only a few octets\r\n"),
+]
+for i, (name, opt, data) in enumerate(bdats):
+    write("fuzz_bdat_decoder", name, bytes([opt, (i * 53) & 0xFF]) + data)
+
+# ---------------------------------------------------------------- fuzz_session
+# byte 0: bits0-1 policy, bit2 small limits, bit3 reject_long_lines, bit4 VRFY lookups,
+# bit5 EXPN+ETRN, bit6 no HELO required, bit7 48-octet command lines.
+# byte 1: split seed + verdict order (bits 0,1,7) + channel (bit2 STARTTLS, bit3 AUTH,
+# bit4 TLS required, bit5 AUTH required, bit6 implicit TLS).
+C = "\r\n"
+ehlo = "EHLO client.example" + C
+mail = "MAIL FROM:<alice@example.com>" + C
+rcpt = "RCPT TO:<bob@example.org>" + C
+msg = "Subject: hi" + C + C + "..dot-stuffed" + C + "body" + C + "." + C
+sessions = [
+    ("dialog", 0x00, 0x03, ehlo + mail + rcpt + "DATA" + C + msg + "QUIT" + C),
+    ("pipelined", 0x00, 0x00, ehlo + mail + rcpt + rcpt + "RCPT TO:<carol@example.org>" + C
+     + "DATA" + C + msg + mail + rcpt + "DATA" + C + msg + "QUIT" + C),
+    ("helo", 0x00, 0x01, "HELO client.example" + C + "MAIL FROM:<a@b.example> SIZE=10" + C
+     + mail + rcpt + "DATA" + C + msg + "QUIT" + C),
+    ("bdat", 0x00, 0x01, ehlo + mail + rcpt + "BDAT 12" + C + "Subject: x\r\n"
+     + "BDAT 7 LAST" + C + "\r\nbody\n" + "QUIT" + C),
+    ("bdat-cr-split", 0x00, 0x03, ehlo + mail + rcpt + "BDAT 3" + C + "ab\r" + "BDAT 3 LAST" + C
+     + "\ncd" + mail + rcpt + "BDAT 0 LAST" + C + "QUIT" + C),
+    ("bdat-refused", 0x00, 0x00, ehlo + "BDAT 5" + C + "xxxxx" + mail + "BDAT 4 LAST" + C
+     + "yyyy" + "BDAT x" + C + "QUIT" + C),
+    ("data-after-bdat", 0x00, 0x01, ehlo + mail + rcpt + "BDAT 2" + C + "ab" + "DATA" + C
+     + "RSET" + C + "QUIT" + C),
+    ("smuggle-lf", 0x00, 0x01, ehlo + mail + rcpt + "DATA" + C + "a\n.\n" + mail + rcpt
+     + "DATA" + C + "smuggled\r\n.\r\n" + "QUIT" + C),
+    ("smuggle-lf-normalize", 0x01, 0x01, ehlo + mail + rcpt + "DATA" + C + "a\n.\n" + mail
+     + "x\r\n.\r\n" + "QUIT" + C),
+    ("smuggle-cr-note", 0x02, 0x01, ehlo + mail + rcpt + "DATA" + C + "a\r.\r" + mail
+     + "x\r.\r\n" + "b\n.\r\n" + "c\r\n.\nQUIT\r\n.\r\nQUIT" + C),
+    ("errors", 0x04, 0x00, "MAIL FROM:<a@b>" + C + "BOGUS" + C + "\x00" + C + "RCPT" + C
+     + "DATA" + C + "NOOP" + C + "NOOP" + C),
+    ("too-many-rcpts", 0x04, 0x01, ehlo + mail + rcpt * 5 + "DATA" + C + msg + "QUIT" + C),
+    ("too-big", 0x04, 0x01, ehlo + mail + rcpt + "DATA" + C + "x" * 150 + C + "." + C
+     + mail + "MAIL FROM:<a@b.example> SIZE=1000" + C + "QUIT" + C),
+    ("size-edge", 0x04, 0x01, ehlo + mail + rcpt + "DATA" + C + "y" * 97 + C + "." + C
+     + "QUIT" + C),
+    ("bad-newline-then-errors", 0x04, 0x01, ehlo + "XX" + C + "XX" + C + "XX" + C
+     + mail + rcpt + "DATA" + C + "bare\nlf" + C + "." + C + "NOOP" + C + "QUIT" + C),
+    ("long-lines", 0x88, 0x01, ehlo + "NOOP " + "x" * 100 + C + mail + rcpt + "DATA" + C
+     + "t" * 1200 + C + "." + C + "QUIT" + C),
+    ("long-text-line", 0x0C, 0x01, ehlo + mail + rcpt + "DATA" + C + "t" * 90 + C + "." + C
+     + "QUIT" + C),
+    ("vrfy-expn", 0x30, 0x01, ehlo + "VRFY bob" + C + "VRFY <bob@example.org>" + C
+     + "EXPN staff" + C + "ETRN example.org" + C + "HELP" + C + "RSET" + C + "NOOP x" + C
+     + "QUIT now" + C + "QUIT" + C),
+    ("utf8-dsn", 0x00, 0x01, ehlo + "MAIL FROM:<δοκιμή@παράδειγμα.δοκιμή> SMTPUTF8 RET=HDRS "
+     "ENVID=ab+2Bcd" + C + "RCPT TO:<ö@例え.jp> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x+40y" + C
+     + "RCPT TO:<@a.example,@b.example:bob@example.org>" + C
+     + 'RCPT TO:<"john doe"@example.org>' + C + "RCPT TO:<postmaster>" + C + "DATA" + C + msg
+     + "QUIT" + C),
+    ("utf8-without-param", 0x00, 0x01, ehlo + "MAIL FROM:<δοκιμή@example.com>" + C + mail
+     + "RCPT TO:<ö@example.org>" + C + "QUIT" + C),
+    ("starttls", 0x00, 0x04 | 0x10, ehlo + mail + "STARTTLS" + C + "MAIL FROM:<inject@x>" + C
+     + ehlo + mail + rcpt + "DATA" + C + msg + "QUIT" + C),
+    ("auth-plain", 0x00, 0x08 | 0x20 | 0x80, ehlo + mail + "AUTH PLAIN AGFsaWNlAHNlY3JldA==" + C
+     + mail + rcpt + "DATA" + C + msg + "AUTH PLAIN =" + C + "QUIT" + C),
+    ("auth-login", 0x00, 0x08 | 0x01, ehlo + "AUTH LOGIN" + C + "YWxpY2U=" + C + "c2VjcmV0" + C
+     + "AUTH PLAIN" + C + "*" + C + "AUTH PLAIN" + C + "AGFsaWNlAHNlY3JldA==" + C + mail
+     + "QUIT" + C),
+    ("no-helo", 0x40, 0x01, mail + rcpt + "DATA" + C + msg + "QUIT" + C),
+    ("partial-lines", 0x00, 0x55, "EH" + "LO x" + C + "MAIL FROM:<a@b.example>" + "\n"
+     + "RCPT TO:<c@d.example>\r" + "\n" + "DATA\n" + msg + "QUI"),
+]
+for name, opt, seed, text in sessions:
+    write("fuzz_session", name, bytes([opt, seed]) + b(text))
+
+total = 0
+for dirpath, _, files in os.walk(ROOT):
+    for f in files:
+        total += os.path.getsize(os.path.join(dirpath, f))
+print("corpus: %d bytes" % total, file=sys.stderr)
