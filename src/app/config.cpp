@@ -81,6 +81,19 @@ class TableReader {
     out = std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(v * 1000)));
     return {};
   }
+  tl::expected<void, std::string> seconds_or_zero(std::string_view key,
+                                                  std::chrono::milliseconds& out) {
+    const auto* n = get(key);
+    if (n && (n->is_integer() || n->is_floating_point())) {
+      const double v = n->is_integer() ? static_cast<double>(n->as_integer()->get())
+                                       : n->as_floating_point()->get();
+      if (v == 0) {
+        out = std::chrono::milliseconds(0);
+        return {};
+      }
+    }
+    return seconds(key, out);
+  }
   tl::expected<void, std::string> strings(std::string_view key, std::vector<std::string>& out) {
     const auto* n = get(key);
     if (!n) return {};
@@ -162,6 +175,7 @@ tl::expected<void, std::string> read_smtp(TableReader& r, Config& c) {
   TRY(r.boolean("expn", s.expn));
   TRY(r.boolean("etrn", s.etrn));
   TRY(r.boolean("require_helo", s.require_helo));
+  TRY(r.seconds_or_zero("pregreet_delay", c.server.pregreet_delay));
   return r.no_unknown_keys();
 }
 

@@ -132,6 +132,9 @@ asio::awaitable<void> Connection::run() {
     session_.reject_connection(smtp::ReplyId::ShuttingDown);
   } else if (srv_.auth_throttle().banned(ip_, std::chrono::steady_clock::now())) {
     session_.reject_connection(smtp::ReplyId::AuthTooManyFailures);
+  } else if (srv_.config().pregreet_delay.count() > 0 && co_await talks_before_greeting()) {
+    spdlog::warn("client [{}] talked before the greeting: rejected", ip_);
+    session_.reject_connection(smtp::ReplyId::PregreetViolation);
   } else {
     spdlog::debug("connect from [{}]", ip_);
     // Operators can exempt known non-conforming senders from the strict bare-newline rule.
@@ -169,6 +172,17 @@ asio::awaitable<void> Connection::run() {
   raw.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   raw.close(ec);
   spdlog::debug("disconnect from [{}]", ip_);
+}
+
+asio::awaitable<bool> Connection::talks_before_greeting() {
+  char probe[1];
+  timer_.expires_after(srv_.config().pregreet_delay);
+  auto r = tls_ ? co_await (tls_->async_read_some(asio::buffer(probe), as_tuple(use_awaitable)) ||
+                            timer_.async_wait(as_tuple(use_awaitable)))
+                : co_await (sock_.async_read_some(asio::buffer(probe), as_tuple(use_awaitable)) ||
+                            timer_.async_wait(as_tuple(use_awaitable)));
+  // Data (or a closed connection) before the timer means the client did not wait.
+  co_return r.index() == 0;
 }
 
 asio::awaitable<bool> Connection::read_more() {

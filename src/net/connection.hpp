@@ -48,6 +48,8 @@ class Connection {
   asio::awaitable<bool> flush();
   // Reads more input; returns false on EOF, error or timeout (after queueing the 421).
   asio::awaitable<bool> read_more();
+  // The pregreet test: true when the client sends before our 220 (within pregreet_delay).
+  asio::awaitable<bool> talks_before_greeting();
   void begin_message(const smtp::Envelope& env);
   void log_transaction(const smtp::Reply& result);
 

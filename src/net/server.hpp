@@ -72,6 +72,10 @@ struct ServerConfig {
   std::size_t worker_threads = 8;
   std::chrono::milliseconds shutdown_grace = std::chrono::seconds(30);
   bool discard = false;  // protocol-only mode: accept and drop (benchmarks)
+  // Wait this long before the greeting; a client that talks first is no real MTA (RFC 5321
+  // §4.3.1: the client waits for the 220) and gets 554 (like Postfix's postscreen pregreet
+  // test). Zero disables the test.
+  std::chrono::milliseconds pregreet_delay{0};
   std::optional<TlsConfig> tls;
   AuthConfig auth;
   RelayConfig relay;

@@ -82,6 +82,7 @@ const std::vector<ReplyEntry> kTable = {
   {ReplyId::SyntaxAuth,         501, "5.5.4", "Syntax: AUTH mechanism [initial-response]",         "RFC 4954 §4"},
   {ReplyId::RcptAfterBdat,      503, "5.5.1", "Error: RCPT not allowed after BDAT",                "RFC 3030 §2"},
   {ReplyId::BdatLostSync,       421, "4.5.0", "{} Error: cannot find the end of a malformed BDAT chunk", "RFC 3030 §2"},
+  {ReplyId::PregreetViolation,  554, "5.5.1", "{} Error: SMTP protocol violation: client talked before the greeting", "RFC 5321 §3.1, §4.3.1"},
 };
 // clang-format on
 }  // namespace

@@ -85,6 +85,7 @@ enum class ReplyId {
   SyntaxAuth,            // 501 5.5.4
   RcptAfterBdat,         // 503 5.5.1
   BdatLostSync,          // 421 4.5.0
+  PregreetViolation,     // 554 5.5.1
 };
 
 struct Reply {
