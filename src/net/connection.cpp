@@ -1,6 +1,8 @@
 #include "net/connection.hpp"
 
 #include <algorithm>
+#include <tuple>
+#include <variant>
 
 #include <spdlog/spdlog.h>
 #include <asio/experimental/as_tuple.hpp>
@@ -83,7 +85,25 @@ Connection::~Connection() {
 }
 
 void Connection::interrupt() {
-  if (idle_wait_) timer_.cancel();
+  if (!idle_wait_) return;
+  asio::error_code ec;
+  (tls_ ? tls_->next_layer() : sock_).cancel(ec);  // the read ends; run() sees stopping()
+}
+
+void Connection::arm_timer(std::chrono::milliseconds d) {
+  // One plain completion handler per operation instead of racing the operation against the timer
+  // with awaitable operators: no parallel-group frames, less memory per idle connection.
+  timed_out_ = false;
+  timer_.expires_after(d);
+  // The generation guards against a deadline that fired just as its operation completed: its
+  // handler, run later, must not cancel the next operation.
+  timer_.async_wait([this, gen = ++timer_generation_](const asio::error_code& ec) {
+    if (ec) return;  // cancelled (also when the connection is gone): `this` is not touched
+    if (gen != timer_generation_) return;
+    timed_out_ = true;
+    asio::error_code ignored;
+    (tls_ ? tls_->next_layer() : sock_).cancel(ignored);
+  });
 }
 
 void Connection::force_close() {
@@ -150,7 +170,7 @@ asio::awaitable<void> Connection::run() {
     }
     session_.start();
   }
-  buf_.resize(kReadChunk);
+  sock_.non_blocking(true, ec);
   while (!session_.closed()) {
     if (!co_await flush()) break;
     if (!co_await read_more()) break;
@@ -177,10 +197,15 @@ asio::awaitable<void> Connection::run() {
 asio::awaitable<bool> Connection::talks_before_greeting() {
   char probe[1];
   timer_.expires_after(srv_.config().pregreet_delay);
-  auto r = tls_ ? co_await (tls_->async_read_some(asio::buffer(probe), as_tuple(use_awaitable)) ||
-                            timer_.async_wait(as_tuple(use_awaitable)))
-                : co_await (sock_.async_read_some(asio::buffer(probe), as_tuple(use_awaitable)) ||
-                            timer_.async_wait(as_tuple(use_awaitable)));
+  // (No co_await inside ?: anywhere in this file: GCC 12 miscompiles it, running the wrong arm.)
+  std::variant<std::tuple<asio::error_code, std::size_t>, std::tuple<asio::error_code>> r;
+  if (tls_) {
+    r = co_await (tls_->async_read_some(asio::buffer(probe), as_tuple(use_awaitable)) ||
+                  timer_.async_wait(as_tuple(use_awaitable)));
+  } else {
+    r = co_await (sock_.async_read_some(asio::buffer(probe), as_tuple(use_awaitable)) ||
+                  timer_.async_wait(as_tuple(use_awaitable)));
+  }
   // Data (or a closed connection) before the timer means the client did not wait.
   co_return r.index() == 0;
 }
@@ -195,7 +220,6 @@ asio::awaitable<bool> Connection::read_more() {
     end_ -= start_;
     start_ = 0;
   }
-  if (buf_.size() - end_ < kReadChunk / 2) buf_.resize(end_ + kReadChunk);
   const bool in_message = session_.receiving_message();
   idle_wait_ = !session_.in_transaction();
   if (idle_wait_ && srv_.stopping()) {
@@ -203,23 +227,36 @@ asio::awaitable<bool> Connection::read_more() {
     session_.shutdown();
     co_return false;
   }
-  timer_.expires_after(in_message ? srv_.config().data_timeout : srv_.config().command_timeout);
-  const auto b = asio::buffer(buf_.data() + end_, buf_.size() - end_);
-  auto r = tls_ ? co_await (tls_->async_read_some(b, as_tuple(use_awaitable)) ||
-                            timer_.async_wait(as_tuple(use_awaitable)))
-                : co_await (sock_.async_read_some(b, as_tuple(use_awaitable)) ||
-                            timer_.async_wait(as_tuple(use_awaitable)));
-  idle_wait_ = false;
-  if (r.index() == 1) {
-    if (srv_.stopping() && !session_.in_transaction()) {
-      session_.shutdown();  // 421 4.3.2
-    } else {
-      spdlog::info("timeout after {} from [{}]", in_message ? "DATA" : "command", ip_);
-      session_.timeout();  // 421 4.4.2 (RFC 5321 §4.5.3.2)
+  arm_timer(in_message ? srv_.config().data_timeout : srv_.config().command_timeout);
+  asio::error_code ec;
+  std::size_t n = 0;
+  if (end_ == 0 && !tls_ && !in_message) {
+    // Between commands a plain connection holds no read buffer: wait for readability first,
+    // then read into a buffer allocated for the burst. Idle connections stay small.
+    std::vector<char>().swap(buf_);
+    std::tie(ec) = co_await sock_.async_wait(asio::socket_base::wait_read, as_tuple(use_awaitable));
+    if (!ec) {
+      buf_.resize(kReadChunk);
+      n = sock_.read_some(asio::buffer(buf_.data(), buf_.size()), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        disarm_timer();
+        idle_wait_ = false;
+        co_return true;  // spurious readiness: go round again
+      }
     }
-    co_return false;
+  } else {
+    if (buf_.size() - end_ < kReadChunk / 2) buf_.resize(end_ + kReadChunk);
+    const auto b = asio::buffer(buf_.data() + end_, buf_.size() - end_);
+    if (tls_) {
+      std::tie(ec, n) = co_await tls_->async_read_some(b, as_tuple(use_awaitable));
+    } else {
+      std::tie(ec, n) = co_await sock_.async_read_some(b, as_tuple(use_awaitable));
+    }
   }
-  auto [ec, n] = std::get<0>(r);
+  disarm_timer();
+  if (ec == asio::error::operation_aborted && (timed_out_ || srv_.stopping()))
+    co_return read_timed_out(in_message);
+  idle_wait_ = false;
   if (ec) {
     if (session_.receiving_message() || session_.in_transaction())
       spdlog::info("lost connection from [{}] in a transaction: {}", ip_, ec.message());
@@ -231,6 +268,17 @@ asio::awaitable<bool> Connection::read_more() {
   }
   end_ += n;
   co_return true;
+}
+
+bool Connection::read_timed_out(bool in_message) {
+  idle_wait_ = false;
+  if (srv_.stopping() && !session_.in_transaction()) {
+    session_.shutdown();  // 421 4.3.2
+  } else {
+    spdlog::info("timeout after {} from [{}]", in_message ? "DATA" : "command", ip_);
+    session_.timeout();  // 421 4.4.2 (RFC 5321 §4.5.3.2)
+  }
+  return false;
 }
 
 asio::awaitable<void> Connection::process_input() {
@@ -510,18 +558,22 @@ asio::awaitable<void> Connection::authenticate() {
 asio::awaitable<bool> Connection::flush() {
   std::string& out = session_.output();
   if (out.empty()) co_return true;
-  timer_.expires_after(srv_.config().command_timeout);
-  auto r = tls_ ? co_await (asio::async_write(*tls_, asio::buffer(out), as_tuple(use_awaitable)) ||
-                            timer_.async_wait(as_tuple(use_awaitable)))
-                : co_await (asio::async_write(sock_, asio::buffer(out), as_tuple(use_awaitable)) ||
-                            timer_.async_wait(as_tuple(use_awaitable)));
-  out.clear();
-  if (r.index() == 1) {
-    spdlog::info("write timeout to [{}]", ip_);
-    co_return false;
+  // A client that does not read its replies is dropped after the command timeout, so the
+  // output never grows without bound.
+  arm_timer(srv_.config().command_timeout);
+  asio::error_code ec;
+  std::size_t n = 0;
+  if (tls_) {
+    std::tie(ec, n) = co_await asio::async_write(*tls_, asio::buffer(out), as_tuple(use_awaitable));
+  } else {
+    std::tie(ec, n) = co_await asio::async_write(sock_, asio::buffer(out), as_tuple(use_awaitable));
   }
-  auto [ec, n] = std::get<0>(r);
   (void)n;
+  disarm_timer();
+  // Idle sessions keep no large reply buffer (an EHLO reply, a long multi-line answer).
+  if (out.capacity() > 1024) std::string().swap(out);
+  out.clear();
+  if (timed_out_) spdlog::info("write timeout to [{}]", ip_);
   co_return !ec;
 }
 

@@ -48,6 +48,13 @@ class Connection {
   asio::awaitable<bool> flush();
   // Reads more input; returns false on EOF, error or timeout (after queueing the 421).
   asio::awaitable<bool> read_more();
+  bool read_timed_out(bool in_message);
+  // Starts the per-operation deadline: on expiry the socket's operations are cancelled.
+  void arm_timer(std::chrono::milliseconds d);
+  void disarm_timer() {
+    ++timer_generation_;
+    timer_.cancel();
+  }
   // The pregreet test: true when the client sends before our 220 (within pregreet_delay).
   asio::awaitable<bool> talks_before_greeting();
   void begin_message(const smtp::Envelope& env);
@@ -68,6 +75,8 @@ class Connection {
   std::vector<char> buf_;
   std::size_t start_ = 0, end_ = 0;  // unconsumed input is buf_[start_, end_)
   bool idle_wait_ = false;           // blocked reading between transactions
+  bool timed_out_ = false;           // the armed deadline expired
+  std::uint64_t timer_generation_ = 0;
   std::optional<MessageSpool> spool_;
   std::string queue_id_;
   std::string tx_from_, tx_to_;  // for the transaction log line

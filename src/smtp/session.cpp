@@ -839,10 +839,12 @@ void ServerSession::shutdown() {
 }
 
 std::optional<Event> ServerSession::poll_event() {
-  if (events_.empty()) return std::nullopt;
-  Event e = std::move(events_.front());
-  events_.pop_front();
-  return e;
+  if (events_head_ == events_.size()) {
+    events_.clear();
+    events_head_ = 0;
+    return std::nullopt;
+  }
+  return std::move(events_[events_head_++]);
 }
 
 }  // namespace taube::smtp

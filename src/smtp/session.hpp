@@ -29,7 +29,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -256,7 +255,9 @@ class ServerSession {
   bool line_overflow_ = false;  // the current command line exceeded the limit: skip to LF
   std::string out_;
   std::string body_;
-  std::deque<Event> events_;
+  // A vector, not a deque: libstdc++'s deque allocates ~600 bytes even when empty, per session.
+  std::vector<Event> events_;
+  std::size_t events_head_ = 0;
   std::size_t errors_ = 0;
 };
 
