@@ -69,7 +69,9 @@ struct ServerConfig {
   // block and 10 min for the final reply; a server should be at least as patient).
   std::chrono::milliseconds data_timeout = std::chrono::minutes(10);
   std::vector<Cidr> bare_newline_exempt;
-  std::size_t worker_threads = 8;
+  // Disk threads: fsyncs of many sessions in flight together are merged by the file system's
+  // journal, so throughput grows with the number of concurrent commits.
+  std::size_t worker_threads = 32;
   std::chrono::milliseconds shutdown_grace = std::chrono::seconds(30);
   bool discard = false;  // protocol-only mode: accept and drop (benchmarks)
   // Wait this long before the greeting; a client that talks first is no real MTA (RFC 5321

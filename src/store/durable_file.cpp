@@ -8,6 +8,11 @@
 // only after a successful publish().
 #include "store/durable_file.hpp"
 
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -60,6 +65,50 @@ tl::expected<void, StoreError> fsync_dir(Fs& fs, const std::string& dir) {
     return tl::unexpected(error_from_errno(err));
   }
   if (!close_ok(fs, fd)) return fail_errno();
+  return {};
+}
+
+// Group commit for directories: many messages linked into the same new/ concurrently need only
+// one fsync of that directory that starts after all their links. A caller whose link is covered by
+// a sync that started later than the link waits for it instead of issuing its own. One leader
+// syncs at a time per directory; its result covers every link registered before it started.
+struct DirSyncState {
+  std::mutex m;
+  std::condition_variable cv;
+  std::uint64_t requested = 0;  // links registered so far
+  std::uint64_t synced = 0;     // links covered by a completed fsync
+  bool in_progress = false;
+};
+
+std::shared_ptr<DirSyncState> dir_state(const std::string& dir) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, std::shared_ptr<DirSyncState>> states;
+  std::lock_guard lk(mu);
+  auto& st = states[dir];
+  if (!st) st = std::make_shared<DirSyncState>();
+  return st;
+}
+
+tl::expected<void, StoreError> fsync_dir_grouped(Fs& fs, const std::string& dir) {
+  auto st = dir_state(dir);
+  std::unique_lock lk(st->m);
+  const std::uint64_t mine = ++st->requested;  // our link happened before this point
+  while (st->synced < mine) {
+    if (st->in_progress) {
+      st->cv.wait(lk);
+      continue;
+    }
+    st->in_progress = true;
+    const std::uint64_t target = st->requested;
+    lk.unlock();
+    auto r = fsync_dir(fs, dir);
+    lk.lock();
+    st->in_progress = false;
+    if (r) st->synced = std::max(st->synced, target);
+    st->cv.notify_all();
+    // On failure only the leader reports it; waiters find synced < mine and try themselves.
+    if (!r) return r;
+  }
   return {};
 }
 
@@ -230,7 +279,7 @@ tl::expected<void, StoreError> DurableFile::publish(const std::vector<std::strin
     if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
   }
   for (const auto& d : dirs) {
-    if (auto r = fsync_dir(*fs_, d); !r) return undo(r.error());
+    if (auto r = fsync_dir_grouped(*fs_, d); !r) return undo(r.error());
   }
 
   // The message is durable under its final names; removing the temp name is cleanup, but a
