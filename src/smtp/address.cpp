@@ -340,6 +340,7 @@ tl::expected<PathParse, AddressError> parse_path(std::string_view in, PathKind k
     if (word.empty()) return tl::unexpected(AddressError::Syntax);
     if (word.size() + 2 > limits.max_path) return tl::unexpected(AddressError::TooLong);
     if (kind == PathKind::ForwardPath && iequals(word, "postmaster")) {
+      if (limits.max_local_part < 10) return tl::unexpected(AddressError::TooLong);
       r.path.mailbox.local_part = "postmaster";
     } else {
       auto mb = parse_mailbox_prefix(word, utf8, limits);
@@ -382,7 +383,8 @@ tl::expected<PathParse, AddressError> parse_path(std::string_view in, PathKind k
   const std::string_view body = in.substr(i);
   if (kind == PathKind::ForwardPath && body.size() >= 11 &&
       iequals(body.substr(0, 10), "postmaster") && body[10] == '>') {
-    if (i + 11 > limits.max_path) return tl::unexpected(AddressError::TooLong);  // §4.5.3.1.3
+    if (i + 11 > limits.max_path || limits.max_local_part < 10)
+      return tl::unexpected(AddressError::TooLong);  // §4.5.3.1.3
     r.path.mailbox.local_part = "postmaster";
     r.rest = body.substr(11);
     return r;
