@@ -1,6 +1,7 @@
 #include "net/connection.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <tuple>
 #include <variant>
 
@@ -23,7 +24,9 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
-constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kReadChunk = 32 * 1024;    // message content
+constexpr std::size_t kCommandChunk = 4 * 1024;  // a burst of (pipelined) commands
+constexpr std::size_t kIdleChunk = 1024;         // waiting for the next command
 
 asio::ip::address remote_address(asio::ip::tcp::socket& s) {
   asio::error_code ec;
@@ -170,7 +173,6 @@ asio::awaitable<void> Connection::run() {
     }
     session_.start();
   }
-  sock_.non_blocking(true, ec);
   while (!session_.closed()) {
     if (!co_await flush()) break;
     if (!co_await read_more()) break;
@@ -189,7 +191,6 @@ asio::awaitable<void> Connection::run() {
               timer_.async_wait(as_tuple(use_awaitable)));
   }
   auto& raw = tls_ ? tls_->next_layer() : sock_;
-  raw.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   raw.close(ec);
   spdlog::debug("disconnect from [{}]", ip_);
 }
@@ -215,8 +216,7 @@ asio::awaitable<bool> Connection::read_more() {
     start_ = end_ = 0;
   } else if (start_ > 0) {
     // Keep the unconsumed tail (a paused pipeline) at the front.
-    std::copy(buf_.begin() + static_cast<std::ptrdiff_t>(start_),
-              buf_.begin() + static_cast<std::ptrdiff_t>(end_), buf_.begin());
+    std::memmove(buf_.data(), buf_.data() + start_, end_ - start_);
     end_ -= start_;
     start_ = 0;
   }
@@ -230,28 +230,20 @@ asio::awaitable<bool> Connection::read_more() {
   arm_timer(in_message ? srv_.config().data_timeout : srv_.config().command_timeout);
   asio::error_code ec;
   std::size_t n = 0;
-  if (end_ == 0 && !tls_ && !in_message) {
-    // Between commands a plain connection holds no read buffer: wait for readability first,
-    // then read into a buffer allocated for the burst. Idle connections stay small.
-    std::vector<char>().swap(buf_);
-    std::tie(ec) = co_await sock_.async_wait(asio::socket_base::wait_read, as_tuple(use_awaitable));
-    if (!ec) {
-      buf_.resize(kReadChunk);
-      n = sock_.read_some(asio::buffer(buf_.data(), buf_.size()), ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again) {
-        disarm_timer();
-        idle_wait_ = false;
-        co_return true;  // spurious readiness: go round again
-      }
-    }
+  // Between commands the buffer shrinks to a small one (memory per idle connection); it grows
+  // for pipelined bursts and message content. (A readiness wait before allocating would cost an
+  // epoll_ctl per command with Asio's reactor.)
+  std::size_t want = kReadChunk;
+  if (!in_message) {
+    want = end_ == 0 ? kIdleChunk : kCommandChunk;
+    if (end_ == 0 && buf_.capacity() > kIdleChunk) buf_.release();
+  }
+  buf_.ensure(end_, want);
+  const auto b = asio::buffer(buf_.data() + end_, buf_.capacity() - end_);
+  if (tls_) {
+    std::tie(ec, n) = co_await tls_->async_read_some(b, as_tuple(use_awaitable));
   } else {
-    if (buf_.size() - end_ < kReadChunk / 2) buf_.resize(end_ + kReadChunk);
-    const auto b = asio::buffer(buf_.data() + end_, buf_.size() - end_);
-    if (tls_) {
-      std::tie(ec, n) = co_await tls_->async_read_some(b, as_tuple(use_awaitable));
-    } else {
-      std::tie(ec, n) = co_await sock_.async_read_some(b, as_tuple(use_awaitable));
-    }
+    std::tie(ec, n) = co_await sock_.async_read_some(b, as_tuple(use_awaitable));
   }
   disarm_timer();
   if (ec == asio::error::operation_aborted && (timed_out_ || srv_.stopping()))

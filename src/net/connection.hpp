@@ -17,6 +17,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "net/message_spool.hpp"
+#include "net/read_buffer.hpp"
 #include "smtp/session.hpp"
 
 namespace taube::net {
@@ -72,7 +73,7 @@ class Connection {
   asio::ip::address addr_;
   bool admitted_ = false;
   smtp::ServerSession session_;
-  std::vector<char> buf_;
+  ReadBuffer buf_;
   std::size_t start_ = 0, end_ = 0;  // unconsumed input is buf_[start_, end_)
   bool idle_wait_ = false;           // blocked reading between transactions
   bool timed_out_ = false;           // the armed deadline expired

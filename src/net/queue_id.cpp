@@ -21,11 +21,17 @@ std::string new_queue_id() {
 
 std::string rfc5322_date_now() {
   const std::time_t t = std::time(nullptr);
+  // Formatting the date is a measurable cost per message: reuse it within the same second.
+  thread_local std::time_t cached_at = -1;
+  thread_local std::string cached;
+  if (t == cached_at) return cached;
   std::tm tm{};
   localtime_r(&t, &tm);
   char buf[64];
   std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S %z", &tm);
-  return buf;
+  cached_at = t;
+  cached = buf;
+  return cached;
 }
 
 }  // namespace taube::net
