@@ -58,7 +58,7 @@ const std::vector<ReplyEntry> kTable = {
   {ReplyId::BareNewline,        550, "5.5.2", "Error: bare <CR> or <LF> received; use <CR><LF> line endings", "RFC 5321 §2.3.8"},
   {ReplyId::TextLineTooLong,    500, "5.5.6", "Error: text line longer than {} octets",            "RFC 5321 §4.5.3.1.6"},
   {ReplyId::UserUnknown,        550, "5.1.1", "<{}>: Recipient address rejected: User unknown in local recipient table", "RFC 5321 §3.3, RFC 3463"},
-  {ReplyId::RelayDenied,        550, "5.7.1", "<{}>: Relay access denied",                         "RFC 5321 §3.6.2"},
+  {ReplyId::RelayDenied,        554, "5.7.1", "<{}>: Relay access denied",                         "RFC 5321 §3.6.2"},
   {ReplyId::StorageError,       451, "4.3.0", "Error: queue file write error",                     "RFC 5321 §4.2.3"},
   {ReplyId::StorageFull,        452, "4.3.1", "Error: insufficient system storage",                "RFC 5321 §4.2.3, RFC 3463"},
   {ReplyId::LocalError,         451, "4.3.0", "<{}>: Temporary lookup failure",                    "RFC 5321 §4.2.3"},

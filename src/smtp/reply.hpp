@@ -61,7 +61,7 @@ enum class ReplyId {
   BareNewline,           // 550 5.5.2
   TextLineTooLong,       // 500 5.5.6
   UserUnknown,           // 550 5.1.1
-  RelayDenied,           // 550 5.7.1
+  RelayDenied,           // 554 5.7.1
   StorageError,          // 451 4.3.0
   StorageFull,           // 452 4.3.1
   LocalError,            // 451 4.3.0 (recipient lookup failed temporarily)

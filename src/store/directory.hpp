@@ -29,7 +29,7 @@ enum class Verdict {
   Local,        // 250: deliver to `maildirs`
   Forward,      // 251: an alias to exactly one other address (`forward_to`), delivered locally
   UserUnknown,  // 550 5.1.1
-  RelayDenied,  // 550 5.7.1: the domain is not local
+  RelayDenied,  // 554 5.7.1: the domain is not local
 };
 
 struct Resolution {

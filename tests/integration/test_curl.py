@@ -89,7 +89,7 @@ class Curl(unittest.TestCase):
         p = curl(f, "curl@localhost", ["x@relay.example"])
         err = p.stderr.decode(errors="replace")
         self.assertNotEqual(p.returncode, 0, err)
-        self.assertRegex(err, r"< 550 5\.7\.1")
+        self.assertRegex(err, r"< 554 5\.7\.1")
         self.assertFalse((srv.mail_root / "relay.example").exists())
 
 

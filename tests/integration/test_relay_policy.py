@@ -157,7 +157,7 @@ class OpenRelayBattery(unittest.TestCase):
         try:
             self.assertEqual(c.auth_plain(ALICE, "wrong").code, 535)
             c.expect("250", "MAIL FROM:<spammer@example.net>")
-            c.expect("550 5.7.1", f"RCPT TO:<{FOREIGN}>")
+            c.expect("554 5.7.1", f"RCPT TO:<{FOREIGN}>")
         finally:
             c.close()
 
@@ -196,7 +196,7 @@ class NearMissNetworks(unittest.TestCase):
         try:
             c.greet()
             c.expect("250", "MAIL FROM:<spammer@example.net>")
-            c.expect("550 5.7.1", f"RCPT TO:<{FOREIGN}>")
+            c.expect("554 5.7.1", f"RCPT TO:<{FOREIGN}>")
             c.expect("221", "QUIT")
         finally:
             c.close()
@@ -214,7 +214,7 @@ class NetworkBoundary(unittest.TestCase, SpoolMixin):
         try:
             c.greet()
             c.expect("250", "MAIL FROM:<spammer@example.net>")
-            c.expect("550 5.7.1", f"RCPT TO:<{FOREIGN}>")
+            c.expect("554 5.7.1", f"RCPT TO:<{FOREIGN}>")
         finally:
             c.close()
         c = self.srv.client(0, source="127.0.0.2")
@@ -315,7 +315,7 @@ class AuthenticatedRelay(unittest.TestCase, SpoolMixin):
         # Documented: address literals are never relayed, even for authenticated clients.
         c = self.session()
         c.expect("250", f"MAIL FROM:<{ALICE}>")
-        c.expect("550 5.7.1", "RCPT TO:<user@[192.0.2.1]>")
+        c.expect("554 5.7.1", "RCPT TO:<user@[192.0.2.1]>")
 
 
 class TrustedNetworks(unittest.TestCase, SpoolMixin):

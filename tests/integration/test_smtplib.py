@@ -200,7 +200,7 @@ class Basics(Base):
             rs = c.replies(5)
             codes = [r.last[:9] for r in rs]
             self.assertEqual([r.code for r in rs], [250, 250, 550, 250, 354], codes)
-            self.assertTrue(rs[2].last.startswith("550 5.7.1"), rs[2].text)
+            self.assertTrue(rs[2].last.startswith("554 5.7.1"), rs[2].text)
             body = headers("pipelined") + b"pipelined body\r\n"
             c.send(body + b".\r\nQUIT\r\n")
             qid = h.queued_id(c.reply())
@@ -268,8 +268,8 @@ class Basics(Base):
         with srv.client() as c:
             c.greet()
             c.expect("250", "MAIL FROM:<s@localhost>")
-            c.expect("550 5.7.1", "RCPT TO:<victim@relay.example>")
-            c.expect("550 5.7.1", "RCPT TO:<victim@sub.example.org>")
+            c.expect("554 5.7.1", "RCPT TO:<victim@relay.example>")
+            c.expect("554 5.7.1", "RCPT TO:<victim@sub.example.org>")
             # No valid recipient: DATA must not start a transaction (RFC 5321 §3.3).
             r = c.cmd("DATA")
             self.assertIn(r.code, (503, 554), r.text)

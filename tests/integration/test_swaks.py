@@ -96,7 +96,7 @@ class Swaks(unittest.TestCase):
         p = swaks("--from", "swaks@localhost", "--to", "x@relay.example")
         out = p.stdout.decode(errors="replace")
         self.assertNotEqual(p.returncode, 0, out)
-        self.assertRegex(out, r"<\*\* 550 5\.7\.1", out)
+        self.assertRegex(out, r"<\*\* 554 5\.7\.1", out)
         self.assertFalse((srv.mail_root / "relay.example").exists())
 
 

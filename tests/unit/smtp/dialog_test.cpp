@@ -248,7 +248,7 @@ TEST(DialogFormat, ResolverFollowsTheDirectory) {
             "251 2.1.5 User not local; will forward to <alice@example.org>\r\n");
   EXPECT_EQ(verdict("postmaster", ""), "250 2.1.5 Ok\r\n");
   EXPECT_EQ(verdict("carol", "example.org").substr(0, 10), "550 5.1.1 ");
-  EXPECT_EQ(verdict("alice", "example.net").substr(0, 10), "550 5.7.1 ");
+  EXPECT_EQ(verdict("alice", "example.net").substr(0, 10), "554 5.7.1 ");
 }
 
 }  // namespace

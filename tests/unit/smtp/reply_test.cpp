@@ -140,7 +140,7 @@ TEST(ReplyTable, KeyCodes) {
       {ReplyId::MessageTooBig, 552, "5.3.4"},
       {ReplyId::BareNewline, 550, "5.5.2"},
       {ReplyId::UserUnknown, 550, "5.1.1"},
-      {ReplyId::RelayDenied, 550, "5.7.1"},
+      {ReplyId::RelayDenied, 554, "5.7.1"},
       {ReplyId::NoValidRecipients, 554, "5.5.1"},
   };
   for (const auto& c : cases) {

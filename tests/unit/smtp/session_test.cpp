@@ -527,7 +527,7 @@ TEST(Session, EnvelopeAtCommit) {
   EXPECT_EQ(e.recipients[1].mailbox.local_part, "fwd");
   EXPECT_FALSE(e.bdat);
   EXPECT_EQ(codes(parse_replies(d.all_output())),
-            "220,250,250 2.1.0,250 2.1.5,251 2.1.5,550 5.1.1,550 5.7.1,354,250 2.0.0");
+            "220,250,250 2.1.0,250 2.1.5,251 2.1.5,550 5.1.1,554 5.7.1,354,250 2.0.0");
 }
 
 TEST(Session, RecipientVerdicts) {
@@ -535,7 +535,7 @@ TEST(Session, RecipientVerdicts) {
             "250,250 2.1.0,451 4.3.0,554 5.5.1");
   EXPECT_EQ(run_codes(kEhlo + kMail + "DATA\r\n"), "250,250 2.1.0,503 5.5.1");
   EXPECT_EQ(run_codes(kEhlo + kMail + "RCPT TO:<POSTMASTER>\r\n"), "250,250 2.1.0,250 2.1.5");
-  EXPECT_EQ(run_codes(kEhlo + kMail + "RCPT TO:<x@[192.0.2.1]>\r\n"), "250,250 2.1.0,550 5.7.1");
+  EXPECT_EQ(run_codes(kEhlo + kMail + "RCPT TO:<x@[192.0.2.1]>\r\n"), "250,250 2.1.0,554 5.7.1");
 }
 
 // ---- syntax errors of MAIL/RCPT/DATA/RSET/QUIT ----
