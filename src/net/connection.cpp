@@ -27,6 +27,7 @@ namespace {
 constexpr std::size_t kReadChunk = 32 * 1024;    // message content
 constexpr std::size_t kCommandChunk = 4 * 1024;  // a burst of (pipelined) commands
 constexpr std::size_t kIdleChunk = 1024;         // waiting for the next command
+constexpr std::size_t kDataProgress = 8 * 1024;  // content per data_timeout that counts as progress
 
 asio::ip::address remote_address(asio::ip::tcp::socket& s) {
   asio::error_code ec;
@@ -47,17 +48,6 @@ smtp::ChannelPolicy channel_policy(const Server& srv, const ListenerConfig& l) {
   p.plaintext_auth = l.plaintext_auth;
   p.auth_required = l.submission;
   return p;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 std::string reply_text(const smtp::Reply& r) {
@@ -94,10 +84,14 @@ void Connection::interrupt() {
 }
 
 void Connection::arm_timer(std::chrono::milliseconds d) {
+  arm_timer_at(std::chrono::steady_clock::now() + d);
+}
+
+void Connection::arm_timer_at(std::chrono::steady_clock::time_point deadline) {
   // One plain completion handler per operation instead of racing the operation against the timer
   // with awaitable operators: no parallel-group frames, less memory per idle connection.
   timed_out_ = false;
-  timer_.expires_after(d);
+  timer_.expires_at(deadline);
   // The generation guards against a deadline that fired just as its operation completed: its
   // handler, run later, must not cancel the next operation.
   timer_.async_wait([this, gen = ++timer_generation_](const asio::error_code& ec) {
@@ -191,6 +185,20 @@ asio::awaitable<void> Connection::run() {
               timer_.async_wait(as_tuple(use_awaitable)));
   }
   auto& raw = tls_ ? tls_->next_layer() : sock_;
+  if (!tls_ && (start_ < end_ || raw.available(ec) > 0)) {
+    // Closing with unread input makes the kernel send RST, which can destroy replies still in
+    // flight (the 421 after a flood of pipelined commands). Half-close, then read and discard
+    // what the client still sends, for a short while, before closing.
+    raw.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    buf_.ensure(0, kCommandChunk);
+    arm_timer(std::chrono::seconds(2));
+    for (int i = 0; i < 1024; ++i) {
+      auto [rec, rn] = co_await raw.async_read_some(asio::buffer(buf_.data(), buf_.capacity()),
+                                                    as_tuple(use_awaitable));
+      if (rec) break;
+    }
+    disarm_timer();
+  }
   raw.close(ec);
   spdlog::debug("disconnect from [{}]", ip_);
 }
@@ -227,7 +235,18 @@ asio::awaitable<bool> Connection::read_more() {
     session_.shutdown();
     co_return false;
   }
-  arm_timer(in_message ? srv_.config().data_timeout : srv_.config().command_timeout);
+  // Deadlines are for progress, not for single reads (slowloris: one byte a second must not keep
+  // a session alive): a command must be complete within command_timeout of the previous reply,
+  // and message content must arrive at kDataProgress octets per data_timeout at least.
+  const auto now = std::chrono::steady_clock::now();
+  if (in_message != deadline_in_message_ || progress_ ||
+      (in_message && bytes_since_deadline_ >= kDataProgress)) {
+    deadline_ = now + (in_message ? srv_.config().data_timeout : srv_.config().command_timeout);
+    deadline_in_message_ = in_message;
+    progress_ = false;
+    bytes_since_deadline_ = 0;
+  }
+  arm_timer_at(deadline_);
   asio::error_code ec;
   std::size_t n = 0;
   // Between commands the buffer shrinks to a small one (memory per idle connection); it grows
@@ -259,6 +278,7 @@ asio::awaitable<bool> Connection::read_more() {
     co_return false;
   }
   end_ += n;
+  bytes_since_deadline_ += n;
   co_return true;
 }
 
@@ -510,7 +530,7 @@ void Connection::resolve_sender() {
     if (user.find('@') != std::string::npos) {
       const auto at = user.rfind('@');
       ok = user.substr(0, at) == req.mailbox.local_part &&
-           iequals(user.substr(at + 1), req.mailbox.domain);
+           smtp::ascii_iequals(user.substr(at + 1), req.mailbox.domain);
     } else {
       ok = req.mailbox.local_part == user && srv_.directory().is_local_domain(req.mailbox.domain);
     }
@@ -553,6 +573,7 @@ asio::awaitable<bool> Connection::flush() {
   // A client that does not read its replies is dropped after the command timeout, so the
   // output never grows without bound.
   arm_timer(srv_.config().command_timeout);
+  progress_ = true;  // a reply means a command (or a message) was completed
   asio::error_code ec;
   std::size_t n = 0;
   if (tls_) {

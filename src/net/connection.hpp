@@ -52,6 +52,7 @@ class Connection {
   bool read_timed_out(bool in_message);
   // Starts the per-operation deadline: on expiry the socket's operations are cancelled.
   void arm_timer(std::chrono::milliseconds d);
+  void arm_timer_at(std::chrono::steady_clock::time_point deadline);
   void disarm_timer() {
     ++timer_generation_;
     timer_.cancel();
@@ -78,6 +79,11 @@ class Connection {
   bool idle_wait_ = false;           // blocked reading between transactions
   bool timed_out_ = false;           // the armed deadline expired
   std::uint64_t timer_generation_ = 0;
+  // Progress deadline of the current phase (command or message content), see read_more().
+  std::chrono::steady_clock::time_point deadline_{};
+  bool deadline_in_message_ = false;
+  bool progress_ = true;
+  std::uint64_t bytes_since_deadline_ = 0;
   std::optional<MessageSpool> spool_;
   std::string queue_id_;
   std::string tx_from_, tx_to_;  // for the transaction log line

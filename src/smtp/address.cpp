@@ -228,7 +228,10 @@ tl::expected<MailboxParse, AddressError> parse_mailbox_prefix(std::string_view i
   return r;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
+
+}  // namespace
+
+bool ascii_iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
     char x = a[i], y = b[i];
@@ -238,8 +241,6 @@ bool iequals(std::string_view a, std::string_view b) {
   }
   return true;
 }
-
-}  // namespace
 
 std::string ascii_lower(std::string_view s) {
   std::string r(s);
@@ -339,7 +340,7 @@ tl::expected<PathParse, AddressError> parse_path(std::string_view in, PathKind k
     const std::string_view word = in.substr(0, sp);
     if (word.empty()) return tl::unexpected(AddressError::Syntax);
     if (word.size() + 2 > limits.max_path) return tl::unexpected(AddressError::TooLong);
-    if (kind == PathKind::ForwardPath && iequals(word, "postmaster")) {
+    if (kind == PathKind::ForwardPath && ascii_iequals(word, "postmaster")) {
       if (limits.max_local_part < 10) return tl::unexpected(AddressError::TooLong);
       r.path.mailbox.local_part = "postmaster";
     } else {
@@ -382,7 +383,7 @@ tl::expected<PathParse, AddressError> parse_path(std::string_view in, PathKind k
   }
   const std::string_view body = in.substr(i);
   if (kind == PathKind::ForwardPath && body.size() >= 11 &&
-      iequals(body.substr(0, 10), "postmaster") && body[10] == '>') {
+      ascii_iequals(body.substr(0, 10), "postmaster") && body[10] == '>') {
     if (i + 11 > limits.max_path || limits.max_local_part < 10)
       return tl::unexpected(AddressError::TooLong);  // §4.5.3.1.3
     r.path.mailbox.local_part = "postmaster";

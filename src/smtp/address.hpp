@@ -67,5 +67,7 @@ bool is_valid_utf8(std::string_view s);
 
 // ASCII lowercase copy.
 std::string ascii_lower(std::string_view s);
+// ASCII case-insensitive equality (SMTP verbs, keywords and domains, RFC 5321 §2.4).
+bool ascii_iequals(std::string_view a, std::string_view b);
 
 }  // namespace taube::smtp

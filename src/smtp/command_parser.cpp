@@ -1,5 +1,7 @@
 #include "smtp/command_parser.hpp"
 
+#include "smtp/address.hpp"
+
 #include <array>
 #include <utility>
 
@@ -25,16 +27,7 @@ constexpr std::array<std::pair<std::string_view, Verb>, 15> kVerbs = {{
     {"AUTH", Verb::Auth},
 }};
 
-char upper(char c) {
-  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-}
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (upper(a[i]) != upper(b[i])) return false;
-  return true;
-}
 
 }  // namespace
 
@@ -53,7 +46,7 @@ Command parse_command(std::string_view line) {
   cmd.verb_text = verb;
   cmd.verb = Verb::Unknown;
   for (const auto& [name, v] : kVerbs) {
-    if (iequals(verb, name)) {
+    if (ascii_iequals(verb, name)) {
       cmd.verb = v;
       break;
     }
@@ -70,7 +63,7 @@ Command parse_command(std::string_view line) {
 }
 
 bool strip_keyword_prefix(std::string_view& arg, std::string_view prefix) {
-  if (arg.size() < prefix.size() || !iequals(arg.substr(0, prefix.size()), prefix)) return false;
+  if (arg.size() < prefix.size() || !ascii_iequals(arg.substr(0, prefix.size()), prefix)) return false;
   arg.remove_prefix(prefix.size());
   while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
   return true;

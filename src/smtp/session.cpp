@@ -21,16 +21,6 @@ bool path_has_non_ascii(const Path& p) {
   return has_non_ascii(p.mailbox.local_part) || has_non_ascii(p.mailbox.domain);
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -458,7 +448,7 @@ void ServerSession::on_bdat(const Command& cmd) {
   std::uint64_t size = 0;
   const auto res = std::from_chars(num.data(), num.data() + num.size(), size);
   const bool ok = !num.empty() && res.ec == std::errc{} && res.ptr == num.data() + num.size() &&
-                  (marker.empty() || iequals(marker, "LAST"));
+                  (marker.empty() || ascii_iequals(marker, "LAST"));
   if (!ok) {
     // Without a valid size the chunk cannot be skipped: its octets would be read as commands.
     // Refuse and close rather than risk interpreting message content (RFC 3030 §2).

@@ -199,7 +199,7 @@ class Basics(Base):
                    b"DATA\r\n")
             rs = c.replies(5)
             codes = [r.last[:9] for r in rs]
-            self.assertEqual([r.code for r in rs], [250, 250, 550, 250, 354], codes)
+            self.assertEqual([r.code for r in rs], [250, 250, 554, 250, 354], codes)
             self.assertTrue(rs[2].last.startswith("554 5.7.1"), rs[2].text)
             body = headers("pipelined") + b"pipelined body\r\n"
             c.send(body + b".\r\nQUIT\r\n")
