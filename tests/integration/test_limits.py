@@ -224,13 +224,13 @@ class IdleTimeouts(StopServer, unittest.TestCase):
 
 
 class Slowloris(unittest.TestCase):
-    """300 connections that each send one octet per second (never a whole line), with
+    """500 connections that each send one octet per second (never a whole line), with
     command_timeout = data_timeout = 2 s. A normal client must still get through quickly, and the
     timeouts must end the slow connections with 421 4.4.2 (RFC 5321 §4.5.3.2: the server waits
     a bounded time for a command; a command that never completes is not a command)."""
 
-    N = 300
-    N_DATA = 30            # of which this many drip inside DATA (data_timeout)
+    N = 500
+    N_DATA = 50            # of which this many drip inside DATA (data_timeout)
     TIMEOUT = 2
     DRIP_SECONDS = 8       # 4 x the timeout
     results: dict = {}
