@@ -5,7 +5,8 @@
 set -euo pipefail
 build_pkgs=(g++ cmake make pkg-config libasio-dev libexpected-dev libssl-dev libtomlplusplus-dev
             libcli11-dev libspdlog-dev libfmt-dev libc-ares-dev libcrypt-dev libgtest-dev)
-test_pkgs=(python3 postfix swaks curl openssl)
+# swaks only Recommends Net::SSLeay, which --no-install-recommends skips; its --tls needs it.
+test_pkgs=(python3 postfix swaks libnet-ssleay-perl curl openssl ca-certificates)
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   test) want+=("${test_pkgs[@]}") ;;
