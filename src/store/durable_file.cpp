@@ -6,6 +6,12 @@
 // The temp name is removed last; a crash before that leaves only a stale tmp/ file, which
 // MaildirStore::clean_tmp() removes. Every failure undoes what was done, so a final name exists
 // only after a successful publish().
+//
+// An anonymous temp file (O_TMPFILE, Linux >= 3.11) has no temp name at all: it is fsynced, then
+// linkat() gives it its first final name, and the directory fsync makes that name durable (on a
+// journalling file system the link and the inode's new link count are one transaction, which the
+// directory fsync commits). Compared with a named temp file this saves the create and unlink in
+// tmp/ (and the lock on that directory they take), and a crash leaves nothing behind.
 #include "store/durable_file.hpp"
 
 #include <condition_variable>
@@ -159,12 +165,28 @@ tl::expected<DurableFile, StoreError> DurableFile::create(Fs& fs, std::string tm
   return DurableFile(fs, fd, std::move(tmp_path));
 }
 
+tl::expected<DurableFile, StoreError> DurableFile::create_anonymous(Fs& fs, const std::string& dir,
+                                                                    std::string fallback_tmp_path) {
+  if (!can_link_anonymous_files()) return create(fs, std::move(fallback_tmp_path));
+  int fd = fs.open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    // open(2): EISDIR or EOPNOTSUPP when the kernel or file system lacks O_TMPFILE.
+    if (errno == EISDIR || errno == EOPNOTSUPP || errno == EINVAL)
+      return create(fs, std::move(fallback_tmp_path));
+    return fail_errno();
+  }
+  DurableFile f(fs, fd, std::string());
+  f.anonymous_ = true;
+  return f;
+}
+
 DurableFile::DurableFile(DurableFile&& other) noexcept
     : fs_(other.fs_),
       fd_(std::exchange(other.fd_, -1)),
       tmp_path_(std::move(other.tmp_path_)),
       size_(other.size_),
-      finished_(std::exchange(other.finished_, true)) {}
+      finished_(std::exchange(other.finished_, true)),
+      anonymous_(other.anonymous_) {}
 
 DurableFile& DurableFile::operator=(DurableFile&& other) noexcept {
   if (this != &other) {
@@ -174,6 +196,7 @@ DurableFile& DurableFile::operator=(DurableFile&& other) noexcept {
     tmp_path_ = std::move(other.tmp_path_);
     size_ = other.size_;
     finished_ = std::exchange(other.finished_, true);
+    anonymous_ = other.anonymous_;
   }
   return *this;
 }
@@ -192,8 +215,8 @@ void DurableFile::close_fd() {
 void DurableFile::abort() {
   if (finished_) return;
   finished_ = true;
-  close_fd();
-  fs_->unlink(tmp_path_);
+  close_fd();  // an anonymous file goes away with its last descriptor
+  if (!anonymous_) fs_->unlink(tmp_path_);
 }
 
 tl::expected<void, StoreError> DurableFile::write(std::span<const char> data) {
@@ -203,14 +226,15 @@ tl::expected<void, StoreError> DurableFile::write(std::span<const char> data) {
   return {};
 }
 
-// Copies the (fsynced, complete) temp file to `final_path` on another file system: a new file in
-// the final Maildir's tmp/, written, fsynced, closed and renamed into place. `copy_tmp` is set to
-// the copy's temp name while it exists, so the caller can remove it on failure.
-tl::expected<void, StoreError> DurableFile::copy_to(const std::string& final_path,
+// Copies the (fsynced, complete) file `source` to `final_path` on another file system: a new file
+// in the final Maildir's tmp/, written, fsynced, closed and renamed into place. `copy_tmp` is set
+// to the copy's temp name while it exists, so the caller can remove it on failure.
+tl::expected<void, StoreError> DurableFile::copy_to(const std::string& source,
+                                                    const std::string& final_path,
                                                     std::string& copy_tmp) {
-  int in = fs_->open(tmp_path_, O_RDONLY | O_CLOEXEC, 0);
+  int in = fs_->open(source, O_RDONLY | O_CLOEXEC, 0);
   if (in < 0) return fail_errno();
-  std::string dst_path = copy_tmp_path(final_path, tmp_path_);
+  std::string dst_path = copy_tmp_path(final_path, source);
   int out = fs_->open(dst_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
   if (out < 0) {
     int err = errno;
@@ -260,18 +284,36 @@ tl::expected<void, StoreError> DurableFile::publish(const std::vector<std::strin
   auto fail = [&](int err) { return undo(error_from_errno(err)); };
 
   if (fs_->fsync(fd_) != 0) return fail(errno);
-  int fd = std::exchange(fd_, -1);
-  if (!close_ok(*fs_, fd)) return fail(errno);
+  // The name further links and copies are made from: the temp name, or for an anonymous file its
+  // first final name (in the same Maildir as the file, so on the same file system).
+  std::string source = tmp_path_;
+  std::size_t next = 0;
+  if (anonymous_) {
+    if (fs_->link_fd(fd_, finals.front()) == 0) {
+      created.push_back(finals.front());
+      source = finals.front();
+      next = 1;
+    } else if (errno == EXDEV) {
+      // new/ is on another file system than tmp/ (a mount point): copies read the file through
+      // its descriptor, which stays open until they are done.
+      source = "/proc/self/fd/" + std::to_string(fd_);
+    } else {
+      return fail(errno);
+    }
+  }
 
-  for (const auto& final_path : finals) {
-    if (fs_->link(tmp_path_, final_path) == 0) {
+  for (; next < finals.size(); ++next) {
+    const auto& final_path = finals[next];
+    if (fs_->link(source, final_path) == 0) {
       created.push_back(final_path);
       continue;
     }
     if (errno != EXDEV) return fail(errno);
-    if (auto r = copy_to(final_path, copy_tmp); !r) return undo(r.error());
+    if (auto r = copy_to(source, final_path, copy_tmp); !r) return undo(r.error());
     created.push_back(final_path);
   }
+  int fd = std::exchange(fd_, -1);
+  if (!close_ok(*fs_, fd)) return fail(errno);
 
   std::vector<std::string> dirs;
   for (const auto& p : finals) {
@@ -284,7 +326,7 @@ tl::expected<void, StoreError> DurableFile::publish(const std::vector<std::strin
 
   // The message is durable under its final names; removing the temp name is cleanup, but a
   // failure here is still reported (and undone) so that every failing syscall yields an error.
-  if (fs_->unlink(tmp_path_) != 0) return fail(errno);
+  if (!anonymous_ && fs_->unlink(tmp_path_) != 0) return fail(errno);
   finished_ = true;
   return {};
 }

@@ -22,6 +22,12 @@ class DurableFile {
   // Creates `tmp_path` (O_CREAT|O_EXCL, mode 0600).
   static tl::expected<DurableFile, StoreError> create(Fs& fs, std::string tmp_path);
 
+  // Creates an anonymous file in `dir` (O_TMPFILE): it has no name until publish() links it,
+  // and it vanishes by itself if the process dies first, so a crash leaves nothing to clean.
+  // Falls back to create(fallback_tmp_path) where the file system or /proc does not allow it.
+  static tl::expected<DurableFile, StoreError> create_anonymous(Fs& fs, const std::string& dir,
+                                                                std::string fallback_tmp_path);
+
   DurableFile(DurableFile&& other) noexcept;
   DurableFile& operator=(DurableFile&& other) noexcept;
   DurableFile(const DurableFile&) = delete;
@@ -39,7 +45,9 @@ class DurableFile {
   // Closes and removes the temp file. Idempotent.
   void abort();
 
+  // The temp name; empty for an anonymous file.
   const std::string& tmp_path() const { return tmp_path_; }
+  bool anonymous() const { return anonymous_; }
   std::uint64_t size() const { return size_; }
 
  private:
@@ -50,9 +58,11 @@ class DurableFile {
   std::string tmp_path_;
   std::uint64_t size_ = 0;
   bool finished_ = false;
+  bool anonymous_ = false;
 
   void close_fd();
-  tl::expected<void, StoreError> copy_to(const std::string& final_path, std::string& copy_tmp);
+  tl::expected<void, StoreError> copy_to(const std::string& source, const std::string& final_path,
+                                         std::string& copy_tmp);
 };
 
 // Maps errno to StoreError (ENOSPC/EDQUOT -> NoSpace, EACCES/EPERM/EROFS -> Permission).

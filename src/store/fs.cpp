@@ -60,6 +60,19 @@ ssize_t Fs::read(int fd, void* buf, std::size_t n) {
   return ::read(fd, buf, n);
 }
 
+// linkat(2): an O_TMPFILE file is named through its /proc/self/fd link with AT_SYMLINK_FOLLOW
+// (AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH).
+int Fs::link_fd(int fd, const std::string& to) {
+  const std::string from = "/proc/self/fd/" + std::to_string(fd);
+  return retry_eintr(
+      [&] { return ::linkat(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), AT_SYMLINK_FOLLOW); });
+}
+
+bool can_link_anonymous_files() {
+  static const bool ok = ::access("/proc/self/fd", X_OK) == 0;
+  return ok;
+}
+
 Fs& posix_fs() {
   static PosixFs fs;
   return fs;

@@ -26,7 +26,13 @@ class Fs {
   // Added for DurableFile's cross-file-system copy. Not pure, so existing fakes keep compiling;
   // the default calls ::read.
   virtual ssize_t read(int fd, void* buf, std::size_t n);
+  // Gives the anonymous file open on `fd` (O_TMPFILE) the name `to` (linkat through
+  // /proc/self/fd). Not pure, like read(); the default makes the real call.
+  virtual int link_fd(int fd, const std::string& to);
 };
+
+// Whether anonymous temp files can be named later: /proc/self/fd is there (checked once).
+bool can_link_anonymous_files();
 
 // The real thing (process-wide instance).
 Fs& posix_fs();

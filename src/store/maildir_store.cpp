@@ -68,8 +68,9 @@ std::string MaildirStore::unique_name() {
   struct timeval tv {};
   ::gettimeofday(&tv, nullptr);
   std::uint64_t seq = g_sequence.fetch_add(1, std::memory_order_relaxed);
-  return std::to_string(tv.tv_sec) + ".M" + std::to_string(tv.tv_usec) + "P" +
-         std::to_string(::getpid()) + "Q" + std::to_string(seq) + std::string(kMarker) + hostname_;
+  static const pid_t pid = ::getpid();  // a syscall each time otherwise; Taube never forks
+  return std::to_string(tv.tv_sec) + ".M" + std::to_string(tv.tv_usec) + "P" + std::to_string(pid) +
+         "Q" + std::to_string(seq) + std::string(kMarker) + hostname_;
 }
 
 tl::expected<void, StoreError> MaildirStore::ensure_maildir(const std::string& dir_in) {
@@ -120,7 +121,8 @@ tl::expected<MaildirStore::Message, StoreError> MaildirStore::begin(
   }
 
   std::string unique = unique_name();
-  auto file = DurableFile::create(fs_, maildirs.front() + "/tmp/" + unique);
+  auto file = DurableFile::create_anonymous(fs_, maildirs.front() + "/tmp",
+                                            maildirs.front() + "/tmp/" + unique);
   if (!file) {
     // The directory may have been removed behind our back; forget it so the next begin()
     // creates it again.

@@ -329,6 +329,26 @@ def tmp_leftovers(mail_root: Path) -> list[Path]:
     return [f for m in all_maildirs(mail_root) for f in maildir_tmp(m)]
 
 
+def open_temp_files(pid: int, mail_root: Path) -> list[str]:
+    """Temp files the server holds open under `mail_root`: named ones in a tmp/ and anonymous
+    (O_TMPFILE) ones, which /proc shows as "<dir>/tmp/#<inode> (deleted)"."""
+    root = str(Path(mail_root).resolve())
+    out = []
+    fd_dir = Path(f"/proc/{pid}/fd")
+    try:
+        fds = list(fd_dir.iterdir())
+    except OSError:
+        return out
+    for fd in fds:
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith(root + "/") and "/tmp/" in target:
+            out.append(target)
+    return out
+
+
 class Stored:
     """A message as Taube stored it: its Return-Path and Received prefix, then the content."""
 

@@ -58,14 +58,18 @@ class Hostile(unittest.TestCase):
     def wait_tmp_clean(self, timeout: float = 5.0) -> list[Path]:
         deadline = time.monotonic() + timeout
         while True:
-            left = h.tmp_leftovers(self.srv.mail_root)
+            left = h.tmp_leftovers(self.srv.mail_root) + h.open_temp_files(self.srv.pid,
+                                                                            self.srv.mail_root)
             if not left or time.monotonic() > deadline:
                 return left
+            time.sleep(0.01)
 
     def wait_tmp_file(self, timeout: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if h.tmp_leftovers(self.srv.mail_root):
+            # Named in tmp/, or anonymous (O_TMPFILE) and visible only as the server's open file.
+            if h.tmp_leftovers(self.srv.mail_root) or h.open_temp_files(self.srv.pid,
+                                                                        self.srv.mail_root):
                 return True
             time.sleep(0.01)
         return False

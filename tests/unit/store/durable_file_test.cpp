@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <set>
 #include <string>
 
@@ -221,6 +222,129 @@ TEST(DurableFile, ExdevCopyFailureRemovesEverything) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), StoreError::NoSpace);
   for (auto d : {"a/tmp", "a/new", "b/tmp", "b/new"}) EXPECT_TRUE(list_dir(t / d).empty()) << d;
+}
+
+// Anonymous temp files (O_TMPFILE): no name exists before publish(), the first final name is
+// linked from the descriptor, further ones from that name.
+class AnonymousDurableFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!can_link_anonymous_files()) GTEST_SKIP() << "/proc/self/fd not available";
+    for (auto d : {"a", "a/tmp", "a/new", "b", "b/tmp", "b/new"}) {
+      ASSERT_EQ(::mkdir((t / d).c_str(), 0700), 0);
+    }
+  }
+  std::uint64_t inode(const std::string& p) {
+    struct ::stat st {};
+    EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+    return st.st_ino;
+  }
+  TempDir t;
+};
+
+TEST_F(AnonymousDurableFile, PublishesUnderAllNamesAndNeverHasATempName) {
+  FailingFs fs;
+  auto f = DurableFile::create_anonymous(fs, t / "a/tmp", t / "a/tmp/fallback");
+  ASSERT_TRUE(f);
+  ASSERT_TRUE(f->anonymous());
+  EXPECT_TRUE(f->tmp_path().empty());
+  ASSERT_TRUE(f->write(bytes("hello world\n")));
+  EXPECT_TRUE(list_dir(t / "a/tmp").empty());
+  ASSERT_TRUE(f->publish({t / "a/new/m", t / "b/new/m", t / "a/new/m"}));
+  EXPECT_EQ(read_file(t / "a/new/m"), "hello world\n");
+  EXPECT_EQ(read_file(t / "b/new/m"), "hello world\n");
+  EXPECT_EQ(inode(t / "a/new/m"), inode(t / "b/new/m"));  // hard links, one copy on disk
+  struct ::stat st {};
+  ASSERT_EQ(::stat((t / "a/new/m").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_nlink, 2u);
+  EXPECT_EQ(fs.calls(Op::Fsync), 3);   // the file, a/new, b/new
+  EXPECT_EQ(fs.calls(Op::Link), 2);    // linkat from the descriptor, then link
+  EXPECT_EQ(fs.calls(Op::Unlink), 0);  // no temp name to remove
+  EXPECT_TRUE(list_dir(t / "a/tmp").empty());
+}
+
+TEST_F(AnonymousDurableFile, AbortAndDestructorLeaveNothing) {
+  {
+    auto f = DurableFile::create_anonymous(posix_fs(), t / "a/tmp", t / "a/tmp/fallback");
+    ASSERT_TRUE(f);
+    ASSERT_TRUE(f->write(bytes("x")));
+    f->abort();
+    f->abort();
+    EXPECT_FALSE(f->publish({t / "a/new/m"}));
+  }
+  {
+    auto g = DurableFile::create_anonymous(posix_fs(), t / "a/tmp", t / "a/tmp/fallback");
+    ASSERT_TRUE(g);
+    ASSERT_TRUE(g->write(bytes("y")));
+  }
+  for (auto d : {"a/tmp", "a/new"}) EXPECT_TRUE(list_dir(t / d).empty()) << d;
+}
+
+TEST_F(AnonymousDurableFile, FailedSecondLinkRemovesTheFirstName) {
+  FailingFs fs;
+  fs.fail_nth(Op::Link, 2, ENOSPC);
+  auto f = DurableFile::create_anonymous(fs, t / "a/tmp", t / "a/tmp/fallback");
+  ASSERT_TRUE(f);
+  ASSERT_TRUE(f->write(bytes("data")));
+  auto r = f->publish({t / "a/new/m", t / "b/new/m"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), StoreError::NoSpace);
+  for (auto d : {"a/tmp", "a/new", "b/tmp", "b/new"}) EXPECT_TRUE(list_dir(t / d).empty()) << d;
+}
+
+TEST_F(AnonymousDurableFile, ExistingFinalNameIsNeverReplaced) {
+  {
+    std::ofstream o(t / "a/new/m");
+    o << "someone else's";
+  }
+  auto f = DurableFile::create_anonymous(posix_fs(), t / "a/tmp", t / "a/tmp/fallback");
+  ASSERT_TRUE(f);
+  ASSERT_TRUE(f->write(bytes("mine")));
+  EXPECT_FALSE(f->publish({t / "a/new/m"}));
+  EXPECT_EQ(read_file(t / "a/new/m"), "someone else's");
+}
+
+// new/ on another file system than tmp/: linkat fails with EXDEV, and the copies read the
+// file through its still-open descriptor.
+TEST_F(AnonymousDurableFile, ExdevCopiesThroughTheDescriptor) {
+  FailingFs fs;
+  fs.fail_always(Op::Link, EXDEV);
+  std::string data(150'000, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 13 + i / 97);
+  auto f = DurableFile::create_anonymous(fs, t / "a/tmp", t / "a/tmp/fallback");
+  ASSERT_TRUE(f);
+  ASSERT_TRUE(f->write(bytes(data)));
+  ASSERT_TRUE(f->publish({t / "a/new/m", t / "b/new/m"}));
+  EXPECT_EQ(read_file(t / "a/new/m"), data);
+  EXPECT_EQ(read_file(t / "b/new/m"), data);
+  for (auto d : {"a/tmp", "b/tmp"}) EXPECT_TRUE(list_dir(t / d).empty()) << d;
+}
+
+// A file system without O_TMPFILE answers EOPNOTSUPP (or EISDIR on old kernels): a named temp
+// file is used instead.
+TEST_F(AnonymousDurableFile, FallsBackToANamedTempFile) {
+  for (int err : {EOPNOTSUPP, EISDIR}) {
+    FailingFs fs;
+    fs.fail_nth(Op::Open, 1, err);
+    auto f = DurableFile::create_anonymous(fs, t / "a/tmp", t / "a/tmp/fallback");
+    ASSERT_TRUE(f) << err;
+    EXPECT_FALSE(f->anonymous());
+    EXPECT_EQ(f->tmp_path(), t / "a/tmp/fallback");
+    EXPECT_EQ(list_dir(t / "a/tmp").size(), 1u);
+    ASSERT_TRUE(f->write(bytes("z")));
+    ASSERT_TRUE(f->publish({t / "a/new/m" + std::to_string(err)}));
+    EXPECT_TRUE(list_dir(t / "a/tmp").empty());
+  }
+}
+
+TEST_F(AnonymousDurableFile, OtherOpenErrorsAreReported) {
+  FailingFs fs;
+  fs.fail_nth(Op::Open, 1, ENOSPC);
+  auto f = DurableFile::create_anonymous(fs, t / "a/tmp", t / "a/tmp/fallback");
+  ASSERT_FALSE(f);
+  EXPECT_EQ(f.error(), StoreError::NoSpace);
+  EXPECT_FALSE(DurableFile::create_anonymous(posix_fs(), t / "missing", t / "missing/x"));
 }
 
 }  // namespace

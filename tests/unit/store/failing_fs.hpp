@@ -64,6 +64,10 @@ class FailingFs : public Fs {
   int link(const std::string& from, const std::string& to) override {
     return check(Op::Link) ? real_.link(from, to) : -1;
   }
+  // Counted as a link (Op::Link): it is the link of an anonymous file.
+  int link_fd(int fd, const std::string& to) override {
+    return check(Op::Link) ? real_.link_fd(fd, to) : -1;
+  }
   int rename(const std::string& from, const std::string& to) override {
     return check(Op::Rename) ? real_.rename(from, to) : -1;
   }
