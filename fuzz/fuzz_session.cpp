@@ -11,7 +11,8 @@
 //
 // The harness plays the I/O layer: it drains output() and body() after every call, polls events,
 // answers lookups alternately positive (250, with a dummy destination) and negative (550), AUTH
-// alternately accepted and refused, commits alternately with 250 "queued as ID" and 451 (storage
+// alternately accepted and refused (SCRAM-SHA-256: challenged, then alternately verified and
+// refused), commits alternately with 250 "queued as ID" and 451 (storage
 // error), and completes the TLS handshake right after a StartTls event.
 //
 // Invariants (abort on violation):
@@ -163,14 +164,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ChannelPolicy channel;
   channel.starttls = (data[1] & 0x04) != 0;
   channel.auth = channel.plaintext_auth = (data[1] & 0x08) != 0;
+  channel.scram = channel.auth;
   channel.tls_required = (data[1] & 0x10) != 0;
   channel.auth_required = (data[1] & 0x20) != 0;
   ClientInfo client;
   client.address = "192.0.2.1";
   client.tls = (data[1] & 0x40) != 0;
-  const std::size_t line_bound =
-      channel.auth ? std::max<std::size_t>(cfg.limits.max_command_line, 12288)
-                   : cfg.limits.max_command_line;
+  const std::size_t line_bound = channel.auth
+                                     ? std::max<std::size_t>(cfg.limits.max_command_line, 12288)
+                                     : cfg.limits.max_command_line;
 
   ServerSession s(cfg, client, channel);
   const auto line_member = get_member(LineTag{});
@@ -253,8 +255,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (s.pending() == Pending::Auth) {
       TAUBE_FUZZ_CHECK(channel.auth);
       const AuthRequest& req = s.auth_request();
-      TAUBE_FUZZ_CHECK(req.mechanism == "PLAIN" || req.mechanism == "LOGIN");
+      TAUBE_FUZZ_CHECK(req.mechanism == "PLAIN" || req.mechanism == "LOGIN" ||
+                       req.mechanism == "SCRAM-SHA-256");
       const std::size_t before = replies.replies();
+      if (req.mechanism == "SCRAM-SHA-256") {
+        // Plays the SCRAM server: a challenge after client-first, then alternately the
+        // server signature (the client's empty answer completes the AUTH) or a refusal.
+        TAUBE_FUZZ_CHECK(req.step == 0 || req.step == 1);
+        if (req.step == 0) {
+          TAUBE_FUZZ_CHECK(req.username == req.scram_first.username && !req.username.empty());
+          s.auth_challenge("r=" + req.scram_first.nonce + "srv,s=c2FsdA==,i=4096");
+        } else if (auth_ok) {
+          s.auth_verified("v=c2lnbmF0dXJl");
+        } else {
+          s.auth_done(false);
+        }
+        if (req.step == 1) auth_ok = !auth_ok;
+        TAUBE_FUZZ_CHECK(s.pending() == Pending::None);
+        after_call();
+        TAUBE_FUZZ_CHECK(replies.replies() > before);
+        continue;
+      }
       if (auth_ok)
         s.auth_done(true);
       else
@@ -327,6 +348,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     s.resolve_lookup(make_reply(ReplyId::RcptOk));
     s.commit_done(make_reply(ReplyId::Queued, "ID"));
     s.auth_done(true);
+    s.auth_challenge("r=x,s=c2FsdA==,i=4096");
+    s.auth_verified("v=x");
     s.tls_started("TLSv1.3");
     s.timeout();
     s.shutdown();

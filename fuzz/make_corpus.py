@@ -197,6 +197,12 @@ sessions = [
     ("auth-login", 0x00, 0x08 | 0x01, ehlo + "AUTH LOGIN" + C + "YWxpY2U=" + C + "c2VjcmV0" + C
      + "AUTH PLAIN" + C + "*" + C + "AUTH PLAIN" + C + "AGFsaWNlAHNlY3JldA==" + C + mail
      + "QUIT" + C),
+    # SCRAM-SHA-256: client-first (initial response), client-final, the empty answer to the
+    # server signature; then an authzid for another user, and a cancelled exchange.
+    ("auth-scram", 0x00, 0x08, ehlo + "AUTH SCRAM-SHA-256 biwsbj1hbGljZSxyPWFiYw==" + C
+     + "Yz1iaXdzLHI9YWJjc3J2LHA9Y0hKdmIyWT0=" + C + C + "AUTH SCRAM-SHA-256" + C
+     + "bixhPXgsbj1hbGljZSxyPXE=" + C + "AUTH SCRAM-SHA-256" + C + "biwsbj1ib2Iscj1x" + C
+     + "*" + C + mail + "QUIT" + C),
     ("no-helo", 0x40, 0x01, mail + rcpt + "DATA" + C + msg + "QUIT" + C),
     ("partial-lines", 0x00, 0x55, "EH" + "LO x" + C + "MAIL FROM:<a@b.example>" + "\n"
      + "RCPT TO:<c@d.example>\r" + "\n" + "DATA\n" + msg + "QUI"),

@@ -182,7 +182,8 @@ int main(int argc, char** argv) {
   auto* passwd_cmd = app.add_subcommand(
       "passwd", "Add or change a user in the AUTH users file (password read from standard input)");
   passwd_cmd->add_option("user", passwd_user, "User name (usually the e-mail address)")->required();
-  passwd_cmd->add_option("-f,--file", passwd_file, "Users file (user:hash lines)")
+  passwd_cmd
+      ->add_option("-f,--file", passwd_file, "Users file (user:hash[:scram-sha-256=...] lines)")
       ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);

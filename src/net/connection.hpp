@@ -19,6 +19,7 @@
 #include "net/message_spool.hpp"
 #include "net/read_buffer.hpp"
 #include "smtp/session.hpp"
+#include "store/scram.hpp"
 
 namespace taube::net {
 
@@ -44,6 +45,10 @@ class Connection {
   void resolve_sender();
   void resolve_recipient();
   asio::awaitable<void> authenticate();
+  // SCRAM-SHA-256 steps (RFC 5802 §5): false when the exchange failed.
+  bool scram_first();
+  bool scram_final();
+  asio::awaitable<void> auth_failed(const smtp::AuthRequest& req);
   // TLS handshake (implicit TLS at connect, or after STARTTLS). False: close the connection.
   asio::awaitable<bool> start_tls();
   asio::awaitable<bool> flush();
@@ -85,6 +90,14 @@ class Connection {
   bool progress_ = true;
   std::uint64_t bytes_since_deadline_ = 0;
   std::optional<MessageSpool> spool_;
+  // Between the SCRAM server-first and client-final messages (allocated only then).
+  struct ScramExchange {
+    store::ScramSecret secret;
+    bool known_user = false;  // false: a stand-in secret, the proof can never match
+    std::string server_first;
+    std::string nonce;  // client nonce + server nonce
+  };
+  std::unique_ptr<ScramExchange> scram_;
   std::string queue_id_;
   std::string tx_from_, tx_to_;  // for the transaction log line
   std::chrono::steady_clock::time_point tx_start_;

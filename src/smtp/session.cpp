@@ -21,7 +21,6 @@ bool path_has_non_ascii(const Path& p) {
   return has_non_ascii(p.mailbox.local_part) || has_non_ascii(p.mailbox.domain);
 }
 
-
 }  // namespace
 
 // The command table (ARCHITECTURE.md practice 3): each verb once, with its handler and whether
@@ -204,7 +203,8 @@ void ServerSession::reply_ehlo() {
   if (cfg_.etrn) text += "\nETRN";                             // RFC 1985
   if (policy_.starttls && !client_.tls) text += "\nSTARTTLS";  // RFC 3207
   // RFC 4954 §4: advertise AUTH only where it may be used (over TLS unless allowed in plaintext).
-  if (policy_.auth && (client_.tls || policy_.plaintext_auth)) text += "\nAUTH PLAIN LOGIN";
+  if (policy_.auth && (client_.tls || policy_.plaintext_auth))
+    text += policy_.scram ? "\nAUTH PLAIN LOGIN SCRAM-SHA-256" : "\nAUTH PLAIN LOGIN";
   text += "\nENHANCEDSTATUSCODES";  // RFC 2034
   text += "\n8BITMIME";             // RFC 6152
   text += "\nDSN";                  // RFC 3461
@@ -686,16 +686,17 @@ void ServerSession::on_auth(const Command& cmd) {
     reply(ReplyId::SyntaxAuth);
     return;
   }
-  if (mech != "PLAIN" && mech != "LOGIN") {
+  if (mech != "PLAIN" && mech != "LOGIN" && !(mech == "SCRAM-SHA-256" && policy_.scram)) {
     reply(ReplyId::AuthUnknownMechanism);
     return;
   }
-  auth_ = AuthRequest{mech, {}, {}, {}};
+  auth_ = AuthRequest{};
+  auth_.mechanism = mech;
   auth_stage_ = 0;
   if (initial.empty()) {
     state_ = State::AuthResponse;
-    // PLAIN: an empty challenge; LOGIN: "Username:".
-    reply(ReplyId::AuthChallenge, mech == "PLAIN" ? "" : base64_encode("Username:"));
+    // PLAIN and SCRAM: an empty challenge; LOGIN: "Username:".
+    reply(ReplyId::AuthChallenge, mech == "LOGIN" ? base64_encode("Username:") : "");
     return;
   }
   if (initial == "=") {  // RFC 4954 §4: "=" is an empty initial response
@@ -725,6 +726,10 @@ void ServerSession::on_auth_response(std::string_view line) {
 }
 
 void ServerSession::auth_step(std::string_view decoded) {
+  if (auth_.mechanism == "SCRAM-SHA-256") {
+    scram_step(decoded);
+    return;
+  }
   if (auth_.mechanism == "PLAIN") {
     // RFC 4616 §2: [authzid] NUL authcid NUL passwd
     const auto a = decoded.find('\0');
@@ -755,6 +760,52 @@ void ServerSession::auth_step(std::string_view decoded) {
   }
   auth_.password.assign(decoded);
   pending_ = Pending::Auth;
+}
+
+// RFC 5802 §5 message flow; the I/O layer does the cryptography between the steps.
+void ServerSession::scram_step(std::string_view decoded) {
+  if (auth_stage_ == 0) {
+    auto first = parse_scram_client_first(decoded);
+    // RFC 5802 §5.1: acting as another identity (a=) needs authorisation Taube does not grant.
+    if (!first || (!first->authzid.empty() && first->authzid != first->username)) {
+      reply(ReplyId::AuthFailed);
+      return;
+    }
+    auth_.username = first->username;
+    auth_.scram_first = std::move(*first);
+    auth_.step = 0;
+    pending_ = Pending::Auth;
+    return;
+  }
+  if (auth_stage_ == 1) {
+    auth_.sasl_message.assign(decoded);
+    auth_.step = 1;
+    pending_ = Pending::Auth;
+    return;
+  }
+  // Stage 2: the server's signature was sent; the client answers with an empty response.
+  if (!decoded.empty()) {
+    reply(ReplyId::AuthFailed);
+    return;
+  }
+  client_.auth_user = auth_.username;
+  reply(ReplyId::AuthOk);
+}
+
+void ServerSession::auth_challenge(std::string_view data) {
+  if (pending_ != Pending::Auth) return;
+  pending_ = Pending::None;
+  auth_stage_ = 1;
+  state_ = State::AuthResponse;
+  reply(ReplyId::AuthChallenge, base64_encode(data));
+}
+
+void ServerSession::auth_verified(std::string_view data) {
+  if (pending_ != Pending::Auth) return;
+  pending_ = Pending::None;
+  auth_stage_ = 2;
+  state_ = State::AuthResponse;
+  reply(ReplyId::AuthChallenge, base64_encode(data));
 }
 
 void ServerSession::auth_done(bool ok, ReplyId failure) {

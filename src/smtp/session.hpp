@@ -42,6 +42,7 @@
 #include "smtp/envelope.hpp"
 #include "smtp/limits.hpp"
 #include "smtp/reply.hpp"
+#include "smtp/sasl_scram.hpp"
 
 namespace taube::smtp {
 
@@ -63,6 +64,7 @@ struct ChannelPolicy {
   bool starttls = false;        // STARTTLS offered (a certificate is configured, not implicit TLS)
   bool tls_required = false;    // 530 5.7.0 to MAIL before TLS
   bool auth = false;            // AUTH PLAIN/LOGIN offered
+  bool scram = false;           // AUTH SCRAM-SHA-256 offered too (users with SCRAM secrets)
   bool plaintext_auth = false;  // AUTH also without TLS (otherwise 538 5.7.11)
   bool auth_required = false;   // submission (RFC 6409 §4.3): 530 5.7.0 to MAIL before AUTH
 };
@@ -72,10 +74,16 @@ enum class LookupKind { Rcpt, Vrfy, Expn, Sender };
 
 // Credentials from a completed SASL exchange (RFC 4954, RFC 4616 PLAIN, LOGIN).
 struct AuthRequest {
-  std::string mechanism;  // "PLAIN" or "LOGIN"
+  std::string mechanism;  // "PLAIN", "LOGIN" or "SCRAM-SHA-256"
   std::string authzid;    // PLAIN only; empty when absent
   std::string username;
-  std::string password;
+  std::string password;  // PLAIN and LOGIN
+  // SCRAM-SHA-256 (RFC 5802): step 0, the client-first message arrived (scram_first); answer
+  // with auth_challenge(server-first). Step 1, the client-final message arrived (sasl_message);
+  // answer with auth_verified(server-final) or auth_done(false).
+  int step = 0;
+  ScramClientFirst scram_first;
+  std::string sasl_message;
 };
 
 struct LookupRequest {
@@ -135,6 +143,13 @@ class ServerSession {
   // Answers the pending AUTH: on success the session is authenticated as auth_request().username
   // (235 2.7.0); `failure` is the reply otherwise (535 5.7.8, or 454 4.7.0 for a lookup error).
   void auth_done(bool ok, ReplyId failure = ReplyId::AuthFailed);
+  // SCRAM: answers the pending AUTH with a 334 challenge carrying `data` (base64-encoded here)
+  // and waits for the client's next message.
+  void auth_challenge(std::string_view data);
+  // SCRAM: the client's proof is valid. `data` (the server's signature) goes out in a 334, and
+  // the client's empty response completes the AUTH with 235: SMTP AUTH has no additional data
+  // with success (RFC 4954 §4).
+  void auth_verified(std::string_view data);
 
   // The TLS handshake after STARTTLS succeeded: the session forgets everything it knew from
   // the client (RFC 3207 §4.2) and expects EHLO again. For implicit TLS (RFC 8314) the I/O
@@ -209,6 +224,7 @@ class ServerSession {
   void on_auth(const Command& cmd);
   void on_auth_response(std::string_view line);
   void auth_step(std::string_view decoded);
+  void scram_step(std::string_view decoded);
   std::size_t line_limit() const;
   void on_unknown(const Command& cmd);
   void on_invalid(const Command& cmd);
@@ -248,7 +264,9 @@ class ServerSession {
   MailParams pending_mail_params_;
   ChannelPolicy policy_;
   AuthRequest auth_;
-  int auth_stage_ = 0;  // LOGIN: 0 wants the user name, 1 the password
+  // LOGIN: 0 wants the user name, 1 the password. SCRAM: 0 wants the client-first message, 1
+  // the client-final, 2 (proof verified) the client's empty response.
+  int auth_stage_ = 0;
   BareNewlinePolicy bare_newline_;
   std::uint64_t message_size_ = 0;
   std::string line_;            // a partial command line carried between receive() calls

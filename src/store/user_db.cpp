@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -40,6 +41,21 @@ UserDb::UserDb() {
   char salt[CRYPT_GENSALT_OUTPUT_SIZE];
   if (crypt_gensalt_rn("$y$", 0, nullptr, 0, salt, sizeof salt) != nullptr)
     dummy_hash_ = crypt_string("taube-dummy-password", salt);
+  fake_key_ = random_octets(32);
+}
+
+const ScramSecret* UserDb::scram_secret(std::string_view user) const {
+  const auto it = scram_.find(std::string(user));
+  return it == scram_.end() ? nullptr : &it->second;
+}
+
+ScramSecret UserDb::fake_scram_secret(std::string_view user) const {
+  ScramSecret s;
+  s.iterations = kScramIterations;
+  s.salt = hmac_sha256(fake_key_, user).substr(0, 16);
+  s.stored_key = random_octets(32);
+  s.server_key = random_octets(32);
+  return s;
 }
 
 tl::expected<UserDb, std::string> UserDb::parse(std::string_view text, const std::string& name) {
@@ -56,11 +72,26 @@ tl::expected<UserDb, std::string> UserDb::parse(std::string_view text, const std
     const auto colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0)
       return tl::unexpected(name + ":" + std::to_string(lineno) + ": expected user:hash");
-    std::string_view hash = line.substr(colon + 1);
-    hash = hash.substr(0, hash.find(':'));
+    std::string_view rest = line.substr(colon + 1);
+    const auto hash_end = rest.find(':');
+    std::string_view hash = rest.substr(0, hash_end);
+    rest.remove_prefix(hash_end == std::string_view::npos ? rest.size() : hash_end + 1);
     if (hash.empty() || hash.front() == '*' || hash.front() == '!')
       continue;  // a locked account (shadow convention): never authenticates
-    db.users_[std::string(line.substr(0, colon))] = std::string(hash);
+    const std::string user(line.substr(0, colon));
+    db.users_[user] = std::string(hash);
+    // Further fields: a SCRAM secret is recognised by its prefix, anything else is ignored.
+    while (!rest.empty()) {
+      const auto end = rest.find(':');
+      const std::string_view field = rest.substr(0, end);
+      rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
+      if (field.substr(0, kScramFieldPrefix.size()) != kScramFieldPrefix) continue;
+      auto secret = parse_scram_secret(field);
+      if (!secret)
+        return tl::unexpected(name + ":" + std::to_string(lineno) + ": bad scram-sha-256 secret (" +
+                              secret.error() + ")");
+      db.scram_[user] = std::move(*secret);
+    }
   }
   return db;
 }
@@ -95,8 +126,12 @@ tl::expected<void, std::string> UserDb::set_password(const std::string& path, st
                                                      std::string_view password) {
   if (user.empty() || user.find_first_of(":\n\r") != std::string_view::npos)
     return tl::unexpected("invalid user name '" + std::string(user) + "'");
-  auto hash = hash_password(password);
-  if (!hash) return tl::unexpected(hash.error());
+  auto crypt_hash = hash_password(password);
+  if (!crypt_hash) return tl::unexpected(crypt_hash.error());
+  auto scram = scram_derive(password);
+  if (!scram) return tl::unexpected(scram.error());
+  // The crypt(3) hash for PLAIN/LOGIN, and the SCRAM-SHA-256 secret.
+  const std::string entry = *crypt_hash + ":" + format_scram_secret(*scram);
   std::vector<std::string> lines;
   bool replaced = false;
   {
@@ -105,13 +140,13 @@ tl::expected<void, std::string> UserDb::set_password(const std::string& path, st
     while (std::getline(in, line)) {
       const auto colon = line.find(':');
       if (colon != std::string::npos && std::string_view(line).substr(0, colon) == user) {
-        line = std::string(user) + ":" + *hash;
+        line = std::string(user) + ":" + entry;
         replaced = true;
       }
       lines.push_back(line);
     }
   }
-  if (!replaced) lines.push_back(std::string(user) + ":" + *hash);
+  if (!replaced) lines.push_back(std::string(user) + ":" + entry);
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return tl::unexpected(tmp + ": cannot create");

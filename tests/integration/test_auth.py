@@ -1,9 +1,14 @@
 """SMTP AUTH (RFC 4954; PLAIN RFC 4616; LOGIN), submission listeners (RFC 6409), sender
 restriction and the per-IP failure lockout, against the real binary with swaks, smtplib and curl.
 
-alice's hash is yescrypt (written by `taube passwd`), bob's SHA-512 crypt (`openssl passwd -6`).
+alice's hash is yescrypt (written by `taube passwd`, with a SCRAM-SHA-256 secret), bob's SHA-512
+crypt (`openssl passwd -6`, no SCRAM secret).
 """
 
+import base64
+import hashlib
+import hmac
+import os
 import smtplib
 import sys
 import time
@@ -88,7 +93,7 @@ class Advertisement(Base):
     def test_auth_after_tls(self):
         c = self.tls(ehlo=False)
         kw = s.ehlo_keywords(c.ehlo())
-        self.assertIn("AUTH PLAIN LOGIN", kw)
+        self.assertIn("AUTH PLAIN LOGIN SCRAM-SHA-256", kw)
 
     def test_auth_needs_ehlo_after_tls(self):
         c = self.tls(ehlo=False)
@@ -97,7 +102,7 @@ class Advertisement(Base):
     def test_plaintext_listener_offers_auth(self):
         c = self.keep(srv.client(PLAINTEXT))
         kw = s.ehlo_keywords(c.greet())
-        self.assertIn("AUTH PLAIN LOGIN", kw)
+        self.assertIn("AUTH PLAIN LOGIN SCRAM-SHA-256", kw)
         self.assertNotIn("STARTTLS", kw)
         c.expect("235 2.7.0", f"AUTH PLAIN {s.plain(ALICE, ALICE_PW)}")
 
@@ -246,7 +251,7 @@ class WrongPassword(Base):
     def test_hash_as_password_or_other_users_password(self):
         c = self.tls()
         hash_ = [l for l in srv.users_file.read_text().splitlines()
-                 if l.startswith(ALICE + ":")][0].split(":", 1)[1]
+                 if l.startswith(ALICE + ":")][0].split(":")[1]
         for user, pw in ((ALICE, hash_), (BOB, ALICE_PW), (ALICE + "\0", ALICE_PW)):
             with self.subTest(user=user, pw=pw):
                 self.assertTrue(c.auth_plain(user, pw).last.startswith("535"))
@@ -276,6 +281,123 @@ class WrongPassword(Base):
         c = self.tls(SUBMISSION)
         c.auth_plain(ALICE, "wrong")
         c.expect("530 5.7.0", f"MAIL FROM:<{ALICE}>")
+
+
+class ScramClient:
+    """An RFC 5802 / RFC 7677 SCRAM-SHA-256 client, written from the RFC independently of
+    Taube's code, used as smtplib's authobject (called with None, then with each challenge)."""
+
+    def __init__(self, user: str, password: str, tamper_nonce=False, authzid=""):
+        self.user, self.password = user, password
+        self.tamper_nonce, self.authzid = tamper_nonce, authzid
+        self.cnonce = base64.b64encode(os.urandom(18)).decode()
+        self.step = 0
+        self.server_first = ""
+        self.server_ok = None  # the server's signature checked out
+
+    def __call__(self, challenge=None):
+        self.step += 1
+        if self.step == 1:
+            name = self.user.replace("=", "=3D").replace(",", "=2C")
+            self.gs2 = f"n,{'a=' + self.authzid if self.authzid else ''},"
+            self.first_bare = f"n={name},r={self.cnonce}"
+            return self.gs2 + self.first_bare
+        if self.step == 2:
+            self.server_first = challenge.decode()
+            attrs = dict(a.split("=", 1) for a in self.server_first.split(","))
+            nonce, salt, iters = attrs["r"], base64.b64decode(attrs["s"]), int(attrs["i"])
+            assert nonce.startswith(self.cnonce) and len(nonce) > len(self.cnonce)
+            if self.tamper_nonce:
+                nonce += "x"
+            salted = hashlib.pbkdf2_hmac("sha256", self.password.encode(), salt, iters)
+            client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+            stored_key = hashlib.sha256(client_key).digest()
+            cbind = base64.b64encode(self.gs2.encode()).decode()
+            without_proof = f"c={cbind},r={nonce}"
+            self.auth_message = f"{self.first_bare},{self.server_first},{without_proof}"
+            sig = hmac.new(stored_key, self.auth_message.encode(), hashlib.sha256).digest()
+            proof = bytes(a ^ b for a, b in zip(client_key, sig))
+            self.server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+            return f"{without_proof},p={base64.b64encode(proof).decode()}"
+        want = hmac.new(self.server_key, self.auth_message.encode(), hashlib.sha256).digest()
+        self.server_ok = challenge.decode() == "v=" + base64.b64encode(want).decode()
+        return ""
+
+
+class Scram(Base):
+    """SCRAM-SHA-256 (RFC 7677) with smtplib and the RFC-written client above."""
+
+    def smtp(self, port=SUBMISSION) -> smtplib.SMTP:
+        c = smtplib.SMTP(h.HOST, srv.ports[port], local_hostname="scram.test", timeout=10)
+        c.starttls(context=s.client_ctx())
+        c.ehlo()
+        return c
+
+    def test_success_and_the_server_proves_itself(self):
+        with self.smtp() as c:
+            self.assertIn("SCRAM-SHA-256", c.esmtp_features["auth"].upper())
+            client = ScramClient(ALICE, ALICE_PW)
+            code, _ = c.auth("SCRAM-SHA-256", client)
+            self.assertEqual(code, 235)
+            self.assertTrue(client.server_ok, "the server's signature (v=) must verify")
+            c.sendmail(ALICE, ["scram@localhost"], s.message(ALICE, "scram@localhost", "scram-1"))
+        rec = s.parse_received(self.stored_with("scram@localhost", b"scram-1"))
+        self.assertEqual(rec["with"], "ESMTPSA", rec)
+        self.assertEqual(rec["auth"], ALICE)
+
+    def test_without_initial_response(self):
+        with self.smtp() as c:
+            client = ScramClient(ALICE, ALICE_PW)
+            code, _ = c.auth("SCRAM-SHA-256", client, initial_response_ok=False)
+            self.assertEqual(code, 235)
+            self.assertTrue(client.server_ok)
+
+    def failed(self, client: ScramClient, delayed=True) -> ScramClient:
+        with self.smtp() as c:
+            t = time.monotonic()
+            with self.assertRaises(smtplib.SMTPAuthenticationError) as cm:
+                c.auth("SCRAM-SHA-256", client)
+            self.assertEqual(cm.exception.smtp_code, 535, cm.exception)
+            self.assertIn(b"5.7.8", cm.exception.smtp_error)
+            if delayed:  # a proof that was checked and failed is answered late
+                self.assertGreaterEqual(time.monotonic() - t, DELAY - 0.01, "not delayed")
+            self.assertIsNone(client.server_ok, "no server signature after a failure")
+            c.ehlo()
+            self.assertEqual(c.mail(ALICE)[0], 530, "submission: still unauthenticated")
+        return client
+
+    def test_wrong_password(self):
+        self.failed(ScramClient(ALICE, ALICE_PW + "x"))
+
+    def test_user_without_scram_secret(self):
+        # bob's entry has only a crypt(3) hash: SCRAM cannot work for him, PLAIN still does.
+        self.failed(ScramClient(BOB, BOB_PW))
+        with self.smtp() as c:
+            self.assertEqual(c.login(BOB, BOB_PW)[0], 235)
+
+    def test_unknown_user_looks_like_a_known_one(self):
+        # RFC 5802 §5.1: same salt on every attempt and a normal iteration count, so the
+        # exchange does not tell an attacker which user names exist.
+        a = self.failed(ScramClient("nosuchuser", "x"))
+        b = self.failed(ScramClient("nosuchuser", "y"))
+        salt = lambda cl: dict(x.split("=", 1) for x in cl.server_first.split(","))["s"]
+        self.assertEqual(salt(a), salt(b))
+        self.assertIn(",i=4096", a.server_first)
+
+    def test_tampered_nonce_and_other_identity(self):
+        self.failed(ScramClient(ALICE, ALICE_PW, tamper_nonce=True))
+        # refused by the protocol core before any secret is looked at, like PLAIN's authzid
+        self.failed(ScramClient(ALICE, ALICE_PW, authzid=BOB), delayed=False)
+
+    def test_raw_exchange_errors(self):
+        c = self.tls(SUBMISSION)
+        first = base64.b64encode(f"n,,n={ALICE},r=abc".encode()).decode()
+        r = c.cmd(f"AUTH SCRAM-SHA-256 {first}")
+        self.assertTrue(r.last.startswith("334 "), r.text)
+        c.expect("501 5.7.0", "*")  # cancelled
+        c.expect("501 5.5.2", "AUTH SCRAM-SHA-256 %%%")
+        cb = base64.b64encode(f"p=tls-unique,,n={ALICE},r=abc".encode()).decode()
+        c.expect("535 5.7.8", f"AUTH SCRAM-SHA-256 {cb}")  # channel binding is not offered
 
 
 class Throttling(Base):

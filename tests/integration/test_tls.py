@@ -89,7 +89,7 @@ class StartTls(Base):
         c.expect("503 5.5.1", "MAIL FROM:<a@localhost>")
         kw = s.ehlo_keywords(c.ehlo())
         self.assertNotIn("STARTTLS", kw)
-        self.assertIn("AUTH PLAIN LOGIN", kw)
+        self.assertIn("AUTH PLAIN LOGIN SCRAM-SHA-256", kw)
         c.expect("503 5.5.1", "STARTTLS")
         c.expect("250", "MAIL FROM:<a@localhost>")
         c.expect("221", "QUIT")
@@ -269,7 +269,7 @@ class Implicit(Base):
         c = self.conn(IMPLICIT, implicit=True)
         c.expect("220 ")
         kw = s.ehlo_keywords(c.ehlo())
-        self.assertIn("AUTH PLAIN LOGIN", kw)
+        self.assertIn("AUTH PLAIN LOGIN SCRAM-SHA-256", kw)
         c.expect("530 5.7.0", "MAIL FROM:<alice@example.org>")
 
     def test_plaintext_client_gets_no_smtp(self):

@@ -137,6 +137,8 @@ class SessionDriver {
   SessionDriver& operator=(const SessionDriver&) = delete;
 
   ServerSession& session() { return session_; }
+  // Answers Pending::Auth itself (multi-step mechanisms: auth_challenge, auth_verified, ...).
+  void set_auth_hook(std::function<void(ServerSession&)> hook) { auth_hook_ = std::move(hook); }
 
   void start() {
     session_.start();
@@ -156,7 +158,11 @@ class SessionDriver {
         continue;
       }
       if (session_.pending() == Pending::Auth) {
-        session_.auth_done(auth_(session_.auth_request()));
+        if (auth_hook_) {
+          auth_hook_(session_);
+        } else {
+          session_.auth_done(auth_(session_.auth_request()));
+        }
         continue;
       }
       if (session_.pending() == Pending::Commit) {
@@ -248,6 +254,7 @@ class SessionDriver {
   Resolver resolver_;
   Committer committer_;
   Authenticator auth_;
+  std::function<void(ServerSession&)> auth_hook_;
   std::string buffer_;
   std::string all_output_;
   std::size_t taken_ = 0;

@@ -4,6 +4,8 @@
 // on how the input was cut.
 #include "smtp/session.hpp"
 
+#include "smtp/base64.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -1143,6 +1145,97 @@ TEST(SessionAuth, Rules) {
   SessionDriver n(test_config(), testing::fake_resolve, testing::fake_commit, p);
   n.start();
   EXPECT_EQ(codes(replies_to(n, kEhlo + "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n")), "250,538 5.7.11");
+}
+
+// ---- AUTH SCRAM-SHA-256 (RFC 5802, RFC 7677): the session's part of the exchange ----
+
+ChannelPolicy scram_policy() {
+  ChannelPolicy p = auth_policy();
+  p.scram = true;
+  return p;
+}
+
+// Plays the I/O layer: a fixed server nonce, and a client-final that must be exactly `expect`.
+std::unique_ptr<SessionDriver> scram_driver(std::string expect) {
+  auto d = std::make_unique<SessionDriver>(test_config(), testing::fake_resolve,
+                                           testing::fake_commit, scram_policy());
+  d->set_auth_hook([expect](ServerSession& s) {
+    const auto& req = s.auth_request();
+    if (req.step == 0) {
+      s.auth_challenge("r=" + req.scram_first.nonce + "SRV,s=c2FsdA==,i=4096");
+    } else if (req.sasl_message == expect) {
+      s.auth_verified("v=c2lnbmF0dXJl");
+    } else {
+      s.auth_done(false);
+    }
+  });
+  d->start();
+  return d;
+}
+
+TEST(SessionScram, AdvertisedOnlyWhenOffered) {
+  const auto plain = ehlo_lines(test_config(), auth_policy());
+  EXPECT_NE(std::find(plain.begin(), plain.end(), "AUTH PLAIN LOGIN"), plain.end());
+  auto p = auth_driver();
+  EXPECT_EQ(codes(replies_to(*p, kEhlo + "AUTH SCRAM-SHA-256\r\n")), "250,504 5.5.4");
+  const auto scram = ehlo_lines(test_config(), scram_policy());
+  EXPECT_NE(std::find(scram.begin(), scram.end(), "AUTH PLAIN LOGIN SCRAM-SHA-256"), scram.end());
+}
+
+TEST(SessionScram, FullExchange) {
+  const std::string final_msg = "c=biws,r=cnonceSRV,p=cHJvb2Y=";
+  auto d = scram_driver(final_msg);
+  // client-first "n,,n=alice,r=cnonce" as the initial response
+  const auto rs =
+      replies_to(*d, kEhlo + "AUTH scram-sha-256 " + base64_encode("n,,n=alice,r=cnonce") + "\r\n" +
+                         base64_encode(final_msg) + "\r\n\r\n" + kMail);
+  EXPECT_EQ(codes(rs), "250,334,334,235 2.7.0,250 2.1.0");
+  EXPECT_EQ(rs.at(1).last_line(), "334 " + base64_encode("r=cnonceSRV,s=c2FsdA==,i=4096"));
+  EXPECT_EQ(rs.at(2).last_line(), "334 " + base64_encode("v=c2lnbmF0dXJl"));
+  EXPECT_EQ(d->session().client().auth_user, "alice");
+  EXPECT_EQ(d->session().auth_request().scram_first.bare, "n=alice,r=cnonce");
+  EXPECT_EQ(d->session().auth_request().scram_first.gs2_header, "n,,");
+}
+
+TEST(SessionScram, WithoutInitialResponse) {
+  const std::string final_msg = "c=biws,r=xyzSRV,p=cHJvb2Y=";
+  auto d = scram_driver(final_msg);
+  const auto rs =
+      replies_to(*d, kEhlo + "AUTH SCRAM-SHA-256\r\n" + base64_encode("n,,n=bob,r=xyz") + "\r\n" +
+                         base64_encode(final_msg) + "\r\n=\r\n");
+  // "=" is not an empty response inside the exchange: only an empty line is.
+  EXPECT_EQ(codes(rs), "250,334,334,334,501 5.5.2");
+  EXPECT_EQ(rs.at(1).last_line(), "334 ");
+  EXPECT_EQ(d->session().client().auth_user, "");
+}
+
+TEST(SessionScram, Failures) {
+  const std::string first = base64_encode("n,,n=alice,r=cnonce");
+  {
+    auto d = scram_driver("c=biws,r=cnonceSRV,p=cHJvb2Y=");
+    EXPECT_EQ(codes(replies_to(*d, kEhlo + "AUTH SCRAM-SHA-256 " + first + "\r\n" +
+                                       base64_encode("c=biws,r=cnonceSRV,p=d3Jvbmc=") + "\r\n")),
+              "250,334,535 5.7.8");
+    EXPECT_EQ(d->session().client().auth_user, "");
+  }
+  {  // a non-empty answer to the server's signature
+    auto d = scram_driver("c=biws,r=cnonceSRV,p=cHJvb2Y=");
+    EXPECT_EQ(codes(replies_to(*d, kEhlo + "AUTH SCRAM-SHA-256 " + first + "\r\n" +
+                                       base64_encode("c=biws,r=cnonceSRV,p=cHJvb2Y=") + "\r\n" +
+                                       base64_encode("x") + "\r\n")),
+              "250,334,334,535 5.7.8");
+    EXPECT_EQ(d->session().client().auth_user, "");
+  }
+  {  // cancelled, bad base64, channel binding, another identity, malformed
+    auto d = scram_driver("");
+    EXPECT_EQ(
+        codes(replies_to(
+            *d, kEhlo + "AUTH SCRAM-SHA-256 " + first + "\r\n*\r\n" + "AUTH SCRAM-SHA-256 !!\r\n" +
+                    "AUTH SCRAM-SHA-256 " + base64_encode("p=tls-unique,,n=alice,r=x") + "\r\n" +
+                    "AUTH SCRAM-SHA-256 " + base64_encode("n,a=bob,n=alice,r=x") + "\r\n" +
+                    "AUTH SCRAM-SHA-256 " + base64_encode("n,,r=x") + "\r\n")),
+        "250,334,501 5.7.0,501 5.5.2,535 5.7.8,535 5.7.8,535 5.7.8");
+  }
 }
 
 // ---- practice 7 for a long mixed conversation ----
