@@ -793,17 +793,18 @@ void ServerSession::scram_step(std::string_view decoded) {
 }
 
 void ServerSession::auth_challenge(std::string_view data) {
-  if (pending_ != Pending::Auth) return;
-  pending_ = Pending::None;
-  auth_stage_ = 1;
-  state_ = State::AuthResponse;
-  reply(ReplyId::AuthChallenge, base64_encode(data));
+  auth_continue(1, data);
 }
 
 void ServerSession::auth_verified(std::string_view data) {
+  auth_continue(2, data);
+}
+
+// Answers the pending AUTH with a 334 challenge and moves the SASL exchange to `stage`.
+void ServerSession::auth_continue(int stage, std::string_view data) {
   if (pending_ != Pending::Auth) return;
   pending_ = Pending::None;
-  auth_stage_ = 2;
+  auth_stage_ = stage;
   state_ = State::AuthResponse;
   reply(ReplyId::AuthChallenge, base64_encode(data));
 }

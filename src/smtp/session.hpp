@@ -225,6 +225,7 @@ class ServerSession {
   void on_auth_response(std::string_view line);
   void auth_step(std::string_view decoded);
   void scram_step(std::string_view decoded);
+  void auth_continue(int stage, std::string_view data);
   std::size_t line_limit() const;
   void on_unknown(const Command& cmd);
   void on_invalid(const Command& cmd);
