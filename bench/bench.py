@@ -983,33 +983,46 @@ class Bench:
 
     def run(self) -> None:
         reps = self.p["reps"]
-        for kind in ("taube", "postfix", "aiosmtpd", "taube-discard", "smtp-sink"):
-            log(f"== {kind}: throughput and latency")
-            srv = self.started(kind)
-            if srv is None:
-                continue
+        # The servers compared with each other run side by side, and every repetition of a
+        # point runs each of them in turn (the order rotating), so that the shared machine's
+        # slow and fast minutes fall on all of them alike: the ratios are what count.
+        for group in (("taube", "postfix", "aiosmtpd"), ("taube-discard", "smtp-sink")):
+            log(f"== throughput and latency: {', '.join(group)}")
+            servers = []
             try:
+                for kind in group:
+                    srv = self.started(kind)
+                    if srv is not None:
+                        servers.append((kind, srv))
+
+                def rotated(r: int):
+                    k = r % len(servers)
+                    return servers[k:] + servers[:k]
+
                 for sessions, size, count in self.p["points"]:
                     for r in range(reps):
-                        busy = self.wait_quiet()
-                        rec = self.throughput(srv, sessions, size, count)
-                        rec["busy"] = busy
-                        self.add("tput", (sessions, size), kind, rec)
-                        log(f"{kind} {sessions} sess {size // KIB} KiB x{count} rep {r + 1}: "
-                            f"acc {fmt(rec.get('acc_rate'))}/s del {fmt(rec.get('del_rate'))}/s "
-                            f"lost {rec.get('lost', '-')}")
-                        self.check_server(srv, f"after {sessions}x{size // KIB}KiB rep {r + 1}")
+                        for kind, srv in rotated(r):
+                            busy = self.wait_quiet()
+                            rec = self.throughput(srv, sessions, size, count)
+                            rec["busy"] = busy
+                            self.add("tput", (sessions, size), kind, rec)
+                            log(f"{kind} {sessions} sess {size // KIB} KiB x{count} rep {r + 1}: "
+                                f"acc {fmt(rec.get('acc_rate'))}/s del "
+                                f"{fmt(rec.get('del_rate'))}/s lost {rec.get('lost', '-')}")
+                            self.check_server(srv, f"after {sessions}x{size // KIB}KiB rep {r + 1}")
                 for r in range(reps):
-                    busy = self.wait_quiet()
-                    rec = self.latency(srv, LAT_SESSIONS, self.p["lat_tx"])
-                    rec["busy"] = busy
-                    self.add("lat", LAT_SESSIONS, kind, rec)
-                    log(f"{kind} latency rep {r + 1}: p50 {fmt(rec.get('p50'), 2)} ms "
-                        f"p99 {fmt(rec.get('p99'), 2)} ms max {fmt(rec.get('max'), 1)} ms, "
-                        f"{rec.get('slow', 0)} over 100 ms")
-                    self.check_server(srv, f"after latency rep {r + 1}")
+                    for kind, srv in rotated(r):
+                        busy = self.wait_quiet()
+                        rec = self.latency(srv, LAT_SESSIONS, self.p["lat_tx"])
+                        rec["busy"] = busy
+                        self.add("lat", LAT_SESSIONS, kind, rec)
+                        log(f"{kind} latency rep {r + 1}: p50 {fmt(rec.get('p50'), 2)} ms "
+                            f"p99 {fmt(rec.get('p99'), 2)} ms max {fmt(rec.get('max'), 1)} ms, "
+                            f"{rec.get('slow', 0)} over 100 ms")
+                        self.check_server(srv, f"after latency rep {r + 1}")
             finally:
-                srv.stop()
+                for _, srv in servers:
+                    srv.stop()
 
         # Idle connections, each repetition on a freshly started server.
         for kind, counts in (("taube", self.p["idle"]), ("postfix", [self.p["idle_postfix"]]),
