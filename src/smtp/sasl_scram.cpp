@@ -1,5 +1,7 @@
 #include "smtp/sasl_scram.hpp"
 
+#include "smtp/base64.hpp"
+
 namespace taube::smtp {
 
 namespace {
@@ -44,14 +46,9 @@ std::string_view next_attr(std::string_view& s) {
   return a;
 }
 
+// Canonical base64 (RFC 4648 §4), as base64_decode() accepts it; empty is not a value here.
 bool is_base64_text(std::string_view s) {
-  if (s.empty() || s.size() % 4 != 0) return false;
-  for (char c : s) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '+' || c == '/' || c == '=';
-    if (!ok) return false;
-  }
-  return true;
+  return !s.empty() && base64_decode(s).has_value();
 }
 
 }  // namespace
