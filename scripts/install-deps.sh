@@ -3,7 +3,7 @@
 #   scripts/install-deps.sh build   - to build and run
 #   scripts/install-deps.sh test    - also the real SMTP peers the integration tests drive
 set -euo pipefail
-build_pkgs=(g++ cmake make pkg-config libasio-dev libexpected-dev libssl-dev libtomlplusplus-dev
+build_pkgs=(g++ cmake make pkg-config libasio-dev libexpected-dev libssl-dev zlib1g-dev libtomlplusplus-dev
             libcli11-dev libspdlog-dev libfmt-dev libc-ares-dev libcrypt-dev libgtest-dev)
 # swaks only Recommends Net::SSLeay, which --no-install-recommends skips; its --tls needs it.
 test_pkgs=(python3 postfix swaks libnet-ssleay-perl curl openssl ca-certificates)

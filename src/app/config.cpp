@@ -185,6 +185,11 @@ tl::expected<void, std::string> read_delivery(TableReader& r, Config& c) {
   std::string catch_all;
   TRY(r.str("catch_all", catch_all));
   if (!catch_all.empty()) c.directory.catch_all = catch_all;
+  TRY(r.boolean("journal", c.journal));
+  TRY(r.str("journal_path", c.journal_path));
+  std::uint64_t journal_mb = c.server.journal_size >> 20;
+  TRY(r.integer("journal_size_mb", journal_mb, 1, 4096));
+  c.server.journal_size = journal_mb << 20;
   std::string mode;
   TRY(r.str("mode", mode));
   if (mode == "discard")
@@ -268,6 +273,12 @@ tl::expected<void, std::string> read_aliases(TableReader& r, Config& c) {
 }
 
 }  // namespace
+
+std::string journal_path_for(const Config& c) {
+  if (!c.journal || c.server.discard) return "";
+  if (!c.journal_path.empty()) return c.journal_path;
+  return c.directory.mail_root + "/.taube-journal";
+}
 
 Config default_config() {
   Config c;

@@ -18,7 +18,14 @@ struct Config {
   // Make a self-signed certificate at server.tls's paths when they do not exist (the default;
   // a configured certificate turns it off).
   bool tls_self_signed = false;
+  // [delivery] journal: on by default; its file defaults to <mail_root>/.taube-journal (resolved
+  // by journal_path_for() once the mail root is final).
+  bool journal = true;
+  std::string journal_path;
 };
+
+// Where the delivery journal goes ("" when it is off or in discard mode).
+std::string journal_path_for(const Config& c);
 
 // The built-in defaults: 127.0.0.1:2525, the system's host name, mail for @localhost, any local
 // part, Maildirs under ./var/mail.

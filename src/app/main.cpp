@@ -110,6 +110,7 @@ int serve(const ServeOptions& o) {
     spdlog::critical("cannot create mail root {}: {}", cfg.directory.mail_root, ec.message());
     return 1;
   }
+  cfg.server.journal_path = app::journal_path_for(cfg);
   // A client that vanishes must not kill us with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -126,6 +127,10 @@ int serve(const ServeOptions& o) {
     return 2;
   }
   server.clean_maildirs();
+  if (auto r = server.open_journal(); !r) {
+    spdlog::critical("{}", r.error());
+    return 1;
+  }
   if (auto r = server.listen(); !r) {
     spdlog::critical("{}", r.error());
     return 1;

@@ -379,7 +379,8 @@ void Connection::begin_message(const smtp::Envelope& env) {
     if (!tx_to_.empty()) tx_to_ += ",";
     tx_to_ += "<" + r.mailbox.to_string() + ">";
   }
-  spool_.emplace(srv_.store(), srv_.pool(), std::move(maildirs), srv_.config().discard);
+  spool_.emplace(srv_.store(), srv_.pool(), std::move(maildirs), srv_.config().discard,
+                 srv_.journal());
   // Relayed recipients wait in the outbound spool with an envelope file (no queue yet).
   const std::string& relay_spool = srv_.config().relay.spool;
   std::string relay_env;

@@ -35,8 +35,8 @@ struct MessageSpool::Shared {
     return final_path;
   }
 
-  // Runs on a worker thread.
-  void write_out() {
+  // Runs on a worker thread. `keep`: the buffer stays (for the journal).
+  void write_out(bool keep = false) {
     if (error) {
       buf.clear();
       return;
@@ -54,14 +54,16 @@ struct MessageSpool::Shared {
       auto w = msg->write(buf);
       if (!w) error = w.error();
     }
-    buf.clear();
+    if (!keep) buf.clear();
   }
 };
 
 MessageSpool::MessageSpool(store::MaildirStore& store, asio::thread_pool& pool,
-                           std::vector<std::string> maildirs, bool discard)
+                           std::vector<std::string> maildirs, bool discard,
+                           store::JournaledDelivery* journal)
     : s_(std::make_shared<Shared>(Shared{store, std::move(maildirs), {}, {}, {}, {}, {}})),
       pool_(pool),
+      journal_(journal),
       discard_(discard) {}
 
 MessageSpool::~MessageSpool() {
@@ -96,8 +98,17 @@ asio::awaitable<tl::expected<void, store::StoreError>> MessageSpool::commit() {
   done_ = true;
   if (discard_) co_return tl::expected<void, store::StoreError>{};
   auto s = s_;
-  auto job = [s]() -> tl::expected<void, store::StoreError> {
-    s->write_out();
+  // The journal takes messages whose content is still all in memory (none was flushed yet);
+  // relayed mail goes to the outbound spool the direct way.
+  store::JournaledDelivery* journal = s->msg || !s->relay_spool.empty() ? nullptr : journal_;
+  auto job = [s, journal]() -> tl::expected<void, store::StoreError> {
+    s->write_out(journal != nullptr);
+    if (journal && !s->error) {
+      const bool taken = journal->accept(s->msg, s->buf);
+      s->buf.clear();
+      if (taken) return {};
+    }
+    s->buf.clear();
     if (s->error) {
       if (s->msg) s->store.abort(*s->msg);
       return tl::unexpected(*s->error);

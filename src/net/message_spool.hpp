@@ -14,6 +14,7 @@
 #include <asio/thread_pool.hpp>
 #include <tl/expected.hpp>
 
+#include "store/journaled_delivery.hpp"
 #include "store/maildir_store.hpp"
 
 namespace taube::net {
@@ -22,9 +23,11 @@ class MessageSpool {
  public:
   static constexpr std::size_t kFlushThreshold = 128 * 1024;
 
-  // `discard`: protocol-only mode, nothing is stored (benchmarks).
+  // `discard`: protocol-only mode, nothing is stored (benchmarks). `journal` (may be null): a
+  // message held in memory until commit goes through the delivery journal.
   MessageSpool(store::MaildirStore& store, asio::thread_pool& pool,
-               std::vector<std::string> maildirs, bool discard);
+               std::vector<std::string> maildirs, bool discard,
+               store::JournaledDelivery* journal = nullptr);
   ~MessageSpool();
   MessageSpool(const MessageSpool&) = delete;
   MessageSpool& operator=(const MessageSpool&) = delete;
@@ -47,6 +50,7 @@ class MessageSpool {
   struct Shared;
   std::shared_ptr<Shared> s_;
   asio::thread_pool& pool_;
+  store::JournaledDelivery* journal_;
   bool discard_;
   bool done_ = false;
 };

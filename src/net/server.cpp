@@ -165,6 +165,42 @@ void Server::clean_maildirs() {
   if (removed > 0) spdlog::info("removed {} stale file(s) from Maildir tmp/ directories", removed);
 }
 
+tl::expected<void, std::string> Server::open_journal() {
+  if (cfg_.journal_path.empty() || cfg_.discard || journal_) return {};
+  std::error_code ec;
+  const bool existed = std::filesystem::exists(cfg_.journal_path, ec);
+  auto j = store::DeliveryJournal::open(store::posix_fs(), cfg_.journal_path, cfg_.journal_size);
+  if (!j && !existed) {
+    // No journal yet and none can be made (disk full, read-only): every message is fsynced into
+    // its Maildir directly, which is slower but just as safe. An existing journal that cannot
+    // be read is another matter (it may hold mail): below, the server refuses to start.
+    spdlog::warn("cannot create the delivery journal {}: {}; delivering without it",
+                 cfg_.journal_path, store::to_string(j.error()));
+    return {};
+  }
+  if (!j) {
+    return tl::unexpected("cannot open the delivery journal " + cfg_.journal_path + ": " +
+                          store::to_string(j.error()));
+  }
+  auto jd = std::make_unique<store::JournaledDelivery>(store_, std::move(*j));
+  jd->set_logger([](const std::string& m) { spdlog::warn("{}", m); });
+  const std::string rescue = cfg_.journal_path + ".rescue";
+  auto r = jd->recover(rescue);
+  if (!r) {
+    return tl::unexpected("cannot deliver the messages left in the delivery journal " +
+                          cfg_.journal_path + ": " + store::to_string(r.error()));
+  }
+  if (r->delivered + r->present + r->rescued > 0) {
+    spdlog::info(
+        "delivery journal: {} message(s) delivered after a restart, {} already there, {} "
+        "kept in {}",
+        r->delivered, r->present, r->rescued, rescue);
+  }
+  jd->start();
+  journal_ = std::move(jd);
+  return {};
+}
+
 }  // namespace taube::net
 
 namespace taube::net {

@@ -24,6 +24,7 @@
 #include "net/tls_context.hpp"
 #include "smtp/session.hpp"
 #include "store/directory.hpp"
+#include "store/journaled_delivery.hpp"
 #include "store/maildir_store.hpp"
 #include "store/user_db.hpp"
 
@@ -74,6 +75,10 @@ struct ServerConfig {
   std::size_t worker_threads = 32;
   std::chrono::milliseconds shutdown_grace = std::chrono::seconds(30);
   bool discard = false;  // protocol-only mode: accept and drop (benchmarks)
+  // The delivery journal (store/delivery_journal.hpp): a 250 once the message is durable there;
+  // Maildir files follow in batches. Empty: every message is fsynced into its Maildir directly.
+  std::string journal_path;
+  std::uint64_t journal_size = 32u << 20;
   // Wait this long before the greeting; a client that talks first is no real MTA (RFC 5321
   // §4.3.1: the client waits for the 220) and gets 554 (like Postfix's postscreen pregreet
   // test). Zero disables the test.
@@ -117,6 +122,9 @@ class Server {
   void stop();
   // Removes stale temp files of every Maildir under the mail root (start-up).
   void clean_maildirs();
+  // Opens the delivery journal (if configured), delivers what a crash left in it and starts its
+  // publisher. Before listen().
+  tl::expected<void, std::string> open_journal();
   // Loads (or reloads, on SIGHUP) the TLS certificate and the users file. On a reload error the
   // old ones stay in use.
   tl::expected<void, std::string> load_credentials();
@@ -127,6 +135,7 @@ class Server {
   const ServerConfig& config() const { return cfg_; }
   const store::Directory& directory() const { return dir_; }
   store::MaildirStore& store() { return store_; }
+  store::JournaledDelivery* journal() { return journal_.get(); }
   asio::thread_pool& pool() { return pool_; }
   bool stopping() const { return stopping_; }
   std::shared_ptr<asio::ssl::context> tls_context() const { return tls_ctx_; }
@@ -148,6 +157,7 @@ class Server {
   store::Directory dir_;
   store::MaildirStore store_;
   asio::thread_pool pool_;
+  std::unique_ptr<store::JournaledDelivery> journal_;  // after pool_: stopped before it joins
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
   std::vector<const ListenerConfig*> acceptor_listeners_;
   std::shared_ptr<asio::ssl::context> tls_ctx_;

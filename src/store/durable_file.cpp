@@ -265,25 +265,11 @@ tl::expected<void, StoreError> DurableFile::copy_to(const std::string& source,
   return {};
 }
 
-tl::expected<void, StoreError> DurableFile::publish(const std::vector<std::string>& final_paths) {
-  if (finished_ || fd_ < 0) return tl::unexpected(StoreError::Io);
-
-  std::vector<std::string> finals;
-  for (const auto& p : final_paths) {
-    if (std::find(finals.begin(), finals.end(), p) == finals.end()) finals.push_back(p);
-  }
-
-  std::vector<std::string> created;  // final names that exist now, removed again on failure
-  std::string copy_tmp;              // a cross-device copy's temp name, while it exists
-  auto undo = [&](StoreError e) -> tl::expected<void, StoreError> {
-    for (const auto& p : created) fs_->unlink(p);
-    if (!copy_tmp.empty()) fs_->unlink(copy_tmp);
-    abort();  // closes the descriptor if still open, removes the temp name
-    return tl::unexpected(e);
-  };
-  auto fail = [&](int err) { return undo(error_from_errno(err)); };
-
-  if (fs_->fsync(fd_) != 0) return fail(errno);
+// Gives the file every name in `finals` (hard links; an anonymous file gets its first name by
+// linkat; EXDEV: a durable copy). `created` collects the names that exist, for the caller's undo.
+tl::expected<void, StoreError> DurableFile::make_links(const std::vector<std::string>& finals,
+                                                       std::vector<std::string>& created,
+                                                       std::string& copy_tmp) {
   // The name further links and copies are made from: the temp name, or for an anonymous file its
   // first final name (in the same Maildir as the file, so on the same file system).
   std::string source = tmp_path_;
@@ -298,20 +284,50 @@ tl::expected<void, StoreError> DurableFile::publish(const std::vector<std::strin
       // its descriptor, which stays open until they are done.
       source = "/proc/self/fd/" + std::to_string(fd_);
     } else {
-      return fail(errno);
+      return fail_errno();
     }
   }
-
   for (; next < finals.size(); ++next) {
     const auto& final_path = finals[next];
     if (fs_->link(source, final_path) == 0) {
       created.push_back(final_path);
       continue;
     }
-    if (errno != EXDEV) return fail(errno);
-    if (auto r = copy_to(source, final_path, copy_tmp); !r) return undo(r.error());
+    if (errno != EXDEV) return fail_errno();
+    if (auto r = copy_to(source, final_path, copy_tmp); !r) return r;
     created.push_back(final_path);
   }
+  return {};
+}
+
+namespace {
+
+std::vector<std::string> distinct(const std::vector<std::string>& v) {
+  std::vector<std::string> out;
+  for (const auto& p : v) {
+    if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+  }
+  return out;
+}
+
+}  // namespace
+
+tl::expected<void, StoreError> DurableFile::publish(const std::vector<std::string>& final_paths) {
+  if (finished_ || fd_ < 0 || final_paths.empty()) return tl::unexpected(StoreError::Io);
+  const std::vector<std::string> finals = distinct(final_paths);
+
+  std::vector<std::string> created;  // final names that exist now, removed again on failure
+  std::string copy_tmp;              // a cross-device copy's temp name, while it exists
+  auto undo = [&](StoreError e) -> tl::expected<void, StoreError> {
+    for (const auto& p : created) fs_->unlink(p);
+    if (!copy_tmp.empty()) fs_->unlink(copy_tmp);
+    abort();  // closes the descriptor if still open, removes the temp name
+    return tl::unexpected(e);
+  };
+  auto fail = [&](int err) { return undo(error_from_errno(err)); };
+
+  if (fs_->fsync(fd_) != 0) return fail(errno);
+  if (auto r = make_links(finals, created, copy_tmp); !r) return undo(r.error());
   int fd = std::exchange(fd_, -1);
   if (!close_ok(*fs_, fd)) return fail(errno);
 
@@ -329,6 +345,34 @@ tl::expected<void, StoreError> DurableFile::publish(const std::vector<std::strin
   if (!anonymous_ && fs_->unlink(tmp_path_) != 0) return fail(errno);
   finished_ = true;
   return {};
+}
+
+tl::expected<std::vector<std::string>, StoreError> DurableFile::link_durable(
+    const std::vector<std::string>& final_paths) {
+  if (finished_ || fd_ < 0 || final_paths.empty()) return tl::unexpected(StoreError::Io);
+  const std::vector<std::string> finals = distinct(final_paths);
+  std::vector<std::string> created;
+  std::string copy_tmp;
+  auto undo = [&](StoreError e) -> tl::expected<std::vector<std::string>, StoreError> {
+    for (const auto& p : created) fs_->unlink(p);
+    if (!copy_tmp.empty()) fs_->unlink(copy_tmp);
+    abort();
+    return tl::unexpected(e);
+  };
+  if (auto r = make_links(finals, created, copy_tmp); !r) return undo(r.error());
+  int fd = std::exchange(fd_, -1);
+  if (!close_ok(*fs_, fd)) return undo(error_from_errno(errno));
+  if (!anonymous_ && fs_->unlink(tmp_path_) != 0) return undo(error_from_errno(errno));
+  finished_ = true;
+  return created;
+}
+
+tl::expected<void, StoreError> fsync_directory(Fs& fs, const std::string& dir) {
+  return fsync_dir_grouped(fs, dir);
+}
+
+std::string parent_directory(const std::string& path) {
+  return parent_dir(path);
 }
 
 }  // namespace taube::store

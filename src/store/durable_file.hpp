@@ -42,6 +42,16 @@ class DurableFile {
   // removes the temp name. All or nothing: on failure every final path already created is removed.
   tl::expected<void, StoreError> publish(const std::vector<std::string>& final_paths);
 
+  // For callers that made the content durable themselves (the journal's publisher calls syncfs
+  // for a whole batch): gives the file its final names without any fsync, closes it and removes
+  // the temp name. Returns the names created; making them durable (fsync of their directories,
+  // or syncfs) is the caller's job. On failure nothing is left, as with publish().
+  tl::expected<std::vector<std::string>, StoreError> link_durable(
+      const std::vector<std::string>& final_paths);
+
+  // The open descriptor (-1 once published or aborted), for fstat/syncfs by the journal.
+  int fd() const { return fd_; }
+
   // Closes and removes the temp file. Idempotent.
   void abort();
 
@@ -61,9 +71,19 @@ class DurableFile {
   bool anonymous_ = false;
 
   void close_fd();
+  tl::expected<void, StoreError> make_links(const std::vector<std::string>& finals,
+                                            std::vector<std::string>& created,
+                                            std::string& copy_tmp);
   tl::expected<void, StoreError> copy_to(const std::string& source, const std::string& final_path,
                                          std::string& copy_tmp);
 };
+
+// fsync of a directory, coalesced with concurrent callers syncing the same directory (one fsync
+// that started after the caller's change covers it).
+tl::expected<void, StoreError> fsync_directory(Fs& fs, const std::string& dir);
+
+// "a/b/c" -> "a/b"; "c" -> "."; "/c" -> "/".
+std::string parent_directory(const std::string& path);
 
 // Maps errno to StoreError (ENOSPC/EDQUOT -> NoSpace, EACCES/EPERM/EROFS -> Permission).
 StoreError error_from_errno(int err);

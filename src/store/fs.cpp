@@ -68,6 +68,27 @@ int Fs::link_fd(int fd, const std::string& to) {
       [&] { return ::linkat(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), AT_SYMLINK_FOLLOW); });
 }
 
+ssize_t Fs::pwrite(int fd, const void* buf, std::size_t n, off_t offset) {
+  return ::pwrite(fd, buf, n, offset);
+}
+
+ssize_t Fs::pread(int fd, void* buf, std::size_t n, off_t offset) {
+  return retry_eintr([&] { return ::pread(fd, buf, n, offset); });
+}
+
+int Fs::fdatasync(int fd) {
+  return retry_eintr([&] { return ::fdatasync(fd); });
+}
+
+// syncfs(2) reports write-back errors of the whole file system since Linux 5.8.
+int Fs::syncfs(int fd) {
+  return retry_eintr([&] { return ::syncfs(fd); });
+}
+
+int Fs::fstat(int fd, struct ::stat* st) {
+  return ::fstat(fd, st);
+}
+
 bool can_link_anonymous_files() {
   static const bool ok = ::access("/proc/self/fd", X_OK) == 0;
   return ok;

@@ -29,6 +29,13 @@ class Fs {
   // Gives the anonymous file open on `fd` (O_TMPFILE) the name `to` (linkat through
   // /proc/self/fd). Not pure, like read(); the default makes the real call.
   virtual int link_fd(int fd, const std::string& to);
+  // For the delivery journal (DeliveryJournal, JournaledDelivery). Not pure either; the defaults
+  // make the real calls.
+  virtual ssize_t pwrite(int fd, const void* buf, std::size_t n, off_t offset);
+  virtual ssize_t pread(int fd, void* buf, std::size_t n, off_t offset);
+  virtual int fdatasync(int fd);
+  virtual int syncfs(int fd);
+  virtual int fstat(int fd, struct ::stat* st);
 };
 
 // Whether anonymous temp files can be named later: /proc/self/fd is there (checked once).

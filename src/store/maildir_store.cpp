@@ -102,6 +102,33 @@ tl::expected<void, StoreError> MaildirStore::ensure_maildir(const std::string& d
 
 tl::expected<MaildirStore::Message, StoreError> MaildirStore::begin(
     const std::vector<std::string>& maildirs_in) {
+  return begin(maildirs_in, unique_name());
+}
+
+std::vector<std::string> MaildirStore::Message::final_paths() const {
+  std::vector<std::string> finals;
+  finals.reserve(maildirs_.size());
+  for (const auto& d : maildirs_) finals.push_back(d + "/new/" + unique_);
+  return finals;
+}
+
+std::unordered_set<std::string> MaildirStore::delivered_names(const std::string& maildir) const {
+  std::unordered_set<std::string> names;
+  const std::string dir = strip_trailing_slashes(maildir);
+  for (const char* sub : {"/new", "/cur"}) {
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(dir + sub, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      if (auto colon = name.find(':'); colon != std::string::npos) name.resize(colon);
+      names.insert(std::move(name));
+    }
+  }
+  return names;
+}
+
+tl::expected<MaildirStore::Message, StoreError> MaildirStore::begin(
+    const std::vector<std::string>& maildirs_in, std::string unique) {
   std::vector<std::string> maildirs;
   for (const auto& m : maildirs_in) {
     auto d = strip_trailing_slashes(m);
@@ -120,7 +147,6 @@ tl::expected<MaildirStore::Message, StoreError> MaildirStore::begin(
     ensured_->dirs.insert(d);
   }
 
-  std::string unique = unique_name();
   auto file = DurableFile::create_anonymous(fs_, maildirs.front() + "/tmp",
                                             maildirs.front() + "/tmp/" + unique);
   if (!file) {
@@ -134,10 +160,7 @@ tl::expected<MaildirStore::Message, StoreError> MaildirStore::begin(
 }
 
 tl::expected<void, StoreError> MaildirStore::commit(Message& msg) {
-  std::vector<std::string> finals;
-  finals.reserve(msg.maildirs_.size());
-  for (const auto& d : msg.maildirs_) finals.push_back(d + "/new/" + msg.unique_);
-  auto r = msg.file_.publish(finals);
+  auto r = msg.file_.publish(msg.final_paths());
   if (!r) {
     std::lock_guard lock(ensured_->mu);
     for (const auto& d : msg.maildirs_) ensured_->dirs.erase(d);

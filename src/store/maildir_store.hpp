@@ -10,6 +10,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -31,6 +32,10 @@ class MaildirStore {
     tl::expected<void, StoreError> write(std::span<const char> data) { return file_.write(data); }
     std::uint64_t size() const { return file_.size(); }
     const std::string& unique_name() const { return unique_; }
+    const std::vector<std::string>& maildirs() const { return maildirs_; }
+    // <maildir>/new/<unique> for every destination.
+    std::vector<std::string> final_paths() const;
+    DurableFile& file() { return file_; }
 
    private:
     friend class MaildirStore;
@@ -47,6 +52,13 @@ class MaildirStore {
   // Starts a message for the given Maildir directories (duplicates are delivered once). Thread
   // safe: may be called from worker threads.
   tl::expected<Message, StoreError> begin(const std::vector<std::string>& maildirs);
+  // The same with a given unique name (redelivery of a journalled message keeps its name, so a
+  // copy that did arrive is recognised).
+  tl::expected<Message, StoreError> begin(const std::vector<std::string>& maildirs,
+                                          std::string unique);
+
+  // Unique names present in <maildir>/new and <maildir>/cur (info suffix ":2,..." stripped).
+  std::unordered_set<std::string> delivered_names(const std::string& maildir) const;
 
   // Makes the message durable in every maildir's new/ (see class comment). On failure nothing is
   // left in any new/ and the tmp/ file is removed.

@@ -291,6 +291,7 @@ class Taube:
 
 
 def maildir_messages(maildir: Path) -> list[Path]:
+    settle(Path(maildir).parent.parent)
     new = Path(maildir) / "new"
     if not new.is_dir():
         return []
@@ -322,6 +323,7 @@ def all_maildirs(mail_root: Path) -> list[Path]:
 
 
 def count_all_messages(mail_root: Path) -> int:
+    settle(mail_root)
     return sum(len(maildir_messages(m)) for m in all_maildirs(mail_root))
 
 
@@ -344,9 +346,40 @@ def open_temp_files(pid: int, mail_root: Path) -> list[str]:
             target = os.readlink(fd)
         except OSError:
             continue
-        if target.startswith(root + "/") and "/tmp/" in target:
+        if target.startswith(root + "/") and "/tmp/" in target[len(root):]:
             out.append(target)
     return out
+
+
+def _temp_file_open_under(root: str) -> bool:
+    """Whether any process holds a file open in a tmp/ below `root`."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fds = list((proc / "fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith(root + "/") and "/tmp/" in target[len(root):]:
+                return True
+    return False
+
+
+def settle(mail_root: Path, timeout: float = 5.0) -> None:
+    """Waits until the messages the server has accepted are in their Maildirs. With the delivery
+    journal (the default) a 250 means the message is durable in the journal, and its Maildir
+    file follows a few milliseconds later; until then the server holds the file open in a tmp/
+    (anonymous, O_TMPFILE). Returns when no process holds such a file any more (or at timeout:
+    a session may be stuck mid-transaction on purpose)."""
+    root = str(Path(mail_root).resolve())
+    deadline = time.monotonic() + timeout
+    while _temp_file_open_under(root) and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 class Stored:

@@ -183,7 +183,8 @@ def marker_of(content: bytes) -> str | None:
 
 
 def store_files(mail_root: Path) -> list[Path]:
-    """Every file in every new/ and cur/ under the mail root."""
+    """Every file in every new/ and cur/ under the mail root (once accepted messages are there)."""
+    h.settle(mail_root)
     out = []
     for md in h.all_maildirs(mail_root):
         for sub in ("new", "cur"):

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -20,7 +21,23 @@
 
 namespace taube::store::test {
 
-enum class Op { Any, Open, Write, Read, Fsync, Close, Link, Rename, Unlink, Mkdir, Stat, kCount };
+enum class Op {
+  Any,
+  Open,
+  Write,
+  Read,
+  Fsync,
+  Close,
+  Link,
+  Rename,
+  Unlink,
+  Mkdir,
+  Stat,
+  Pwrite,
+  Fdatasync,
+  Syncfs,
+  kCount
+};
 
 class FailingFs : public Fs {
  public:
@@ -80,10 +97,17 @@ class FailingFs : public Fs {
   int stat(const std::string& path, struct ::stat* st) override {
     return check(Op::Stat) ? real_.stat(path, st) : -1;
   }
+  ssize_t pwrite(int fd, const void* buf, std::size_t n, off_t offset) override {
+    return check(Op::Pwrite) ? real_.pwrite(fd, buf, n, offset) : -1;
+  }
+  int fdatasync(int fd) override { return check(Op::Fdatasync) ? real_.fdatasync(fd) : -1; }
+  int syncfs(int fd) override { return check(Op::Syncfs) ? real_.syncfs(fd) : -1; }
 
  private:
-  // Counts the call; returns false (errno set) if it is to fail.
+  // Counts the call; returns false (errno set) if it is to fail. Locked: the journal's publisher
+  // thread calls in too.
   bool check(Op op) {
+    std::lock_guard lock(mu_);
     auto i = static_cast<std::size_t>(op);
     ++total_;
     ++counts_[i];
@@ -100,6 +124,7 @@ class FailingFs : public Fs {
     return true;
   }
 
+  std::mutex mu_;
   Fs& real_;
   Op nth_op_ = Op::Any;
   int nth_ = 0;
