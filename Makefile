@@ -33,11 +33,15 @@ sanitize: test-deps
 # tests that put many sessions and commits in flight at once. Reports go to files under
 # build-tsan/tsan-reports/ (a report must not kill the server mid-test and hide the others);
 # any report fails the target.
-TSAN_TESTS ?= test_smtp_source|test_crash_consistency|test_tls|test_auth|test_smtplib|test_reload|test_limits|test_disk_faults
+TSAN_TESTS ?= test_smtp_source|test_crash_consistency|test_tls|test_auth|test_smtplib|test_reload|test_limits|test_disk_faults|test_journal
+# And the store's unit tests that run the delivery journal's threads (group commit, publisher).
+TSAN_UNIT ?= DeliveryJournal*:JournaledDelivery*
 tsan: test-deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAUBE_SANITIZE_THREAD=ON >/dev/null
-	cmake --build build-tsan -j $(JOBS) --target taube
+	cmake --build build-tsan -j $(JOBS) --target taube unit_store
 	rm -rf build-tsan/tsan-reports && mkdir -p build-tsan/tsan-reports
+	TSAN_OPTIONS="log_path=$(CURDIR)/build-tsan/tsan-reports/tsan second_deadlock_stack=1" \
+	  build-tsan/tests/unit_store --gtest_filter='$(TSAN_UNIT)'
 	cd build-tsan && TSAN_OPTIONS="log_path=$(CURDIR)/build-tsan/tsan-reports/tsan second_deadlock_stack=1" \
 	  ctest --output-on-failure -R '$(TSAN_TESTS)' --timeout 600
 	@if ls build-tsan/tsan-reports/tsan.* >/dev/null 2>&1; then \

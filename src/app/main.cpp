@@ -2,6 +2,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -111,6 +113,13 @@ int serve(const ServeOptions& o) {
     return 1;
   }
   cfg.server.journal_path = app::journal_path_for(cfg);
+  // Connections and messages in flight each take a descriptor: use what the hard limit allows
+  // (systemd's default soft limit of 1024 would cap Taube far below max_connections).
+  if (struct rlimit nofile{};
+      ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   // A client that vanishes must not kill us with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
 

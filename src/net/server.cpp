@@ -1,5 +1,8 @@
 #include "net/server.hpp"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -184,6 +187,13 @@ tl::expected<void, std::string> Server::open_journal() {
   }
   auto jd = std::make_unique<store::JournaledDelivery>(store_, std::move(*j));
   jd->set_logger([](const std::string& m) { spdlog::warn("{}", m); });
+  // Each message between its 250 and its batch holds a descriptor: leave most of them to the
+  // connections.
+  struct rlimit nofile {};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
+    jd->set_max_outstanding(std::clamp<std::size_t>(nofile.rlim_cur / 4, 16,
+                                                    store::JournaledDelivery::kMaxOutstanding));
+  }
   const std::string rescue = cfg_.journal_path + ".rescue";
   auto r = jd->recover(rescue);
   if (!r) {

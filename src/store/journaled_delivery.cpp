@@ -104,7 +104,7 @@ bool JournaledDelivery::accept(std::optional<MaildirStore::Message>& msg,
   if (!msg || msg->file().fd() < 0 || !deliverable(msg->maildirs())) return false;
   {
     std::lock_guard lk(mu_);
-    if (stopping_ || !thread_.joinable() || outstanding_ >= kMaxOutstanding) return false;
+    if (stopping_ || !thread_.joinable() || outstanding_ >= max_outstanding_) return false;
     ++outstanding_;  // reserved before the append, so the bound holds
   }
   struct ::stat st {};

@@ -37,6 +37,8 @@ class JournaledDelivery {
   // Messages accepted but not yet in their Maildirs hold a descriptor each; beyond this many the
   // journal refuses (the caller delivers directly), which also bounds the publisher's batches.
   static constexpr std::size_t kMaxOutstanding = 4096;
+  // A lower bound for a process with few descriptors (set before start()).
+  void set_max_outstanding(std::size_t n) { max_outstanding_ = n; }
 
   JournaledDelivery(MaildirStore& store, std::unique_ptr<DeliveryJournal> journal,
                     Fs& fs = posix_fs());
@@ -97,6 +99,7 @@ class JournaledDelivery {
   std::vector<Entry> queue_;
   std::vector<Entry> retry_;  // publisher thread only
   std::size_t outstanding_ = 0;
+  std::size_t max_outstanding_ = kMaxOutstanding;
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -144,6 +144,32 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"hostname = \n", ":1:"},
         BadCase{"[aliases]\n\"a@localhost\" = []\n", "needs at least one target"}));
 
+TEST_F(ConfigTest, TheDeliveryJournalIsOnByDefaultBesideTheMaildirs) {
+  Config c = default_config();
+  EXPECT_TRUE(c.journal);
+  EXPECT_EQ(journal_path_for(c), "./var/mail/.taube-journal");
+  EXPECT_EQ(c.server.journal_size, 32u << 20);
+  c.directory.mail_root = "/srv/mail";  // --mail-root moves it along
+  EXPECT_EQ(journal_path_for(c), "/srv/mail/.taube-journal");
+  c.server.discard = true;  // nothing to journal
+  EXPECT_EQ(journal_path_for(c), "");
+
+  auto off = load_config(write("[delivery]\njournal = false\n"));
+  ASSERT_TRUE(off) << off.error();
+  EXPECT_EQ(journal_path_for(*off), "");
+
+  auto placed = load_config(
+      write("[delivery]\njournal_path = \"/var/spool/taube/journal\"\njournal_size_mb = 8\n"));
+  ASSERT_TRUE(placed) << placed.error();
+  EXPECT_EQ(journal_path_for(*placed), "/var/spool/taube/journal");
+  EXPECT_EQ(placed->server.journal_size, 8u << 20);
+
+  auto bad = load_config(write("[delivery]\njournal_size_mb = 0\n"));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("delivery.journal_size_mb: must be between"), std::string::npos)
+      << bad.error();
+}
+
 TEST_F(ConfigTest, ValidateChecksDirectory) {
   auto c = load_config(write("[aliases]\n\"a@localhost\" = [\"x@elsewhere.net\"]\n"));
   ASSERT_TRUE(c.has_value()) << c.error();

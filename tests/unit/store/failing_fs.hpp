@@ -45,25 +45,46 @@ class FailingFs : public Fs {
 
   // Fails the n-th (1-based) call of kind `op` (Op::Any: the n-th call of any kind) with `err`.
   void fail_nth(Op op, int n, int err) {
+    std::lock_guard lock(mu_);
     nth_op_ = op;
     nth_ = n;
     nth_err_ = err;
   }
   // Fails every call of kind `op` with `err` (e.g. link() with EXDEV).
-  void fail_always(Op op, int err) { always_[static_cast<std::size_t>(op)] = err; }
+  void fail_always(Op op, int err) {
+    std::lock_guard lock(mu_);
+    always_[static_cast<std::size_t>(op)] = err;
+  }
   // Lets write() transfer at most `n` bytes per call (short writes).
-  void max_write(std::size_t n) { max_write_ = n; }
+  void max_write(std::size_t n) {
+    std::lock_guard lock(mu_);
+    max_write_ = n;
+  }
 
-  bool injected() const { return injected_; }
-  int total_calls() const { return total_; }
-  int calls(Op op) const { return counts_[static_cast<std::size_t>(op)]; }
+  bool injected() const {
+    std::lock_guard lock(mu_);
+    return injected_;
+  }
+  int total_calls() const {
+    std::lock_guard lock(mu_);
+    return total_;
+  }
+  int calls(Op op) const {
+    std::lock_guard lock(mu_);
+    return counts_[static_cast<std::size_t>(op)];
+  }
 
   int open(const std::string& path, int flags, mode_t mode) override {
     return check(Op::Open) ? real_.open(path, flags, mode) : -1;
   }
   ssize_t write(int fd, const void* buf, std::size_t n) override {
     if (!check(Op::Write)) return -1;
-    return real_.write(fd, buf, max_write_ ? std::min(n, max_write_) : n);
+    std::size_t limit = 0;
+    {
+      std::lock_guard lock(mu_);
+      limit = max_write_;
+    }
+    return real_.write(fd, buf, limit ? std::min(n, limit) : n);
   }
   ssize_t read(int fd, void* buf, std::size_t n) override {
     return check(Op::Read) ? real_.read(fd, buf, n) : -1;
@@ -124,7 +145,7 @@ class FailingFs : public Fs {
     return true;
   }
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   Fs& real_;
   Op nth_op_ = Op::Any;
   int nth_ = 0;
