@@ -331,43 +331,34 @@ def tmp_leftovers(mail_root: Path) -> list[Path]:
     return [f for m in all_maildirs(mail_root) for f in maildir_tmp(m)]
 
 
+def _fd_targets(pid: int | str):
+    """What each open descriptor of process `pid` points to."""
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return
+    for fd in fds:
+        try:
+            yield os.readlink(fd)
+        except OSError:
+            continue
+
+
+def _in_a_tmp(root: str, target: str) -> bool:
+    return target.startswith(root + "/") and "/tmp/" in target[len(root):]
+
+
 def open_temp_files(pid: int, mail_root: Path) -> list[str]:
     """Temp files the server holds open under `mail_root`: named ones in a tmp/ and anonymous
     (O_TMPFILE) ones, which /proc shows as "<dir>/tmp/#<inode> (deleted)"."""
     root = str(Path(mail_root).resolve())
-    out = []
-    fd_dir = Path(f"/proc/{pid}/fd")
-    try:
-        fds = list(fd_dir.iterdir())
-    except OSError:
-        return out
-    for fd in fds:
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith(root + "/") and "/tmp/" in target[len(root):]:
-            out.append(target)
-    return out
+    return [t for t in _fd_targets(pid) if _in_a_tmp(root, t)]
 
 
 def _temp_file_open_under(root: str) -> bool:
     """Whether any process holds a file open in a tmp/ below `root`."""
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            fds = list((proc / "fd").iterdir())
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(fd)
-            except OSError:
-                continue
-            if target.startswith(root + "/") and "/tmp/" in target[len(root):]:
-                return True
-    return False
+    return any(_in_a_tmp(root, t) for proc in Path("/proc").iterdir() if proc.name.isdigit()
+               for t in _fd_targets(proc.name))
 
 
 def settle(mail_root: Path, timeout: float = 5.0) -> None:

@@ -46,6 +46,14 @@ std::optional<MaildirStore::Message> make_message(MaildirStore& store,
   return std::move(*m);
 }
 
+// A JournaledDelivery that recovered (nothing) and runs its publisher.
+std::unique_ptr<JournaledDelivery> started(MaildirStore& store, Fixture& f, Fs& fs = posix_fs()) {
+  auto jd = std::make_unique<JournaledDelivery>(store, f.open_journal(fs), fs);
+  EXPECT_TRUE(jd->recover(f.journal + ".rescue"));
+  jd->start();
+  return jd;
+}
+
 std::vector<std::string> new_files(const std::string& maildir) {
   return list_dir(maildir + "/new");
 }
@@ -53,9 +61,8 @@ std::vector<std::string> new_files(const std::string& maildir) {
 TEST(JournaledDelivery, AcceptedMessagesArePublishedIntoEveryNew) {
   Fixture f;
   MaildirStore store("host");
-  JournaledDelivery jd(store, f.open_journal());
-  ASSERT_TRUE(jd.recover(f.journal + ".rescue"));
-  jd.start();
+  auto started_jd = started(store, f);
+  auto& jd = *started_jd;
   std::vector<std::string> names;
   for (int i = 0; i < 20; ++i) {
     auto m = make_message(store, {f.a, f.b}, "message " + std::to_string(i) + "\n");
@@ -102,9 +109,8 @@ TEST(JournaledDelivery, RefusesBeforeStartAndAfterStop) {
 TEST(JournaledDelivery, ADestinationThatCannotTakeALinkIsLeftToTheDirectPath) {
   Fixture f;
   MaildirStore store("host");
-  JournaledDelivery jd(store, f.open_journal());
-  ASSERT_TRUE(jd.recover(f.journal + ".rescue"));
-  jd.start();
+  auto started_jd = started(store, f);
+  auto& jd = *started_jd;
   ASSERT_TRUE(store.ensure_maildir(f.b));
   ::rmdir((f.b + "/new").c_str());
   write_file(f.b + "/new", "not a directory");
@@ -222,9 +228,8 @@ TEST(JournaledDelivery, WhenSyncfsFailsEachFileIsFsynced) {
   FailingFs fs;
   fs.fail_always(Op::Syncfs, EIO);
   MaildirStore store("host");
-  JournaledDelivery jd(store, f.open_journal(), fs);
-  ASSERT_TRUE(jd.recover(f.journal + ".rescue"));
-  jd.start();
+  auto started_jd = started(store, f, fs);
+  auto& jd = *started_jd;
   for (int i = 0; i < 5; ++i) {
     auto m = make_message(store, {f.a}, "m\n");
     ASSERT_TRUE(jd.accept(m, "m\n"));
@@ -237,9 +242,8 @@ TEST(JournaledDelivery, WhenSyncfsFailsEachFileIsFsynced) {
 TEST(JournaledDelivery, ConcurrentAcceptsArePublishedExactlyOnce) {
   Fixture f;
   MaildirStore store("host");
-  JournaledDelivery jd(store, f.open_journal());
-  ASSERT_TRUE(jd.recover(f.journal + ".rescue"));
-  jd.start();
+  auto started_jd = started(store, f);
+  auto& jd = *started_jd;
   constexpr int kThreads = 8;
   constexpr int kEach = 60;
   std::vector<std::thread> threads;
