@@ -146,6 +146,8 @@ void JournaledDelivery::run() {
   auto last_start = std::chrono::steady_clock::now() - kBatchWindow;
   std::unique_lock lk(mu_);
   for (;;) {
+    if (stopping_ && queue_.empty() && outstanding_ > 0)  // see the end of the loop
+      cv_.wait(lk, [&] { return !queue_.empty() || outstanding_ == 0; });
     const bool idle = !cv_.wait_for(lk, kIdle, [&] { return stopping_ || !queue_.empty(); });
     if (!idle) {
       cv_.wait_until(lk, last_start + kBatchWindow,
@@ -185,7 +187,8 @@ void JournaledDelivery::run() {
     lk.lock();
     // The batch's descriptors are closed now (retries are read back from the journal).
     outstanding_ -= std::min(outstanding_, n);
-    if (stopping && queue_.empty()) break;
+    // An accept() that reserved its place before the stop may still be appending: wait for it.
+    if (stopping && queue_.empty() && outstanding_ == 0) break;
   }
   lk.unlock();
   if (!retry_.empty()) {
