@@ -29,11 +29,9 @@ constexpr std::size_t kCommandChunk = 4 * 1024;  // a burst of (pipelined) comma
 constexpr std::size_t kIdleChunk = 1024;         // waiting for the next command
 constexpr std::size_t kDataProgress = 8 * 1024;  // content per data_timeout that counts as progress
 
-asio::ip::address remote_address(asio::ip::tcp::socket& s) {
-  asio::error_code ec;
-  auto ep = s.remote_endpoint(ec);
-  if (ec) return {};
-  auto a = ep.address();
+// The client's address as accept() reported it (no getpeername per connection).
+asio::ip::address remote_address(const asio::ip::tcp::endpoint& peer) {
+  auto a = peer.address();
   if (a.is_v6() && a.to_v6().is_v4_mapped())
     a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
   return a;
@@ -59,12 +57,13 @@ std::string reply_text(const smtp::Reply& r) {
 
 }  // namespace
 
-Connection::Connection(Server& server, const ListenerConfig& listener, asio::ip::tcp::socket socket)
+Connection::Connection(Server& server, const ListenerConfig& listener, asio::ip::tcp::socket socket,
+                       const asio::ip::tcp::endpoint& peer)
     : srv_(server),
       listener_(listener),
       sock_(std::move(socket)),
       timer_(sock_.get_executor()),
-      addr_(remote_address(sock_)),
+      addr_(remote_address(peer)),
       session_(server.config().session,
                smtp::ClientInfo{addr_.to_string(), {}, false, false, {}, {}},
                channel_policy(server, listener)) {
@@ -133,7 +132,10 @@ asio::awaitable<bool> Connection::start_tls() {
 
 asio::awaitable<void> Connection::run() {
   asio::error_code ec;
+#ifndef __linux__
+  // Linux: inherited from the listening socket (Server::listen), one setsockopt less per client.
   sock_.set_option(asio::ip::tcp::no_delay(true), ec);
+#endif
   admitted_ = srv_.admit(ip_);
   if (admitted_ && listener_.tls == TlsMode::Implicit) {
     // RFC 8314 §3: implicit TLS: the handshake comes before the greeting.

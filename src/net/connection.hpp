@@ -28,7 +28,9 @@ struct ListenerConfig;
 
 class Connection {
  public:
-  Connection(Server& server, const ListenerConfig& listener, asio::ip::tcp::socket socket);
+  // `peer`: the client's endpoint as accept() gave it.
+  Connection(Server& server, const ListenerConfig& listener, asio::ip::tcp::socket socket,
+             const asio::ip::tcp::endpoint& peer);
   ~Connection();
 
   asio::awaitable<void> run();

@@ -42,6 +42,9 @@ tl::expected<void, std::string> Server::listen() {
     acc->open(ep.protocol(), ec);
     if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec && addr.is_v6()) acc->set_option(asio::ip::v6_only(true), ec);
+    // Replies are written whole, one write per burst: Nagle's algorithm would only delay them.
+    // Accepted sockets inherit it from the listener on Linux.
+    if (!ec) acc->set_option(asio::ip::tcp::no_delay(true), ec);
     if (!ec) acc->bind(ep, ec);
     if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
@@ -78,7 +81,8 @@ asio::awaitable<void> Server::accept_loop(asio::ip::tcp::acceptor& acceptor,
                                           const ListenerConfig& listener) {
   asio::steady_timer backoff(io_);
   while (!stopping_) {
-    auto [ec, sock] = co_await acceptor.async_accept(as_tuple(use_awaitable));
+    asio::ip::tcp::endpoint peer;
+    auto [ec, sock] = co_await acceptor.async_accept(peer, as_tuple(use_awaitable));
     if (ec) {
       if (stopping_ || ec == asio::error::operation_aborted) break;
       // EMFILE and friends: wait a little rather than spin.
@@ -87,7 +91,7 @@ asio::awaitable<void> Server::accept_loop(asio::ip::tcp::acceptor& acceptor,
       co_await backoff.async_wait(as_tuple(use_awaitable));
       continue;
     }
-    auto conn = std::make_shared<Connection>(*this, listener, std::move(sock));
+    auto conn = std::make_shared<Connection>(*this, listener, std::move(sock), peer);
     asio::co_spawn(
         io_, [conn]() -> asio::awaitable<void> { co_await conn->run(); },
         [](std::exception_ptr e) {
