@@ -1,5 +1,6 @@
 """The taube command line: --version, --help, check-config, overrides, and graceful SIGTERM."""
 
+import resource
 import signal
 import socket
 import subprocess
@@ -178,6 +179,28 @@ class CommandLineOverrides(unittest.TestCase):
             blocker.close()
             import shutil
             shutil.rmtree(root, ignore_errors=True)
+
+
+class Startup(unittest.TestCase):
+    def test_open_files_soft_limit_is_raised_to_the_hard_limit(self):
+        """Connections and journalled messages each hold a descriptor: a soft limit of 1024
+        (systemd's default) would cap the server far below max_connections."""
+        old = resource.getrlimit(resource.RLIMIT_NOFILE)
+        hard = old[1]
+        if hard != resource.RLIM_INFINITY and hard <= 256:
+            self.skipTest(f"hard limit {hard} leaves nothing to raise")
+        # The child inherits a low soft limit from us.
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+        try:
+            srv = h.Taube()
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, old)
+        self.addCleanup(srv.cleanup)
+        limits = Path(f"/proc/{srv.proc.pid}/limits").read_text()
+        line = next(x for x in limits.splitlines() if x.startswith("Max open files"))
+        soft, hard_seen = line.split()[3:5]
+        self.assertEqual(soft, hard_seen, line)
+        self.assertEqual(srv.stop(), 0)
 
 
 class Shutdown(unittest.TestCase):
