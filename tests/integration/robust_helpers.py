@@ -274,19 +274,26 @@ def abort_rst(sock: socket.socket) -> None:
     sock.close()
 
 
-def normal_transaction(srv: h.Taube, rcpt: str = "alice@localhost", tag: str = "final") -> float:
+def normal_transaction(srv: h.Taube, rcpt: str = "alice@localhost", tag: str = "final",
+                       timings: dict | None = None) -> float:
     """A complete, ordinary transaction (EHLO, MAIL, RCPT, DATA, QUIT); returns its duration and
-    asserts the message arrived complete."""
+    asserts the message arrived complete. `timings`, if given, gets "connect" (the TCP
+    handshake, done by the kernel before the server accepts) and "dialog" (greeting to 221)."""
     marker = f"m-{tag}-{random.getrandbits(40):x}"
     body = make_body(marker, 2000)
     md = srv.maildir(rcpt)
     before = len(h.maildir_messages(md))
     t0 = time.monotonic()
     with srv.client() as c:
+        t_conn = time.monotonic()
+        if timings is not None:
+            timings["connect"] = t_conn - t0
         c.greet()
         h.queued_id(c.send_message(SENDER, [rcpt], h.dot_stuff(body)))
         c.expect("221", "QUIT")
     dt = time.monotonic() - t0
+    if timings is not None:
+        timings["dialog"] = time.monotonic() - t_conn
     msgs = h.wait_messages(md, before + 1, timeout=5)
     found = [m for m in msgs if marker_of(h.read_stored(m).content) == marker]
     if len(found) != 1:
