@@ -1,6 +1,8 @@
 // MessageSpool: the content of one incoming message on its way to the Maildir store. Small
-// messages stay in memory and are written, fsynced and linked by one worker job at commit; larger
-// ones are written in pieces by the worker pool as they arrive (bounded memory). A write error is
+// messages stay in memory; at commit one worker job writes them and hands them to the delivery
+// journal (durable there, linked into new/ by its publisher), or fsyncs and links them itself when
+// there is no journal or it refuses. Larger ones are written in pieces by the worker pool as they
+// arrive (bounded memory) and always take the direct path. A write error is
 // sticky: the rest of the message is still read (the session must reach the end of data) and the
 // commit reports the error, leaving nothing behind.
 #pragma once
