@@ -17,7 +17,7 @@
 #include <string_view>
 
 #include "fuzz_support.hpp"
-#include "smtp/bdat_decoder.hpp"
+#include "smtp/wire/bdat_decoder.hpp"
 
 using namespace taube::smtp;
 using taube::fuzz::SplitRng;

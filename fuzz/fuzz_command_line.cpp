@@ -6,8 +6,8 @@
 #include <string_view>
 
 #include "fuzz_support.hpp"
-#include "smtp/base64.hpp"
-#include "smtp/command_parser.hpp"
+#include "smtp/wire/base64.hpp"
+#include "smtp/wire/command_parser.hpp"
 
 using namespace taube::smtp;
 

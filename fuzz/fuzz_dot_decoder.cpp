@@ -19,7 +19,7 @@
 #include <string_view>
 
 #include "fuzz_support.hpp"
-#include "smtp/dot_decoder.hpp"
+#include "smtp/wire/dot_decoder.hpp"
 
 using namespace taube::smtp;
 using taube::fuzz::SplitRng;

@@ -8,8 +8,8 @@
 #include <string_view>
 
 #include "fuzz_support.hpp"
-#include "smtp/address.hpp"
-#include "smtp/esmtp_params.hpp"
+#include "smtp/wire/address.hpp"
+#include "smtp/wire/esmtp_params.hpp"
 
 using namespace taube::smtp;
 

@@ -38,8 +38,8 @@
 #include <utility>
 
 #include "fuzz_support.hpp"
-#include "smtp/reply.hpp"
-#include "smtp/session.hpp"
+#include "smtp/wire/reply.hpp"
+#include "smtp/server/server_session.hpp"
 
 using namespace taube::smtp;
 using taube::fuzz::SplitRng;

@@ -8,7 +8,7 @@
 
 #include <toml++/toml.h>
 
-#include "smtp/address.hpp"
+#include "smtp/wire/address.hpp"
 
 namespace taube::app {
 

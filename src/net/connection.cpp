@@ -14,7 +14,7 @@
 #include "net/blocking_pool.hpp"
 #include "net/queue_id.hpp"
 #include "net/server.hpp"
-#include "smtp/trace.hpp"
+#include "smtp/wire/trace.hpp"
 
 namespace taube::net {
 

@@ -18,7 +18,7 @@
 
 #include "net/message_spool.hpp"
 #include "net/read_buffer.hpp"
-#include "smtp/session.hpp"
+#include "smtp/server/server_session.hpp"
 #include "store/scram.hpp"
 
 namespace taube::net {

@@ -22,7 +22,7 @@
 
 #include "net/cidr.hpp"
 #include "net/tls_context.hpp"
-#include "smtp/session.hpp"
+#include "smtp/server/server_session.hpp"
 #include "store/directory.hpp"
 #include "store/journaled_delivery.hpp"
 #include "store/maildir_store.hpp"

@@ -1,6 +1,6 @@
 // Tests for src/smtp/esmtp_params.cpp: MAIL/RCPT parameters (RFC 5321 §4.1.2, RFC 1870 SIZE,
 // RFC 6152 BODY, RFC 6531 SMTPUTF8, RFC 3461 DSN) and xtext.
-#include "smtp/esmtp_params.hpp"
+#include "smtp/wire/esmtp_params.hpp"
 
 #include <gtest/gtest.h>
 

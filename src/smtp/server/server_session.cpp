@@ -1,6 +1,6 @@
-#include "smtp/session.hpp"
+#include "smtp/server/server_session.hpp"
 
-#include "smtp/base64.hpp"
+#include "smtp/wire/base64.hpp"
 
 #include <algorithm>
 #include <charconv>

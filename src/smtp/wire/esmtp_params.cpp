@@ -1,8 +1,8 @@
-#include "smtp/esmtp_params.hpp"
+#include "smtp/wire/esmtp_params.hpp"
 
 #include <charconv>
 
-#include "smtp/address.hpp"
+#include "smtp/wire/address.hpp"
 
 namespace taube::smtp {
 

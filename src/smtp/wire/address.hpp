@@ -6,7 +6,7 @@
 
 #include <tl/expected.hpp>
 
-#include "smtp/limits.hpp"
+#include "smtp/wire/limits.hpp"
 
 namespace taube::smtp {
 

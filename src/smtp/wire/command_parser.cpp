@@ -1,6 +1,6 @@
-#include "smtp/command_parser.hpp"
+#include "smtp/wire/command_parser.hpp"
 
-#include "smtp/address.hpp"
+#include "smtp/wire/address.hpp"
 
 #include <array>
 #include <utility>

@@ -1,6 +1,6 @@
 // Tests for src/smtp/address.cpp: paths and mailboxes (RFC 5321 §4.1.2, §4.1.3, §4.5.3.1; RFC 6531
 // §3.3 for UTF-8).
-#include "smtp/address.hpp"
+#include "smtp/wire/address.hpp"
 
 #include <gtest/gtest.h>
 

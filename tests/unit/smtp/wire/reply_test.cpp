@@ -1,5 +1,5 @@
 // Tests for src/smtp/reply.cpp: the reply table (practice 4) and the wire formatting.
-#include "smtp/reply.hpp"
+#include "smtp/wire/reply.hpp"
 
 #include <gtest/gtest.h>
 

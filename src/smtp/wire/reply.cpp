@@ -1,4 +1,4 @@
-#include "smtp/reply.hpp"
+#include "smtp/wire/reply.hpp"
 
 #include <algorithm>
 

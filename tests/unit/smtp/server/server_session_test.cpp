@@ -2,9 +2,9 @@
 // decisions (practice 2), pipelining, limits at N and N+1 (practice 11), DATA/BDAT, SMTPUTF8,
 // STARTTLS and AUTH. Scripts run under split_feed (practice 7) where the result must not depend
 // on how the input was cut.
-#include "smtp/session.hpp"
+#include "smtp/server/server_session.hpp"
 
-#include "smtp/base64.hpp"
+#include "smtp/wire/base64.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "smtp/session_driver.hpp"
-#include "smtp/split_feed.hpp"
+#include "session_driver.hpp"
+#include "split_feed.hpp"
 
 namespace taube::smtp {
 namespace {

@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "smtp/session.hpp"
-#include "smtp/split_feed.hpp"
+#include "smtp/server/server_session.hpp"
+#include "split_feed.hpp"
 
 namespace taube::smtp::testing {
 

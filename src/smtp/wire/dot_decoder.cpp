@@ -1,4 +1,4 @@
-#include "smtp/dot_decoder.hpp"
+#include "smtp/wire/dot_decoder.hpp"
 
 #include <cstring>
 

@@ -9,7 +9,7 @@
 
 #include <tl/expected.hpp>
 
-#include "smtp/reply.hpp"
+#include "smtp/wire/reply.hpp"
 
 namespace taube::smtp {
 

@@ -1,4 +1,4 @@
-#include "smtp/trace.hpp"
+#include "smtp/wire/trace.hpp"
 
 namespace taube::smtp {
 

@@ -1,6 +1,6 @@
 // Tests for src/smtp/dot_decoder.cpp (RFC 5321 §4.1.1.4, §4.5.2; SMTP smuggling). Every input
 // runs under split_feed: whole, byte by byte, at every split point and in random splits.
-#include "smtp/dot_decoder.hpp"
+#include "smtp/wire/dot_decoder.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "smtp/split_feed.hpp"
+#include "split_feed.hpp"
 
 namespace taube::smtp {
 namespace {

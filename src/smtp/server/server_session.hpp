@@ -36,13 +36,13 @@
 #include <string_view>
 #include <vector>
 
-#include "smtp/bdat_decoder.hpp"
-#include "smtp/command_parser.hpp"
-#include "smtp/dot_decoder.hpp"
-#include "smtp/envelope.hpp"
-#include "smtp/limits.hpp"
-#include "smtp/reply.hpp"
-#include "smtp/sasl_scram.hpp"
+#include "smtp/wire/bdat_decoder.hpp"
+#include "smtp/wire/command_parser.hpp"
+#include "smtp/wire/dot_decoder.hpp"
+#include "smtp/wire/envelope.hpp"
+#include "smtp/wire/limits.hpp"
+#include "smtp/wire/reply.hpp"
+#include "sasl/scram_messages.hpp"
 
 namespace taube::smtp {
 

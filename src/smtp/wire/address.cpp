@@ -1,4 +1,4 @@
-#include "smtp/address.hpp"
+#include "smtp/wire/address.hpp"
 
 #include <cctype>
 #include <cstdint>

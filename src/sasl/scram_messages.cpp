@@ -1,6 +1,6 @@
-#include "smtp/sasl_scram.hpp"
+#include "sasl/scram_messages.hpp"
 
-#include "smtp/base64.hpp"
+#include "smtp/wire/base64.hpp"
 
 namespace taube::smtp {
 

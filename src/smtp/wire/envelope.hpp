@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "smtp/address.hpp"
-#include "smtp/esmtp_params.hpp"
+#include "smtp/wire/address.hpp"
+#include "smtp/wire/esmtp_params.hpp"
 
 namespace taube::smtp {
 

@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "smtp/session.hpp"
-#include "smtp/session_driver.hpp"
-#include "smtp/split_feed.hpp"
+#include "smtp/server/server_session.hpp"
+#include "session_driver.hpp"
+#include "split_feed.hpp"
 #include "store/directory.hpp"
 
 namespace taube::smtp {

@@ -1,4 +1,4 @@
-#include "smtp/sasl_scram.hpp"
+#include "sasl/scram_messages.hpp"
 
 #include <gtest/gtest.h>
 

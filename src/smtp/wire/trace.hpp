@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "smtp/address.hpp"
+#include "smtp/wire/address.hpp"
 
 namespace taube::smtp {
 

@@ -1,5 +1,5 @@
 // Tests for src/smtp/command_parser.cpp (RFC 5321 §4.1.1, §2.4 case-insensitivity).
-#include "smtp/command_parser.hpp"
+#include "smtp/wire/command_parser.hpp"
 
 #include <gtest/gtest.h>
 

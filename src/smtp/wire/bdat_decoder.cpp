@@ -1,4 +1,4 @@
-#include "smtp/bdat_decoder.hpp"
+#include "smtp/wire/bdat_decoder.hpp"
 
 #include <algorithm>
 

@@ -1,6 +1,6 @@
 // Tests for src/smtp/bdat_decoder.cpp (RFC 3030 §2): counted chunks, <CRLF> -> LF for the store,
 // a <CR> at the end of one chunk pairing with an <LF> at the start of the next, the size limit.
-#include "smtp/bdat_decoder.hpp"
+#include "smtp/wire/bdat_decoder.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "smtp/split_feed.hpp"
+#include "split_feed.hpp"
 
 namespace taube::smtp {
 namespace {

@@ -1,4 +1,4 @@
-#include "smtp/base64.hpp"
+#include "smtp/wire/base64.hpp"
 
 namespace taube::smtp {
 
