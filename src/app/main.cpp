@@ -140,12 +140,12 @@ int serve(const ServeOptions& o) {
     spdlog::critical("{}", r.error());
     return 1;
   }
-  if (auto r = server.listen(); !r) {
-    spdlog::critical("{}", r.error());
-    return 1;
-  }
-  // SIGHUP reloads the certificate and the users file (new connections use them).
+  // Signal handling before anything listens: a SIGTERM that arrives as soon as a client (or a
+  // test) can connect must stop the server cleanly, not kill it with the default action.
+  // asio::signal_set installs its handler now and delivers the signal once io.run() starts.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::signal_set hup(io, SIGHUP);
+  // SIGHUP reloads the certificate and the users file (new connections use them).
   std::function<void(const asio::error_code&, int)> on_hup = [&](const asio::error_code& e, int) {
     if (e || server.stopping()) return;
     if (auto r = server.load_credentials(); !r) {
@@ -156,13 +156,16 @@ int serve(const ServeOptions& o) {
     hup.async_wait(on_hup);
   };
   hup.async_wait(on_hup);
-  asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code& e, int sig) {
     if (e) return;
     spdlog::info("received signal {}, stopping", sig);
     server.stop();
     hup.cancel();
   });
+  if (auto r = server.listen(); !r) {
+    spdlog::critical("{}", r.error());
+    return 1;
+  }
   spdlog::info("taube {} ready: hostname={} mail_root={} domains={}", TAUBE_VERSION,
                cfg.server.session.hostname, cfg.directory.mail_root,
                fmt::join(cfg.directory.domains, ","));

@@ -302,9 +302,19 @@ asio::awaitable<void> Connection::process_input() {
         session_.receive(std::span<const char>(buf_.data() + start_, end_ - start_));
     start_ += n;
     co_await handle_events();
-    if (session_.pending() == smtp::Pending::Lookup) {
-      resolve_lookup();
-      continue;
+    switch (session_.pending()) {
+      case smtp::Pending::Mail:
+        resolve_sender();
+        continue;
+      case smtp::Pending::Rcpt:
+        resolve_recipient();
+        continue;
+      case smtp::Pending::Vrfy:
+      case smtp::Pending::Expn:
+        resolve_lookup();
+        continue;
+      default:
+        break;
     }
     if (session_.pending() == smtp::Pending::Commit) {
       co_await commit();
@@ -353,6 +363,9 @@ asio::awaitable<void> Connection::handle_events() {
       case smtp::EventKind::StartTls:
         start_tls_ = true;
         break;
+      case smtp::EventKind::Reject:
+        log_reject(*ev);
+        break;
       case smtp::EventKind::Close:
         break;
     }
@@ -370,9 +383,13 @@ asio::awaitable<void> Connection::handle_events() {
 
 void Connection::begin_message(const smtp::Envelope& env) {
   std::vector<std::string> maildirs;
+  const std::string& relay_spool = srv_.config().relay.spool;
   for (const auto& r : env.recipients)
-    for (const auto& d : r.destinations)
-      if (std::find(maildirs.begin(), maildirs.end(), d) == maildirs.end()) maildirs.push_back(d);
+    for (const auto& d : r.destinations) {
+      const std::string& dir = d.route == smtp::Destination::Route::Queue ? relay_spool : d.target;
+      if (std::find(maildirs.begin(), maildirs.end(), dir) == maildirs.end())
+        maildirs.push_back(dir);
+    }
   queue_id_ = new_queue_id();
   tx_start_ = std::chrono::steady_clock::now();
   tx_from_ = env.sender.null ? "" : env.sender.mailbox.to_string();
@@ -384,10 +401,10 @@ void Connection::begin_message(const smtp::Envelope& env) {
   spool_.emplace(srv_.store(), srv_.pool(), std::move(maildirs), srv_.config().discard,
                  srv_.journal());
   // Relayed recipients wait in the outbound spool with an envelope file (no queue yet).
-  const std::string& relay_spool = srv_.config().relay.spool;
   std::string relay_env;
   for (const auto& r : env.recipients) {
-    if (r.destinations.size() == 1 && r.destinations.front() == relay_spool) {
+    if (r.destinations.size() == 1 &&
+        r.destinations.front().route == smtp::Destination::Route::Queue) {
       relay_env += "rcpt " + r.mailbox.to_string();
       if (r.params.notify) relay_env += " notify=" + std::to_string(r.params.notify);
       if (r.params.orcpt_type)
@@ -427,98 +444,74 @@ void Connection::begin_message(const smtp::Envelope& env) {
 asio::awaitable<void> Connection::commit() {
   // Send what is queued (e.g. 250s for earlier BDAT chunks) while the disk works.
   co_await flush();
-  smtp::Reply result;
-  if (!spool_) {
-    result = smtp::make_reply(smtp::ReplyId::StorageError);
-  } else {
+  smtp::CommitResult result{smtp::CommitStatus::StorageError, queue_id_, {}};
+  if (spool_) {
     auto r = co_await spool_->commit();
     spool_.reset();
     if (r) {
-      result = smtp::make_reply(smtp::ReplyId::Queued, queue_id_);
+      result.status = smtp::CommitStatus::Accepted;
     } else {
       spdlog::error("id={} client=[{}] delivery failed: {}", queue_id_, ip_,
                     store::to_string(r.error()));
-      result =
-          smtp::make_reply(r.error() == store::StoreError::NoSpace ? smtp::ReplyId::StorageFull
-                                                                   : smtp::ReplyId::StorageError);
+      result.status = r.error() == store::StoreError::NoSpace ? smtp::CommitStatus::StorageFull
+                                                              : smtp::CommitStatus::StorageError;
     }
   }
-  log_transaction(result);
+  log_transaction(result.status == smtp::CommitStatus::Accepted
+                      ? smtp::make_reply(smtp::ReplyId::Queued, queue_id_)
+                      : smtp::make_reply(result.status == smtp::CommitStatus::StorageFull
+                                             ? smtp::ReplyId::StorageFull
+                                             : smtp::ReplyId::StorageError));
   session_.commit_done(result);
 }
 
 void Connection::resolve_lookup() {
-  switch (session_.lookup().kind) {
-    case smtp::LookupKind::Sender:
-      resolve_sender();
-      return;
-    case smtp::LookupKind::Rcpt:
-      resolve_recipient();
-      return;
-    default:
-      break;
-  }
-  const auto& req = session_.lookup();
+  const auto& req = session_.address_request();
   const auto& dir = srv_.directory();
   std::string domain = req.mailbox.domain;
-  if (domain.empty() && req.kind != smtp::LookupKind::Rcpt && !dir.config().domains.empty())
+  if (domain.empty() && !dir.config().domains.empty())
     domain = dir.config().domains.front();  // "VRFY alice" means alice at our first domain
   const auto res = dir.resolve(req.mailbox.local_part, domain);
-  const std::string addr = req.mailbox.to_string();
-  using smtp::ReplyId;
-  switch (req.kind) {
-    case smtp::LookupKind::Rcpt:
-    case smtp::LookupKind::Sender:
-      return;
-    case smtp::LookupKind::Vrfy:
-      if (res.verdict == store::Verdict::Local || res.verdict == store::Verdict::Forward) {
-        session_.resolve_lookup(
-            smtp::make_reply(ReplyId::VrfyOk, req.mailbox.local_part + "@" + domain));
-      } else if (res.verdict == store::Verdict::UserUnknown) {
-        session_.resolve_lookup(smtp::make_reply(ReplyId::VrfyUnknown, addr));
-      } else {
-        session_.resolve_lookup(smtp::make_reply(ReplyId::VrfyCannot));
-      }
-      return;
-    case smtp::LookupKind::Expn: {
-      if (res.verdict == store::Verdict::Local || res.verdict == store::Verdict::Forward) {
-        std::string text;
-        for (const auto& a : res.expansion) text += (text.empty() ? "<" : "\n<") + a + ">";
-        if (text.empty()) text = "<" + req.mailbox.local_part + "@" + domain + ">";
-        session_.resolve_lookup(smtp::Reply{250, "2.1.5", text});
-      } else {
-        session_.resolve_lookup(smtp::make_reply(ReplyId::VrfyUnknown, addr));
-      }
-      return;
-    }
+  using K = smtp::AddressVerdictKind;
+  if (res.verdict == store::Verdict::Local || res.verdict == store::Verdict::Forward) {
+    std::vector<std::string> found = res.expansion;
+    if (session_.pending() == smtp::Pending::Vrfy || found.empty())
+      found = {req.mailbox.local_part + "@" + domain};
+    session_.resolve_address({K::Found, std::move(found)});
+  } else if (res.verdict == store::Verdict::UserUnknown) {
+    session_.resolve_address({K::Unknown, {}});
+  } else {
+    session_.resolve_address({K::CannotVerify, {}});
   }
 }
 
 void Connection::resolve_recipient() {
-  const auto& req = session_.lookup();
+  const auto& req = session_.rcpt_request();
   const auto res = srv_.directory().resolve(req.mailbox.local_part, req.mailbox.domain);
-  const std::string addr = req.mailbox.to_string();
-  using smtp::ReplyId;
+  using K = smtp::RcptVerdictKind;
+  std::vector<smtp::Destination> dests;
+  for (const auto& m : res.maildirs) dests.push_back({smtp::Destination::Route::Mailbox, m});
   switch (res.verdict) {
     case store::Verdict::Local:
-      session_.resolve_lookup(smtp::make_reply(ReplyId::RcptOk), res.maildirs);
+      session_.resolve_rcpt({K::Accept, std::move(dests), {}});
       return;
     case store::Verdict::Forward:
       // RFC 5321 §3.4: 251 tells the client where the mail really goes.
-      session_.resolve_lookup(smtp::make_reply(ReplyId::RcptForward, res.forward_to), res.maildirs);
+      session_.resolve_rcpt({K::Forward, std::move(dests), res.forward_to});
       return;
     case store::Verdict::UserUnknown:
-      session_.resolve_lookup(smtp::make_reply(ReplyId::UserUnknown, addr));
+      session_.resolve_rcpt({K::UserUnknown, {}, {}});
       return;
     case store::Verdict::RelayDenied:
       // Never an open relay: other domains only for authenticated clients and trusted networks.
       // Address literals and anything not a plain domain are refused even then.
       if (!req.mailbox.domain_is_literal && !req.mailbox.domain.empty() &&
           (!session_.client().auth_user.empty() || srv_.relay_allowed_from(addr_))) {
-        session_.resolve_lookup(smtp::make_reply(ReplyId::RcptOk), {srv_.config().relay.spool});
+        session_.resolve_rcpt(
+            {K::Accept, {{smtp::Destination::Route::Queue, req.mailbox.to_string()}}, {}});
         return;
       }
-      session_.resolve_lookup(smtp::make_reply(ReplyId::RelayDenied, addr));
+      session_.resolve_rcpt({K::RelayDenied, {}, {}});
       return;
   }
 }
@@ -526,23 +519,19 @@ void Connection::resolve_recipient() {
 void Connection::resolve_sender() {
   // With restrict_sender, an authenticated user may only use its own address: the login itself
   // when it is an address, or login@<local domain> when it is a bare name; <> is always allowed.
-  const auto& req = session_.lookup();
+  const auto& mb = session_.mail_request().sender.mailbox;
   const std::string& user = session_.client().auth_user;
-  bool ok = !srv_.config().auth.restrict_sender || req.mailbox.empty();
+  bool ok = user.empty() || !srv_.config().auth.restrict_sender || mb.empty();
   if (!ok) {
-    const std::string addr = req.mailbox.local_part + "@" + req.mailbox.domain;
     if (user.find('@') != std::string::npos) {
       const auto at = user.rfind('@');
-      ok = user.substr(0, at) == req.mailbox.local_part &&
-           smtp::ascii_iequals(user.substr(at + 1), req.mailbox.domain);
+      ok = user.substr(0, at) == mb.local_part &&
+           smtp::ascii_iequals(user.substr(at + 1), mb.domain);
     } else {
-      ok = req.mailbox.local_part == user && srv_.directory().is_local_domain(req.mailbox.domain);
+      ok = mb.local_part == user && srv_.directory().is_local_domain(mb.domain);
     }
-    (void)addr;
   }
-  session_.resolve_lookup(
-      ok ? smtp::make_reply(smtp::ReplyId::MailOk)
-         : smtp::make_reply(smtp::ReplyId::SenderNotOwned, req.mailbox.to_string()));
+  session_.resolve_mail(ok ? smtp::MailVerdict::Accept : smtp::MailVerdict::NotOwned);
 }
 
 bool Connection::scram_first() {
@@ -647,6 +636,14 @@ asio::awaitable<bool> Connection::flush() {
   out.clear();
   if (timed_out_) spdlog::info("write timeout to [{}]", ip_);
   co_return !ec;
+}
+
+void Connection::log_reject(const smtp::Event& ev) {
+  // Postfix's shape, so that fail2ban filters and pflogsumm written for it find refusals.
+  const std::string proto = session_.client().esmtp ? "ESMTP" : "SMTP";
+  spdlog::info("NOQUEUE: reject: {} from unknown[{}]: {}; from=<{}> to=<{}> proto={} helo=<{}>",
+               smtp::verb_name(ev.verb), ip_, reply_text(ev.reply), ev.from, ev.to, proto,
+               session_.client().helo);
 }
 
 void Connection::log_transaction(const smtp::Reply& result) {

@@ -68,6 +68,7 @@ class Connection {
   asio::awaitable<bool> talks_before_greeting();
   void begin_message(const smtp::Envelope& env);
   void log_transaction(const smtp::Reply& result);
+  void log_reject(const smtp::Event& ev);
 
   Server& srv_;
   const ListenerConfig& listener_;

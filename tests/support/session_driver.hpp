@@ -1,8 +1,9 @@
-// SessionDriver: runs a ServerSession the way src/net does, without I/O. Each fed piece is
-// appended to an input buffer; after every receive() a pending lookup is answered by a resolver
-// and a pending commit by a committer, and the unconsumed rest is fed again. Everything the
-// session produces is recorded: reply octets, events, committed messages. summary() renders all of
-// it as one string, the "result" compared across split points (practice 7).
+// SessionDriver: runs a ServerSession the way src/net does, without I/O and without gtest, so the
+// unit tests, the dialog runner and the session fuzzer share one driver. Each fed piece is
+// appended to an input buffer; after every receive() the pending decision is answered through
+// SessionAnswers and the unconsumed rest is fed again. Everything the session produces is
+// recorded: reply octets, events, committed messages. summary() renders all of it as one string,
+// the "result" compared across split points (ARCHITECTURE.md practice 7).
 #pragma once
 
 #include <functional>
@@ -14,14 +15,14 @@
 #include <vector>
 
 #include "smtp/server/server_session.hpp"
-#include "split_feed.hpp"
+#include "split_plans.hpp"
 
 namespace taube::smtp::testing {
 
 // One complete reply as read from the wire.
 struct ParsedReply {
   int code = 0;
-  std::string enhanced;            // from the last line, "" when absent
+  std::string enhanced;            // "" when absent
   std::vector<std::string> lines;  // without CRLF
   const std::string& last_line() const { return lines.back(); }
 };
@@ -64,6 +65,8 @@ inline std::string_view event_name(EventKind k) {
       return "MessageBegin";
     case EventKind::MessageAbort:
       return "MessageAbort";
+    case EventKind::Reject:
+      return "Reject";
     case EventKind::BareNewline:
       return "BareNewline";
     case EventKind::StartTls:
@@ -74,48 +77,73 @@ inline std::string_view event_name(EventKind k) {
   return "?";
 }
 
-struct LookupAnswer {
-  Reply reply;
-  std::vector<std::string> destinations;
+// How the driver answers the session's decisions. Every member has a default (below).
+struct SessionAnswers {
+  std::function<MailVerdict(const ServerSession&, const MailRequest&)> mail;
+  std::function<RcptVerdict(const ServerSession&, const RcptRequest&)> rcpt;
+  std::function<AddressVerdict(const ServerSession&, Pending, const AddressRequest&)> address;
+  std::function<CommitResult(const Envelope&, const std::string& body)> commit;
+  // Answers Pending::Auth (auth_done, auth_challenge, auth_verified...).
+  std::function<void(ServerSession&)> auth;
+  // Called on a StartTls event once output() was taken: the I/O layer's handshake.
+  std::function<void(ServerSession&)> tls;
 };
-using Resolver = std::function<LookupAnswer(const LookupRequest&)>;
-using Committer = std::function<Reply(const Envelope&, const std::string& body)>;
-// Verifies SASL credentials: true accepts.
-using Authenticator = std::function<bool(const AuthRequest&)>;
 
-// The unit tests' fake directory. Local domains example.org and localhost; local parts starting
-// with "unknown" do not exist, "fwd" is forwarded (251), "tempfail" fails temporarily; other
-// domains are relaying (denied). VRFY/EXPN always succeed.
-inline LookupAnswer fake_resolve(const LookupRequest& req) {
-  const std::string local = ascii_lower(req.mailbox.local_part);
-  const std::string domain = ascii_lower(req.mailbox.domain);
-  if (req.kind == LookupKind::Sender) return {make_reply(ReplyId::MailOk), {}};
-  if (req.kind != LookupKind::Rcpt)
-    return {make_reply(ReplyId::VrfyOk, req.mailbox.to_string()), {}};
-  if (domain.empty()) return {make_reply(ReplyId::RcptOk), {"/mail/postmaster"}};
-  if (domain != "example.org" && domain != "localhost")
-    return {make_reply(ReplyId::RelayDenied, req.mailbox.to_string()), {}};
-  if (local.starts_with("unknown"))
-    return {make_reply(ReplyId::UserUnknown, req.mailbox.to_string()), {}};
-  if (local == "fwd")
-    return {make_reply(ReplyId::RcptForward, "alice@example.org"), {"/mail/alice"}};
-  if (local == "tempfail") return {make_reply(ReplyId::LocalError, req.mailbox.to_string()), {}};
-  return {make_reply(ReplyId::RcptOk), {"/mail/" + local}};
+inline Destination mailbox_dest(std::string dir) {
+  return Destination{Destination::Route::Mailbox, std::move(dir)};
 }
 
-inline Reply fake_commit(const Envelope&, const std::string&) {
-  return make_reply(ReplyId::Queued, "TESTID");
+// The unit tests' fake policy. Local domains example.org and localhost; local parts starting
+// with "unknown" do not exist, "fwd" is forwarded (251), "tempfail" fails temporarily; other
+// domains are relaying (denied). VRFY/EXPN always find the address; senders starting with
+// "notmine" are refused as not owned.
+inline RcptVerdict fake_rcpt(const ServerSession&, const RcptRequest& req) {
+  const std::string local = ascii_lower(req.mailbox.local_part);
+  const std::string domain = ascii_lower(req.mailbox.domain);
+  if (domain.empty()) return {RcptVerdictKind::Accept, {mailbox_dest("/mail/postmaster")}, {}};
+  if (domain != "example.org" && domain != "localhost")
+    return {RcptVerdictKind::RelayDenied, {}, {}};
+  if (local.starts_with("unknown")) return {RcptVerdictKind::UserUnknown, {}, {}};
+  if (local == "fwd")
+    return {RcptVerdictKind::Forward, {mailbox_dest("/mail/alice")}, "alice@example.org"};
+  if (local == "tempfail") return {RcptVerdictKind::TempFail, {}, {}};
+  return {RcptVerdictKind::Accept, {mailbox_dest("/mail/" + local)}, {}};
+}
+
+inline MailVerdict fake_mail(const ServerSession&, const MailRequest& req) {
+  return req.sender.mailbox.local_part.starts_with("notmine") ? MailVerdict::NotOwned
+                                                              : MailVerdict::Accept;
+}
+
+inline AddressVerdict fake_address(const ServerSession&, Pending, const AddressRequest& req) {
+  return {AddressVerdictKind::Found, {req.mailbox.to_string()}};
+}
+
+inline CommitResult fake_commit(const Envelope&, const std::string&) {
+  return {CommitStatus::Accepted, "TESTID", {}};
 }
 
 // alice / secret is the only valid account.
-inline bool fake_auth(const AuthRequest& req) {
-  return req.username == "alice" && req.password == "secret";
+inline void fake_auth(ServerSession& s) {
+  const AuthRequest& req = s.auth_request();
+  s.auth_done(req.username == "alice" && req.password == "secret");
+}
+
+inline SessionAnswers default_answers() {
+  return {fake_mail,   fake_rcpt, fake_address,
+          fake_commit, fake_auth, [](ServerSession& s) { s.tls_started("TLSv1.3 TEST"); }};
 }
 
 inline SessionConfig test_config() {
   SessionConfig cfg;
   cfg.hostname = "mx.test";
   return cfg;
+}
+
+inline ClientInfo test_client() {
+  ClientInfo c;
+  c.address = "192.0.2.1";
+  return c;
 }
 
 class SessionDriver {
@@ -125,55 +153,71 @@ class SessionDriver {
     std::string body;
   };
 
-  explicit SessionDriver(SessionConfig cfg = test_config(), Resolver resolver = fake_resolve,
-                         Committer committer = fake_commit, ChannelPolicy policy = {},
-                         Authenticator auth = fake_auth)
+  explicit SessionDriver(SessionConfig cfg = test_config(),
+                         SessionAnswers answers = default_answers(), ChannelPolicy policy = {},
+                         ClientInfo client = test_client())
       : cfg_(std::make_unique<SessionConfig>(std::move(cfg))),
-        session_(*cfg_, client_info(), policy),
-        resolver_(std::move(resolver)),
-        committer_(std::move(committer)),
-        auth_(std::move(auth)) {}
+        session_(*cfg_, std::move(client), policy),
+        answers_(fill_defaults(std::move(answers))) {}
   SessionDriver(const SessionDriver&) = delete;
   SessionDriver& operator=(const SessionDriver&) = delete;
 
   ServerSession& session() { return session_; }
-  // Answers Pending::Auth itself (multi-step mechanisms: auth_challenge, auth_verified, ...).
-  void set_auth_hook(std::function<void(ServerSession&)> hook) { auth_hook_ = std::move(hook); }
+  SessionAnswers& answers() { return answers_; }
+  // Called after every call into the session, once its output and events were collected
+  // (the fuzzer checks its invariants here).
+  void set_after_call(std::function<void()> f) { after_call_ = std::move(f); }
 
   void start() {
     session_.start();
     collect();
   }
 
+  // One receive() call, without answering what it leaves pending. Returns the octets consumed.
+  std::size_t receive(std::span<const char> in) {
+    const std::size_t n = session_.receive(in);
+    consumed_ += n;
+    collect();
+    return n;
+  }
+
+  // Answers the pending decision, if any, through SessionAnswers. False when nothing was pending.
+  bool answer_pending() {
+    switch (session_.pending()) {
+      case Pending::None:
+        return false;
+      case Pending::Mail:
+        session_.resolve_mail(answers_.mail(session_, session_.mail_request()));
+        break;
+      case Pending::Rcpt:
+        session_.resolve_rcpt(answers_.rcpt(session_, session_.rcpt_request()));
+        break;
+      case Pending::Vrfy:
+      case Pending::Expn:
+        session_.resolve_address(
+            answers_.address(session_, session_.pending(), session_.address_request()));
+        break;
+      case Pending::Auth:
+        answers_.auth(session_);
+        break;
+      case Pending::Commit:
+        commits_.push_back({session_.envelope(), std::move(current_body_)});
+        current_body_.clear();
+        session_.commit_done(answers_.commit(commits_.back().envelope, commits_.back().body));
+        break;
+    }
+    collect();
+    return true;
+  }
+
   // Feeds one piece of client input and runs the session until it needs more input.
   void feed(std::string_view piece) {
     buffer_.append(piece);
     while (true) {
-      const std::size_t n = session_.receive(buffer_);
+      const std::size_t n = receive(buffer_);
       buffer_.erase(0, n);
-      collect();
-      if (session_.pending() == Pending::Lookup) {
-        LookupAnswer a = resolver_(session_.lookup());
-        session_.resolve_lookup(std::move(a.reply), std::move(a.destinations));
-        continue;
-      }
-      if (session_.pending() == Pending::Auth) {
-        if (auth_hook_) {
-          auth_hook_(session_);
-        } else {
-          session_.auth_done(auth_(session_.auth_request()));
-        }
-        continue;
-      }
-      if (session_.pending() == Pending::Commit) {
-        commits_.push_back({session_.envelope(), std::move(current_body_)});
-        current_body_.clear();
-        session_.commit_done(committer_(commits_.back().envelope, commits_.back().body));
-        continue;
-      }
-      break;
+      if (!answer_pending()) break;
     }
-    collect();
   }
   void feed_pieces(const Pieces& pieces) {
     for (const auto p : pieces) feed(p);
@@ -197,6 +241,10 @@ class SessionDriver {
   const std::vector<Committed>& commits() const { return commits_; }
   // Input the session did not consume (only after it closed... or a bug).
   const std::string& unconsumed() const { return buffer_; }
+  std::uint64_t consumed() const { return consumed_; }
+  std::uint64_t body_octets() const { return body_octets_; }
+  // Content of the message in progress not yet committed.
+  const std::string& current_body() const { return current_body_; }
 
   // Everything observable, as text: the "result" that must not depend on input splits.
   std::string summary() const {
@@ -214,6 +262,7 @@ class SessionDriver {
     for (const auto& e : events_) {
       s << " " << event_name(e.kind);
       if (e.kind == EventKind::MessageAbort && e.reply.code != 0) s << "(" << e.reply.code << ")";
+      if (e.kind == EventKind::Reject) s << "(" << e.reply.code << " " << verb_name(e.verb) << ")";
       if (e.kind == EventKind::BareNewline) s << "(lf=" << e.bare_lf << ",cr=" << e.bare_cr << ")";
     }
     s << "\ncommits:\n";
@@ -229,50 +278,48 @@ class SessionDriver {
   }
 
  private:
+  static SessionAnswers fill_defaults(SessionAnswers a) {
+    const SessionAnswers d = default_answers();
+    if (!a.mail) a.mail = d.mail;
+    if (!a.rcpt) a.rcpt = d.rcpt;
+    if (!a.address) a.address = d.address;
+    if (!a.commit) a.commit = d.commit;
+    if (!a.auth) a.auth = d.auth;
+    if (!a.tls) a.tls = d.tls;
+    return a;
+  }
+
   void collect() {
     all_output_ += session_.output();
     session_.output().clear();
+    body_octets_ += session_.body().size();
     current_body_ += session_.body();
     session_.body().clear();
+    bool tls = false;
     while (auto e = session_.poll_event()) {
       if (e->kind == EventKind::MessageAbort) current_body_.clear();
-      const bool tls = e->kind == EventKind::StartTls;
+      tls = tls || e->kind == EventKind::StartTls;
       events_.push_back(std::move(*e));
-      // The I/O layer sends output(), does the handshake, then reports it.
-      if (tls) session_.tls_started("TLSv1.3 TEST");
     }
-  }
-
-  static ClientInfo client_info() {
-    ClientInfo c;
-    c.address = "192.0.2.1";
-    return c;
+    if (after_call_) after_call_();
+    // The I/O layer sends output(), does the handshake, then reports it.
+    if (tls) {
+      answers_.tls(session_);
+      collect();
+    }
   }
 
   std::unique_ptr<SessionConfig> cfg_;  // the session keeps a reference: stable address
   ServerSession session_;
-  Resolver resolver_;
-  Committer committer_;
-  Authenticator auth_;
-  std::function<void(ServerSession&)> auth_hook_;
+  SessionAnswers answers_;
+  std::function<void()> after_call_;
   std::string buffer_;
   std::string all_output_;
   std::size_t taken_ = 0;
   std::string current_body_;
+  std::uint64_t consumed_ = 0, body_octets_ = 0;
   std::vector<Event> events_;
   std::vector<Committed> commits_;
 };
-
-// Runs `input` through a fresh started session under every split plan and expects identical
-// summaries; returns the whole-input summary.
-inline std::string expect_session_split_invariant(std::string_view input,
-                                                  const SessionConfig& cfg = test_config()) {
-  return expect_split_invariant(input, [&](const Pieces& pieces) {
-    SessionDriver d(cfg);
-    d.start();
-    d.feed_pieces(pieces);
-    return d.summary();
-  });
-}
 
 }  // namespace taube::smtp::testing

@@ -1,28 +1,31 @@
-// ServerSession: the SMTP server state machine, sans I/O.
+// ServerSession: the SMTP (and LMTP) server state machine, sans I/O.
 //
 // Theory of operation
 // -------------------
-// The caller (src/net) feeds the octets it reads with receive() and sends what output() holds.
-// The session never blocks and never performs I/O; when it needs an outside decision it pauses:
-//   * a recipient (RCPT), VRFY or EXPN lookup  -> pending() == Pending::Lookup, answer with
-//     resolve_lookup();
-//   * the durable commit of a complete message -> pending() == Pending::Commit, answer with
-//     commit_done();
-//   * SASL credentials to verify (AUTH)        -> pending() == Pending::Auth, answer with
-//     auth_done();
-//   * the sender of an authenticated client    -> Pending::Lookup with LookupKind::Sender.
+// The caller (src/net, or a test driver) feeds the octets it reads with receive() and sends what
+// output() holds. The session never blocks and never performs I/O; when it needs an outside
+// decision it pauses, and pending() says which answer it waits for:
+//   * Mail    a MAIL FROM (always)               -> resolve_mail(MailVerdict)
+//   * Rcpt    a RCPT TO                          -> resolve_rcpt(RcptVerdict)
+//   * Vrfy, Expn                                 -> resolve_address(AddressVerdict)
+//   * Commit  the durable commit of a message    -> commit_done(CommitResult)
+//   * Auth    SASL credentials to verify (AUTH)  -> auth_done() / auth_challenge() / ...
+// Verdicts are kinds (verdicts.hpp); the session maps each kind to its reply from the table.
 // STARTTLS: after "220 Ready to start TLS" the session emits EventKind::StartTls and discards
 // every octet received until tls_started() (RFC 3207 §4.2, CVE-2011-0411: plaintext pipelined
 // after STARTTLS must never be executed); then it is back in the pre-EHLO state.
 // While paused, receive() consumes nothing, so replies to pipelined commands stay in order
-// (RFC 2920 §3.1). Notifications that need no answer (a message starts, is aborted, the client
-// sent bare newlines) are queued as events, taken with poll_event().
+// (RFC 2920 §3.1). Notifications that need no answer (a message starts, is aborted, a command
+// was refused, the client sent bare newlines) are queued as events, taken with poll_event().
+//
+// Dialects: SMTP (RFC 5321) and LMTP (RFC 2033): LHLO instead of HELO/EHLO, and after the end
+// of data one reply per accepted recipient, in RCPT order (§4.2).
 //
 // States: Greeting (before start()) -> Connected (no HELO yet) -> Ready (HELO/EHLO done)
 //   -> Mail (MAIL accepted) -> Rcpt (>= 1 recipient) -> Data | Bdat -> Ready ... -> Closed;
 //   Ready -> AuthResponse (SASL exchange lines) -> Ready; any -> TlsPending -> Connected.
-// Session state: HELO name, EHLO-ness, error count. Transaction state (optional Transaction):
-// sender, parameters, recipients, the message being received.
+// Session state: HELO name, EHLO-ness, error count, command counts. Transaction state
+// (optional Transaction): sender, parameters, recipients, the message being received.
 // Resets of the transaction (RFC 5321 §4.1.4): RSET, HELO/EHLO, end of data (accepted or
 // not), a failed BDAT chunk (RFC 3030 §2), and STARTTLS.
 #pragma once
@@ -36,17 +39,19 @@
 #include <string_view>
 #include <vector>
 
+#include "sasl/scram_messages.hpp"
+#include "smtp/server/verdicts.hpp"
 #include "smtp/wire/bdat_decoder.hpp"
 #include "smtp/wire/command_parser.hpp"
 #include "smtp/wire/dot_decoder.hpp"
 #include "smtp/wire/envelope.hpp"
 #include "smtp/wire/limits.hpp"
 #include "smtp/wire/reply.hpp"
-#include "sasl/scram_messages.hpp"
 
 namespace taube::smtp {
 
 enum class VrfyMode { Disabled, CannotVerify, Verify };
+enum class Dialect { Smtp, Lmtp };
 
 struct SessionConfig {
   std::string hostname = "localhost";
@@ -61,6 +66,7 @@ struct SessionConfig {
 
 // What the listener this connection came in on offers (src/net fills it in).
 struct ChannelPolicy {
+  Dialect dialect = Dialect::Smtp;
   bool starttls = false;        // STARTTLS offered (a certificate is configured, not implicit TLS)
   bool tls_required = false;    // 530 5.7.0 to MAIL before TLS
   bool auth = false;            // AUTH PLAIN/LOGIN offered
@@ -69,8 +75,7 @@ struct ChannelPolicy {
   bool auth_required = false;   // submission (RFC 6409 §4.3): 530 5.7.0 to MAIL before AUTH
 };
 
-enum class Pending { None, Lookup, Commit, Auth };
-enum class LookupKind { Rcpt, Vrfy, Expn, Sender };
+enum class Pending { None, Mail, Rcpt, Vrfy, Expn, Commit, Auth };
 
 // Credentials from a completed SASL exchange (RFC 4954, RFC 4616 PLAIN, LOGIN).
 struct AuthRequest {
@@ -86,15 +91,10 @@ struct AuthRequest {
   std::string sasl_message;
 };
 
-struct LookupRequest {
-  LookupKind kind;
-  Mailbox mailbox;  // for VRFY/EXPN without '@' the domain is empty
-  std::string raw;  // the argument as sent (VRFY/EXPN)
-};
-
 enum class EventKind {
-  MessageBegin,  // the body starts: open a spool file (envelope() is complete)
+  MessageBegin,  // the body starts: open a message in the sink (envelope is complete)
   MessageAbort,  // the message in progress is dropped (client error, RSET, reject): discard
+  Reject,        // a command got a 4xx/5xx reply (verb, reply, from, to): for logs and metrics
   BareNewline,   // a message contained bare <CR>/<LF> (counts in the event), for the log
   StartTls,      // send output(), then start the TLS handshake; call tls_started() after it
   Close,         // close the connection once output() has been sent
@@ -102,13 +102,23 @@ enum class EventKind {
 
 struct Event {
   EventKind kind;
-  Reply reply;                // MessageAbort: the reply that was sent
+  Reply reply;                // MessageAbort (when a reply was sent), Reject
+  Verb verb = Verb::Invalid;  // Reject: the refused command
+  std::string from, to;       // Reject: the transaction's sender and the refused recipient
   std::uint64_t bare_lf = 0;  // BareNewline
   std::uint64_t bare_cr = 0;
   // MessageBegin: the envelope as it is when the body starts. A copy, because by the time the
   // caller handles the event the transaction may already have ended (an oversized first BDAT
   // chunk in the same receive()).
   std::shared_ptr<const Envelope> envelope;
+};
+
+// How many of each command the client sent and how many succeeded (Postfix's "disconnect from"
+// line: ehlo=1 mail=1 rcpt=0/1 data=0/1 quit=1 commands=3/5).
+struct CommandCounts {
+  static constexpr std::size_t kVerbs = static_cast<std::size_t>(Verb::Invalid) + 1;
+  std::uint32_t sent[kVerbs] = {};
+  std::uint32_t ok[kVerbs] = {};
 };
 
 class ServerSession {
@@ -127,17 +137,20 @@ class ServerSession {
 
   // Reply octets to send (appended in order); the caller clears what it sent.
   std::string& output() { return out_; }
-  // Decoded message content to append to the spool file; the caller clears what it wrote.
+  // Decoded message content to append to the message; the caller clears what it wrote.
   std::string& body() { return body_; }
   std::optional<Event> poll_event();
 
   Pending pending() const { return pending_; }
-  const LookupRequest& lookup() const { return lookup_; }
-  // Answers the pending lookup. For RCPT a positive reply adds the recipient with its
-  // destinations; for VRFY/EXPN the reply is sent as is.
-  void resolve_lookup(Reply reply, std::vector<std::string> destinations = {});
-  // Answers the pending commit: 250 (queued) or the storage error. The transaction ends.
-  void commit_done(Reply reply);
+  const MailRequest& mail_request() const { return mail_req_; }
+  const RcptRequest& rcpt_request() const { return rcpt_req_; }
+  const AddressRequest& address_request() const { return addr_req_; }
+  // Answer the pending MAIL / RCPT / VRFY or EXPN. Ignored when nothing of that kind is pending.
+  void resolve_mail(MailVerdict verdict);
+  void resolve_rcpt(RcptVerdict verdict);
+  void resolve_address(AddressVerdict verdict);
+  // Answers the pending commit. The transaction ends. SMTP: one reply; LMTP: one per recipient.
+  void commit_done(const CommitResult& result);
 
   const AuthRequest& auth_request() const { return auth_; }
   // Answers the pending AUTH: on success the session is authenticated as auth_request().username
@@ -153,7 +166,7 @@ class ServerSession {
 
   // The TLS handshake after STARTTLS succeeded: the session forgets everything it knew from
   // the client (RFC 3207 §4.2) and expects EHLO again. For implicit TLS (RFC 8314) the I/O
-  // layer sets ClientInfo::tls before start() instead.
+  // layer calls set_implicit_tls() before start() instead.
   void tls_started(std::string tls_info);
   // Implicit TLS (RFC 8314 §3): the channel is encrypted from the start; call before start().
   void set_implicit_tls(std::string tls_info) {
@@ -175,7 +188,11 @@ class ServerSession {
   bool receiving_message() const { return state_ == State::Data || state_ == State::Bdat; }
   const Envelope& envelope() const { return tx_->envelope; }
   const ClientInfo& client() const { return client_; }
+  Dialect dialect() const { return policy_.dialect; }
   std::size_t errors() const { return errors_; }
+  const CommandCounts& command_counts() const { return counts_; }
+  // The command whose reply came last (for "lost connection after DATA" logs).
+  Verb last_command() const { return current_verb_; }
   // Decoded size of the message being received or just committed.
   std::uint64_t message_size() const { return message_size_; }
 
@@ -200,57 +217,64 @@ class ServerSession {
     bool rcpt_attempted = false;
   };
 
+  // server_session.cpp: input, dispatch, replies, events.
   std::size_t receive_commands(std::span<const char> in);
-  std::size_t receive_data(std::span<const char> in);
-  std::size_t receive_bdat(std::span<const char> in);
   void handle_line(std::string_view line);
   void handle_command(const Command& cmd);
+  std::size_t line_limit() const;
+  struct CommandSpec;
+  static const CommandSpec& spec_for(Verb verb);
+  State idle_state() const;
+  // Queues a reply to a command; 4xx/5xx count towards limits.max_errors and are reported as
+  // Reject events. 3xx replies are intermediate and do not complete the command.
+  void reply(const Reply& r);
+  void reply(ReplyId id, std::string_view arg = {});
+  void count_reply(const Reply& r);
+  void reset_transaction();
+  void close_with(ReplyId id);
+  void push(Event e) { events_.push_back(std::move(e)); }
 
-  // One handler per verb; the command table in session.cpp maps verbs to them.
+  // server_transaction.cpp: the mail transaction (HELO/EHLO/LHLO, MAIL, RCPT, DATA, BDAT, RSET).
   void on_helo(const Command& cmd);
   void on_mail(const Command& cmd);
   void on_rcpt(const Command& cmd);
   void on_data(const Command& cmd);
   void on_bdat(const Command& cmd);
   void on_rset(const Command& cmd);
+  std::size_t receive_data(std::span<const char> in);
+  std::size_t receive_bdat(std::span<const char> in);
+  void bdat_chunk_complete();
+  void reply_ehlo();
+  void end_message();  // DATA or last BDAT complete: commit or reject
+  void abort_message(const Reply& r);
+  void begin_message();
+
+  // server_commands.cpp: the commands outside a transaction.
   void on_noop(const Command& cmd);
   void on_quit(const Command& cmd);
   void on_vrfy(const Command& cmd);
   void on_expn(const Command& cmd);
   void on_help(const Command& cmd);
   void on_etrn(const Command& cmd);
-  void on_not_implemented(const Command& cmd);
+  void on_unknown(const Command& cmd);
+  void on_invalid(const Command& cmd);
+
+  // server_auth.cpp: STARTTLS and AUTH.
   void on_starttls(const Command& cmd);
   void on_auth(const Command& cmd);
   void on_auth_response(std::string_view line);
   void auth_step(std::string_view decoded);
   void scram_step(std::string_view decoded);
   void auth_continue(int stage, std::string_view data);
-  std::size_t line_limit() const;
-  void on_unknown(const Command& cmd);
-  void on_invalid(const Command& cmd);
-  struct CommandSpec;
-  static const CommandSpec& spec_for(Verb verb);
-
-  void start_lookup(LookupKind kind, Mailbox mailbox, std::string_view raw);
-  void bdat_chunk_complete();
-  State idle_state() const;
-
-  // Queues a reply to a command; 4xx/5xx count towards limits.max_errors.
-  void reply(const Reply& r);
-  void reply(ReplyId id, std::string_view arg = {});
-  void reply_ehlo();
-  void end_message();  // DATA or last BDAT complete: commit or reject
-  void abort_message(const Reply& r);
-  void reset_transaction();
-  void close_with(ReplyId id);
-  void push(Event e) { events_.push_back(std::move(e)); }
+  void forget_password();
 
   const SessionConfig& cfg_;
   ClientInfo client_;
   State state_ = State::Greeting;
   Pending pending_ = Pending::None;
-  LookupRequest lookup_;
+  MailRequest mail_req_;
+  RcptRequest rcpt_req_;
+  AddressRequest addr_req_;
   std::optional<Transaction> tx_;
   std::optional<DotDecoder> dot_;
   std::optional<BdatDecoder> bdat_;
@@ -260,9 +284,6 @@ class ServerSession {
   std::uint64_t discard_remaining_ = 0;
   Reply bdat_reply_;           // reply to send after a refused chunk is consumed
   bool message_open_ = false;  // MessageBegin sent, no commit/abort yet
-  std::optional<Recipient> pending_rcpt_;
-  std::optional<Path> pending_sender_;  // MAIL waiting for the Sender lookup
-  MailParams pending_mail_params_;
   ChannelPolicy policy_;
   AuthRequest auth_;
   // LOGIN: 0 wants the user name, 1 the password. SCRAM: 0 wants the client-first message, 1
@@ -278,6 +299,20 @@ class ServerSession {
   std::vector<Event> events_;
   std::size_t events_head_ = 0;
   std::size_t errors_ = 0;
+  CommandCounts counts_;
+  Verb current_verb_ = Verb::Invalid;
+  bool counted_ = true;  // the current command's final reply was counted
+  // The addresses of the command being answered, for Reject events (MAIL's sender, RCPT's
+  // recipient): the transaction may not hold them (a refused MAIL has no transaction).
+  std::string cmd_from_, cmd_to_;
+
+  friend struct SessionInspector;  // tests/support: read-only access for invariant checks
+};
+
+// Read-only views of a session's internals for test drivers and fuzzers (tests/support), so
+// they need no access tricks: the partial command line the session buffers.
+struct SessionInspector {
+  static std::size_t buffered_line(const ServerSession& s) { return s.line_.size(); }
 };
 
 }  // namespace taube::smtp

@@ -9,7 +9,7 @@ namespace taube::smtp {
 
 namespace {
 
-constexpr std::array<std::pair<std::string_view, Verb>, 15> kVerbs = {{
+constexpr std::array<std::pair<std::string_view, Verb>, 16> kVerbs = {{
     {"HELO", Verb::Helo},
     {"EHLO", Verb::Ehlo},
     {"MAIL", Verb::Mail},
@@ -25,9 +25,8 @@ constexpr std::array<std::pair<std::string_view, Verb>, 15> kVerbs = {{
     {"ETRN", Verb::Etrn},
     {"STARTTLS", Verb::Starttls},
     {"AUTH", Verb::Auth},
+    {"LHLO", Verb::Lhlo},  // RFC 2033 §4.1
 }};
-
-
 
 }  // namespace
 

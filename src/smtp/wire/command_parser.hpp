@@ -21,6 +21,7 @@ enum class Verb {
   Etrn,
   Starttls,
   Auth,
+  Lhlo,     // LMTP only (RFC 2033 §4.1)
   Unknown,  // a well-formed word that is not a command Taube knows
   Invalid,  // not a command line at all: empty, NUL or other control octets, non-ASCII verb
 };

@@ -9,12 +9,23 @@
 
 namespace taube::smtp {
 
+// Where one copy of a message goes, as recipient policy decided (the protocol core carries it
+// without interpreting it; the message sinks do).
+struct Destination {
+  enum class Route {
+    Mailbox,  // local delivery: `target` is a Maildir directory
+    Queue,    // onward delivery: `target` is the address the queue delivers to
+  };
+  Route route = Route::Mailbox;
+  std::string target;
+  friend bool operator==(const Destination&, const Destination&) = default;
+};
+
 struct Recipient {
   Mailbox mailbox;
   RcptParams params;
-  // Where the message goes, as decided by the recipient lookup (opaque to the core: for the
-  // Maildir store these are Maildir directories).
-  std::vector<std::string> destinations;
+  // One or more for an accepted recipient (an alias fans out), decided by the recipient policy.
+  std::vector<Destination> destinations;
 };
 
 struct Envelope {

@@ -83,6 +83,9 @@ const std::vector<ReplyEntry> kTable = {
   {ReplyId::RcptAfterBdat,      503, "5.5.1", "Error: RCPT not allowed after BDAT",                "RFC 3030 §2"},
   {ReplyId::BdatLostSync,       421, "4.5.0", "{} Error: cannot find the end of a malformed BDAT chunk", "RFC 3030 §2"},
   {ReplyId::PregreetViolation,  554, "5.5.1", "{} Error: SMTP protocol violation: client talked before the greeting", "RFC 5321 §3.1, §4.3.1"},
+  {ReplyId::SenderTempFail,     451, "4.3.0", "<{}>: Sender address rejected: Temporary lookup failure", "RFC 5321 §4.2.3"},
+  {ReplyId::SenderRejected,     550, "5.7.1", "<{}>: Sender address rejected: Access denied",        "RFC 5321 §4.1.1.2, RFC 3463"},
+  {ReplyId::LoopDetected,       554, "5.4.6", "Error: too many hops (mail loop)",                    "RFC 5321 §6.3, RFC 3463"},
 };
 // clang-format on
 }  // namespace

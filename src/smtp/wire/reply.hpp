@@ -86,6 +86,9 @@ enum class ReplyId {
   RcptAfterBdat,         // 503 5.5.1
   BdatLostSync,          // 421 4.5.0
   PregreetViolation,     // 554 5.5.1
+  SenderTempFail,        // 451 4.3.0
+  SenderRejected,        // 550 5.7.1
+  LoopDetected,          // 554 5.4.6
 };
 
 struct Reply {

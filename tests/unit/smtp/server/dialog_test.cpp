@@ -18,15 +18,14 @@
 #include <string>
 #include <vector>
 
-#include "smtp/server/server_session.hpp"
 #include "session_driver.hpp"
+#include "smtp/server/server_session.hpp"
 #include "split_feed.hpp"
 #include "store/directory.hpp"
 
 namespace taube::smtp {
 namespace {
 
-using testing::LookupAnswer;
 using testing::parse_replies;
 using testing::ParsedReply;
 using testing::Pieces;
@@ -136,21 +135,30 @@ const store::Directory& dialog_directory() {
   return dir;
 }
 
-LookupAnswer directory_resolve(const LookupRequest& req) {
-  if (req.kind == LookupKind::Sender) return {make_reply(ReplyId::MailOk), {}};
-  if (req.kind != LookupKind::Rcpt) return {make_reply(ReplyId::VrfyCannot), {}};
+RcptVerdict directory_rcpt(const ServerSession&, const RcptRequest& req) {
   const auto r = dialog_directory().resolve(req.mailbox.local_part, req.mailbox.domain);
+  std::vector<Destination> dests;
+  for (const auto& m : r.maildirs) dests.push_back(testing::mailbox_dest(m));
   switch (r.verdict) {
     case store::Verdict::Local:
-      return {make_reply(ReplyId::RcptOk), r.maildirs};
+      return {RcptVerdictKind::Accept, dests, {}};
     case store::Verdict::Forward:
-      return {make_reply(ReplyId::RcptForward, r.forward_to), r.maildirs};
+      return {RcptVerdictKind::Forward, dests, r.forward_to};
     case store::Verdict::UserUnknown:
-      return {make_reply(ReplyId::UserUnknown, req.mailbox.to_string()), {}};
+      return {RcptVerdictKind::UserUnknown, {}, {}};
     case store::Verdict::RelayDenied:
-      return {make_reply(ReplyId::RelayDenied, req.mailbox.to_string()), {}};
+      return {RcptVerdictKind::RelayDenied, {}, {}};
   }
-  return {make_reply(ReplyId::LocalError, req.mailbox.to_string()), {}};
+  return {RcptVerdictKind::TempFail, {}, {}};
+}
+
+testing::SessionAnswers dialog_answers() {
+  testing::SessionAnswers a;
+  a.rcpt = directory_rcpt;
+  a.address = [](const ServerSession&, Pending, const AddressRequest&) {
+    return AddressVerdict{AddressVerdictKind::CannotVerify, {}};
+  };
+  return a;
 }
 
 std::string reply_text(const ParsedReply& r) {
@@ -167,7 +175,7 @@ TEST_P(DialogFile, Interactive) {
   ASSERT_TRUE(d.errors.empty());
   ASSERT_FALSE(d.steps.empty()) << d.path << ": no steps";
 
-  SessionDriver s(dialog_session_config(), directory_resolve);
+  SessionDriver s(dialog_session_config(), dialog_answers());
   s.start();
   std::string wire, all_client;
   std::vector<ParsedReply> queue;
@@ -204,7 +212,7 @@ TEST_P(DialogFile, Interactive) {
   const std::string interactive = s.all_output();
   const std::string pipelined =
       ::taube::smtp::testing::expect_split_invariant(all_client, [&](const Pieces& pieces) {
-        SessionDriver p(dialog_session_config(), directory_resolve);
+        SessionDriver p(dialog_session_config(), dialog_answers());
         p.start();
         p.feed_pieces(pieces);
         return p.all_output();
@@ -238,17 +246,17 @@ TEST(DialogFormat, ClientEscapes) {
 
 TEST(DialogFormat, ResolverFollowsTheDirectory) {
   auto verdict = [](const char* local, const char* domain) {
-    LookupRequest req{LookupKind::Rcpt, Mailbox{local, domain, false}, ""};
-    return format_reply(directory_resolve(req).reply);
+    SessionConfig cfg = dialog_session_config();
+    ServerSession s(cfg, ClientInfo{});
+    return directory_rcpt(s, RcptRequest{Mailbox{local, domain, false}, {}}).kind;
   };
-  EXPECT_EQ(verdict("alice", "example.org"), "250 2.1.5 Ok\r\n");
-  EXPECT_EQ(verdict("ALICE", "Example.ORG"), "250 2.1.5 Ok\r\n");
-  EXPECT_EQ(verdict("info", "example.org"), "250 2.1.5 Ok\r\n");
-  EXPECT_EQ(verdict("sales", "example.org"),
-            "251 2.1.5 User not local; will forward to <alice@example.org>\r\n");
-  EXPECT_EQ(verdict("postmaster", ""), "250 2.1.5 Ok\r\n");
-  EXPECT_EQ(verdict("carol", "example.org").substr(0, 10), "550 5.1.1 ");
-  EXPECT_EQ(verdict("alice", "example.net").substr(0, 10), "554 5.7.1 ");
+  EXPECT_EQ(verdict("alice", "example.org"), RcptVerdictKind::Accept);
+  EXPECT_EQ(verdict("ALICE", "Example.ORG"), RcptVerdictKind::Accept);
+  EXPECT_EQ(verdict("info", "example.org"), RcptVerdictKind::Accept);
+  EXPECT_EQ(verdict("sales", "example.org"), RcptVerdictKind::Forward);
+  EXPECT_EQ(verdict("postmaster", ""), RcptVerdictKind::Accept);
+  EXPECT_EQ(verdict("carol", "example.org"), RcptVerdictKind::UserUnknown);
+  EXPECT_EQ(verdict("alice", "example.net"), RcptVerdictKind::RelayDenied);
 }
 
 }  // namespace

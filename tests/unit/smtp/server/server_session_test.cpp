@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "session_driver.hpp"
+#include "session_split.hpp"
 #include "split_feed.hpp"
 
 namespace taube::smtp {
@@ -317,7 +318,7 @@ TEST(Session, RejectConnectionBeforeStart) {
 }
 
 std::vector<std::string> ehlo_lines(SessionConfig cfg, ChannelPolicy policy = {}) {
-  SessionDriver d(std::move(cfg), testing::fake_resolve, testing::fake_commit, policy);
+  SessionDriver d(std::move(cfg), {}, policy);
   d.start();
   const auto rs = replies_to(d, kEhlo);
   EXPECT_EQ(rs.size(), 1u);
@@ -403,23 +404,30 @@ TEST(Session, PipelinedRepliesWaitForTheVerdict) {
                          "RCPT TO:<unknown@example.org>\r\n" + "DATA\r\n";
   std::string_view rest = in;
   rest.remove_prefix(s.receive(rest));
-  // EHLO and MAIL are answered; the first RCPT waits for its lookup.
-  ASSERT_EQ(s.pending(), Pending::Lookup);
-  EXPECT_EQ(s.lookup().kind, LookupKind::Rcpt);
-  EXPECT_EQ(s.lookup().mailbox.to_string(), "bob@example.org");
+  // EHLO is answered; MAIL waits for the sender verdict (every MAIL pauses).
+  ASSERT_EQ(s.pending(), Pending::Mail);
+  EXPECT_EQ(s.mail_request().sender.mailbox.to_string(), "alice@example.org");
+  EXPECT_EQ(codes(parse_replies(s.output())), "250");
+  s.output().clear();
+  EXPECT_EQ(s.receive(rest), 0u);
+  s.resolve_mail(MailVerdict::Accept);
+  rest.remove_prefix(s.receive(rest));
+  // The first RCPT waits for its verdict.
+  ASSERT_EQ(s.pending(), Pending::Rcpt);
+  EXPECT_EQ(s.rcpt_request().mailbox.to_string(), "bob@example.org");
   EXPECT_EQ(rest, "RCPT TO:<unknown@example.org>\r\nDATA\r\n");
-  EXPECT_EQ(codes(parse_replies(s.output())), "250,250 2.1.0");
+  EXPECT_EQ(codes(parse_replies(s.output())), "250 2.1.0");
   s.output().clear();
   // Withheld verdict: feeding again consumes nothing and says nothing.
   EXPECT_EQ(s.receive(rest), 0u);
   EXPECT_EQ(s.output(), "");
   // Verdict 1, then the second RCPT pauses.
-  s.resolve_lookup(make_reply(ReplyId::RcptOk), {"/mail/bob"});
+  s.resolve_rcpt({RcptVerdictKind::Accept, {testing::mailbox_dest("/mail/bob")}, {}});
   rest.remove_prefix(s.receive(rest));
-  ASSERT_EQ(s.pending(), Pending::Lookup);
-  EXPECT_EQ(s.lookup().mailbox.local_part, "unknown");
+  ASSERT_EQ(s.pending(), Pending::Rcpt);
+  EXPECT_EQ(s.rcpt_request().mailbox.local_part, "unknown");
   EXPECT_EQ(s.receive(rest), 0u);
-  s.resolve_lookup(make_reply(ReplyId::UserUnknown, "unknown@example.org"));
+  s.resolve_rcpt({RcptVerdictKind::UserUnknown, {}, {}});
   rest.remove_prefix(s.receive(rest));
   EXPECT_TRUE(rest.empty());
   EXPECT_EQ(s.pending(), Pending::None);
@@ -430,18 +438,23 @@ TEST(Session, PipelinedRepliesWaitForTheVerdict) {
             "354 End data with <CR><LF>.<CR><LF>\r\n");
   EXPECT_TRUE(s.receiving_message());
   ASSERT_EQ(s.envelope().recipients.size(), 1u);
-  EXPECT_EQ(s.envelope().recipients[0].destinations, std::vector<std::string>{"/mail/bob"});
+  EXPECT_EQ(s.envelope().recipients[0].destinations,
+            std::vector<Destination>{testing::mailbox_dest("/mail/bob")});
 }
 
-TEST(Session, LookupRequestCarriesTheArgument) {
+TEST(Session, RcptRequestCarriesTheParameters) {
   SessionConfig cfg = test_config();
   ServerSession s(cfg, ClientInfo{});
   s.start();
-  s.receive(std::string_view(kEhlo + kMail + "RCPT TO:<Bob@Example.ORG> NOTIFY=NEVER\r\n"));
-  ASSERT_EQ(s.pending(), Pending::Lookup);
-  EXPECT_EQ(s.lookup().mailbox.local_part, "Bob");
-  EXPECT_EQ(s.lookup().mailbox.domain, "Example.ORG");
-  EXPECT_EQ(s.lookup().raw, "<Bob@Example.ORG> NOTIFY=NEVER");
+  const std::string in = kEhlo + kMail + "RCPT TO:<Bob@Example.ORG> NOTIFY=NEVER\r\n";
+  std::string_view rest = in;
+  rest.remove_prefix(s.receive(rest));
+  s.resolve_mail(MailVerdict::Accept);
+  s.receive(rest);
+  ASSERT_EQ(s.pending(), Pending::Rcpt);
+  EXPECT_EQ(s.rcpt_request().mailbox.local_part, "Bob");
+  EXPECT_EQ(s.rcpt_request().mailbox.domain, "Example.ORG");
+  EXPECT_EQ(s.rcpt_request().params.notify, unsigned{NotifyNever});
 }
 
 TEST(Session, CommitPausesEverythingAfterTheBody) {
@@ -451,7 +464,9 @@ TEST(Session, CommitPausesEverythingAfterTheBody) {
   const std::string in = kEhlo + kMail + kRcpt;
   std::string_view rest = in;
   rest.remove_prefix(s.receive(rest));
-  s.resolve_lookup(make_reply(ReplyId::RcptOk));
+  s.resolve_mail(MailVerdict::Accept);
+  rest.remove_prefix(s.receive(rest));
+  s.resolve_rcpt({RcptVerdictKind::Accept, {testing::mailbox_dest("/mail/bob")}, {}});
   EXPECT_EQ(s.receive(rest), rest.size());
   s.output().clear();
   // Body, terminator and the next commands in one read.
@@ -467,9 +482,11 @@ TEST(Session, CommitPausesEverythingAfterTheBody) {
   EXPECT_EQ(s.receive(rest), 0u);
   EXPECT_EQ(s.output(), "");
   EXPECT_EQ(s.envelope().recipients.size(), 1u);  // still available to the committer
-  s.commit_done(make_reply(ReplyId::Queued, "Q1"));
+  s.commit_done({CommitStatus::Accepted, "Q1", {}});
   EXPECT_FALSE(s.in_transaction());
   rest.remove_prefix(s.receive(rest));
+  ASSERT_EQ(s.pending(), Pending::Mail);
+  s.resolve_mail(MailVerdict::Accept);
   EXPECT_TRUE(rest.empty());
   EXPECT_EQ(s.output(), "250 2.0.0 Ok: queued as Q1\r\n250 2.0.0 Ok\r\n250 2.1.0 Ok\r\n");
 }
@@ -477,9 +494,11 @@ TEST(Session, CommitPausesEverythingAfterTheBody) {
 TEST(Session, StorageErrorEndsTheTransactionWithoutCountingAsClientError) {
   SessionConfig cfg = test_config();
   cfg.limits.max_errors = 1;
-  SessionDriver d(cfg, testing::fake_resolve, [](const Envelope&, const std::string&) {
-    return make_reply(ReplyId::StorageError);
-  });
+  testing::SessionAnswers a;
+  a.commit = [](const Envelope&, const std::string&) {
+    return CommitResult{CommitStatus::StorageError, {}, {}};
+  };
+  SessionDriver d(cfg, a);
   d.start();
   const auto rs = replies_to(d, kEhlo + kMail + kRcpt + "DATA\r\nx\r\n.\r\nNOOP\r\n");
   EXPECT_EQ(codes(rs), "250,250 2.1.0,250 2.1.5,354,451 4.3.0,250 2.0.0");
@@ -525,7 +544,8 @@ TEST(Session, EnvelopeAtCommit) {
   ASSERT_EQ(e.recipients.size(), 2u);  // 251 counts, 550s do not
   EXPECT_EQ(e.recipients[0].params.notify, unsigned{NotifySuccess | NotifyFailure});
   EXPECT_EQ(e.recipients[0].params.orcpt_address, "bob@example.org");
-  EXPECT_EQ(e.recipients[0].destinations, std::vector<std::string>{"/mail/bob"});
+  EXPECT_EQ(e.recipients[0].destinations,
+            std::vector<Destination>{testing::mailbox_dest("/mail/bob")});
   EXPECT_EQ(e.recipients[1].mailbox.local_part, "fwd");
   EXPECT_FALSE(e.bdat);
   EXPECT_EQ(codes(parse_replies(d.all_output())),
@@ -652,7 +672,9 @@ TEST(SessionLimits, MaxErrorsClosesWith421) {
   EXPECT_EQ(codes(rs), "500 5.5.1,500 5.5.1,500 5.5.1,421 4.7.0");
   EXPECT_EQ(rs.back().last_line(), "421 4.7.0 mx.test Error: too many errors");
   EXPECT_TRUE(d.session().closed());
-  EXPECT_EQ(d.event_kinds(), std::vector<EventKind>{EventKind::Close});
+  // Each refusal is reported (logs, metrics), then the close.
+  EXPECT_EQ(d.event_kinds(), (std::vector<EventKind>{EventKind::Reject, EventKind::Reject,
+                                                     EventKind::Reject, EventKind::Close}));
   EXPECT_EQ(d.session().errors(), 3u);
 }
 
@@ -759,8 +781,11 @@ TEST(SessionData, BareLfIsRejectedAfterTheTerminator) {
   EXPECT_EQ(codes(replies_to(d, in)), "250,250 2.1.0,250 2.1.5,354,550 5.5.2,250 2.0.0");
   EXPECT_TRUE(d.commits().empty());
   const auto& ev = d.events();
-  ASSERT_EQ(ev.size(), 3u);
+  ASSERT_EQ(ev.size(), 4u);  // MessageBegin, BareNewline, MessageAbort, Reject
   EXPECT_EQ(ev[1].kind, EventKind::BareNewline);
+  EXPECT_EQ(ev[3].kind, EventKind::Reject);
+  EXPECT_EQ(ev[3].verb, Verb::Data);
+  EXPECT_EQ(ev[3].from, "alice@example.org");
   EXPECT_EQ(ev[1].bare_lf, 1u);
   EXPECT_EQ(ev[2].kind, EventKind::MessageAbort);
   EXPECT_EQ(ev[2].reply.code, 550);
@@ -933,8 +958,8 @@ TEST(SessionBdat, RsetBetweenChunksAbortsTheMessage) {
   EXPECT_EQ(codes(replies_to(d, in)),
             "250,250 2.1.0,250 2.1.5,250 2.0.0,250 2.0.0,503 5.5.1,250 2.0.0");
   EXPECT_TRUE(d.commits().empty());
-  EXPECT_EQ(d.event_kinds(),
-            (std::vector<EventKind>{EventKind::MessageBegin, EventKind::MessageAbort}));
+  EXPECT_EQ(d.event_kinds(), (std::vector<EventKind>{EventKind::MessageBegin,
+                                                     EventKind::MessageAbort, EventKind::Reject}));
 }
 
 TEST(SessionBdat, OverLimitFailsTheTransaction) {
@@ -995,12 +1020,16 @@ TEST(SessionEnd, TimeoutWhileWaitingForALookup) {
   SessionConfig cfg = test_config();
   ServerSession s(cfg, ClientInfo{});
   s.start();
-  s.receive(std::string_view(kEhlo + kMail + kRcpt));
-  ASSERT_EQ(s.pending(), Pending::Lookup);
+  const std::string in = kEhlo + kMail + kRcpt;
+  std::string_view rest = in;
+  rest.remove_prefix(s.receive(rest));
+  s.resolve_mail(MailVerdict::Accept);
+  s.receive(rest);
+  ASSERT_EQ(s.pending(), Pending::Rcpt);
   s.output().clear();
   s.timeout();
   EXPECT_EQ(s.pending(), Pending::None);
-  s.resolve_lookup(make_reply(ReplyId::RcptOk));  // late verdict: ignored
+  s.resolve_rcpt({RcptVerdictKind::Accept, {testing::mailbox_dest("/x")}, {}});  // late: ignored
   EXPECT_EQ(s.output(), "421 4.4.2 mx.test Error: timeout exceeded\r\n");
 }
 
@@ -1069,7 +1098,7 @@ TEST(SessionEtrn, Enabled) {
 TEST(SessionTls, PlaintextPipelinedAfterStarttlsIsDiscarded) {
   ChannelPolicy p;
   p.starttls = true;
-  SessionDriver d(test_config(), testing::fake_resolve, testing::fake_commit, p);
+  SessionDriver d(test_config(), {}, p);
   d.start();
   // CVE-2011-0411: "MAIL FROM" injected in the same packet as STARTTLS must not run.
   const auto rs = replies_to(d, kEhlo + "STARTTLS\r\n" + kMail + "RCPT TO:<bob@example.org>\r\n");
@@ -1087,11 +1116,11 @@ TEST(SessionTls, PlaintextPipelinedAfterStarttlsIsDiscarded) {
 TEST(SessionTls, StarttlsRules) {
   ChannelPolicy p;
   p.starttls = true;
-  SessionDriver d(test_config(), testing::fake_resolve, testing::fake_commit, p);
+  SessionDriver d(test_config(), {}, p);
   d.start();
   EXPECT_EQ(codes(replies_to(d, "STARTTLS now\r\n")), "501 5.5.4");
   p.tls_required = true;
-  SessionDriver r(test_config(), testing::fake_resolve, testing::fake_commit, p);
+  SessionDriver r(test_config(), {}, p);
   r.start();
   EXPECT_EQ(codes(replies_to(r, kEhlo + kMail)), "250,530 5.7.0");
 }
@@ -1106,8 +1135,7 @@ ChannelPolicy auth_policy() {
 }
 
 std::unique_ptr<SessionDriver> auth_driver() {
-  auto d = std::make_unique<SessionDriver>(test_config(), testing::fake_resolve,
-                                           testing::fake_commit, auth_policy());
+  auto d = std::make_unique<SessionDriver>(test_config(), testing::SessionAnswers{}, auth_policy());
   d->start();
   return d;
 }
@@ -1142,7 +1170,7 @@ TEST(SessionAuth, Rules) {
             "250 2.1.0,503 5.5.1");
   ChannelPolicy p;
   p.auth = true;  // but not in plaintext
-  SessionDriver n(test_config(), testing::fake_resolve, testing::fake_commit, p);
+  SessionDriver n(test_config(), {}, p);
   n.start();
   EXPECT_EQ(codes(replies_to(n, kEhlo + "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n")), "250,538 5.7.11");
 }
@@ -1157,9 +1185,9 @@ ChannelPolicy scram_policy() {
 
 // Plays the I/O layer: a fixed server nonce, and a client-final that must be exactly `expect`.
 std::unique_ptr<SessionDriver> scram_driver(std::string expect) {
-  auto d = std::make_unique<SessionDriver>(test_config(), testing::fake_resolve,
-                                           testing::fake_commit, scram_policy());
-  d->set_auth_hook([expect](ServerSession& s) {
+  auto d =
+      std::make_unique<SessionDriver>(test_config(), testing::SessionAnswers{}, scram_policy());
+  d->answers().auth = [expect](ServerSession& s) {
     const auto& req = s.auth_request();
     if (req.step == 0) {
       s.auth_challenge("r=" + req.scram_first.nonce + "SRV,s=c2FsdA==,i=4096");
@@ -1168,7 +1196,7 @@ std::unique_ptr<SessionDriver> scram_driver(std::string expect) {
     } else {
       s.auth_done(false);
     }
-  });
+  };
   d->start();
   return d;
 }
