@@ -23,6 +23,7 @@ struct MailParams {
   std::optional<DsnRet> ret;           // RET=FULL|HDRS
   std::optional<std::string> envid;    // ENVID=, decoded from xtext
   std::optional<std::string> auth;     // AUTH=<mailbox> (RFC 4954 §5), kept verbatim
+  friend bool operator==(const MailParams&, const MailParams&) = default;
 };
 
 // NOTIFY bits (RFC 3461 §4.1).
@@ -37,6 +38,7 @@ struct RcptParams {
   unsigned notify = 0;                       // 0: not given
   std::optional<std::string> orcpt_type;     // "rfc822" or "utf-8"
   std::optional<std::string> orcpt_address;  // decoded from xtext / utf-8-addr-xtext
+  friend bool operator==(const RcptParams&, const RcptParams&) = default;
 };
 
 // Which extensions the session advertised (EHLO) and therefore accepts parameters for.
