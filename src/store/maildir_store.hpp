@@ -73,6 +73,9 @@ class MaildirStore {
   // A new unique name: "<sec>.M<usec>P<pid>Q<seq>_taube.<host>" (Maildir spec).
   std::string unique_name();
 
+  // The syscall seam this store writes through (for callers that read a message back).
+  Fs& fs() { return fs_; }
+
  private:
   struct Ensured;  // which maildirs ensure_maildir() already created (mutex-protected set)
 

@@ -1,0 +1,67 @@
+// MaildirWriter: one message on its way into Maildir directories, the MessageWriter behind the
+// Maildir sink and the relay spool. Content stays in memory until it passes the flush threshold;
+// then it streams into an anonymous temp file, headed by the provisional prefix. At commit a
+// message still in memory is written whole (prefix + content) and offered to the delivery
+// journal (a 250 once it is durable there, new/ follows in batches); otherwise, or when the
+// journal refuses, it is fsynced and linked into every new/ before commit() returns. A prefix
+// that differs from the provisional one makes a streamed message be copied once into a new file
+// (the rare case of a header computed at the end of data on a large message).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "store/journaled_delivery.hpp"
+#include "store/maildir_store.hpp"
+#include "store/message_sink.hpp"
+
+namespace taube::store {
+
+class MaildirWriter final : public MessageWriter {
+ public:
+  // Runs before the message is published (after its content is complete): e.g. the relay
+  // spool's envelope file, written durably first so a reader never sees a message without it.
+  // Returns what to remove again should publishing fail.
+  using BeforePublish = std::function<tl::expected<std::string, StoreError>(const std::string& unique)>;
+
+  // `journal` may be null (direct delivery only).
+  MaildirWriter(MaildirStore& store, std::vector<std::string> maildirs, JournaledDelivery* journal,
+                std::string provisional_prefix, BeforePublish before_publish = {});
+  ~MaildirWriter() override;
+
+  void flush() override;
+  CommitOutcome commit(std::string_view prefix) override;
+  void abort() override;
+
+ private:
+  tl::expected<void, StoreError> start(std::string_view head);
+  tl::expected<void, StoreError> rewrite_with(std::string_view prefix);
+  tl::expected<void, StoreError> publish();
+
+  MaildirStore& store_;
+  std::vector<std::string> maildirs_;
+  JournaledDelivery* journal_;
+  std::string provisional_;
+  BeforePublish before_publish_;
+  std::optional<MaildirStore::Message> msg_;
+  std::optional<StoreError> error_;
+  bool done_ = false;
+};
+
+// The Maildir sink: the recipients' Mailbox destinations are Maildir directories.
+class MaildirSink final : public MessageSink {
+ public:
+  MaildirSink(MaildirStore& store, JournaledDelivery* journal) : store_(store), journal_(journal) {}
+  std::unique_ptr<MessageWriter> begin(const MessageInfo& info,
+                                       std::string provisional_prefix) override;
+
+ private:
+  MaildirStore& store_;
+  JournaledDelivery* journal_;
+};
+
+}  // namespace taube::store
