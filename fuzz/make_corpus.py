@@ -210,6 +210,85 @@ sessions = [
 for name, opt, seed, text in sessions:
     write("fuzz_session", name, bytes([opt, seed]) + b(text))
 
+# ---------------------------------------------------------------- fuzz_proxy
+# byte 0: bit0 64-octet v2 limit, bit1 no CRC32c check, bit2 v1 refused, bit3 v2 refused,
+# bits 4-7 which prefixes are sampled. The rest: the connection's first octets (a header and
+# what follows it, such as a TLS ClientHello or an EHLO).
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+
+
+V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def v2(ver_cmd, fam, body):
+    return V2SIG + bytes([ver_cmd, fam]) + len(body).to_bytes(2, "big") + body
+
+
+def tlv(t, value):
+    return bytes([t]) + len(value).to_bytes(2, "big") + value
+
+
+def with_crc(header, at):
+    c = crc32c(header)
+    return header[:at] + c.to_bytes(4, "big") + header[at + 4:]
+
+
+INET = bytes([192, 0, 2, 1, 198, 51, 100, 25]) + (56324).to_bytes(2, "big") + (25).to_bytes(2, "big")
+INET6 = (bytes([0x20, 0x01, 0x0d, 0xb8]) + bytes(11) + b"\x01" + bytes([0x20, 0x01, 0x0d, 0xb8])
+         + bytes(11) + b"\x25" + (443).to_bytes(2, "big") + (25).to_bytes(2, "big"))
+HELLO = bytes([0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00, 0x00, 0xc4, 0x03, 0x03])
+EHLO = b"EHLO client.example\r\n"
+FULL6 = b"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+crc_body = INET + tlv(0x01, b"smtp") + tlv(0x03, bytes(4)) + tlv(0xe0, b"x")
+proxies = [
+    ("v1-tcp4", 0x00, b"PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n" + EHLO),
+    ("v1-tcp6", 0x10, b"PROXY TCP6 2001:db8::1 2001:db8::25 40000 25\r\n" + HELLO),
+    ("v1-tcp6-mapped", 0x20, b"PROXY TCP6 ::ffff:192.0.2.1 ::1 0 65535\r\n"),
+    ("v1-tcp6-max", 0x30, b"PROXY TCP6 " + FULL6 + b" " + FULL6 + b" 65535 65535\r\n"),
+    ("v1-unknown", 0x00, b"PROXY UNKNOWN\r\n" + EHLO),
+    ("v1-unknown-107", 0x40, b"PROXY UNKNOWN " + FULL6 + b" " + FULL6 + b" 65535 65535\r\n"),
+    ("v1-108", 0x50, b"PROXY UNKNOWN " + b"x" * 92 + b"\r\n"),
+    ("v1-bad-port", 0x00, b"PROXY TCP4 192.0.2.1 192.0.2.2 65536 25\r\n"),
+    ("v1-family-mismatch", 0x00, b"PROXY TCP4 2001:db8::1 192.0.2.2 1 25\r\n"),
+    ("v1-lf-only", 0x60, b"PROXY TCP4 192.0.2.1 192.0.2.2 1 25\n"),
+    ("v1-partial", 0x70, b"PROXY TCP4 192.0.2.1 192.0"),
+    ("v1-refused", 0x04, b"PROXY UNKNOWN\r\n"),
+    ("v2-ipv4", 0x00, v2(0x21, 0x11, INET) + HELLO),
+    ("v2-ipv6", 0x80, v2(0x21, 0x21, INET6) + EHLO),
+    ("v2-local", 0x00, v2(0x20, 0x00, b"") + EHLO),
+    ("v2-local-block", 0x90, v2(0x20, 0x11, INET)),
+    ("v2-unspec", 0x00, v2(0x21, 0x00, b"")),
+    ("v2-unix", 0xa0, v2(0x21, 0x31, b"u" * 216 + tlv(0x02, b"mx.example"))),
+    ("v2-udp4", 0x00, v2(0x21, 0x12, INET)),
+    ("v2-tlvs", 0xb0, v2(0x21, 0x11, INET + tlv(0x01, b"smtp") + tlv(0x02, b"mx.example.org")
+                        + tlv(0x04, b"") + tlv(0x05, b"id-1") + tlv(0xe0, b"\x00\x01\x02")
+                        + tlv(0x20, b"\x01\x00\x00\x00\x00" + tlv(0x21, b"TLSv1.3")
+                              + tlv(0x22, b"client.example"))) + HELLO),
+    ("v2-crc", 0x00, with_crc(v2(0x21, 0x11, crc_body), 16 + 12 + 7 + 3) + EHLO),
+    ("v2-crc-bad", 0xc0, v2(0x21, 0x11, crc_body)),
+    ("v2-crc-unchecked", 0x02, v2(0x21, 0x11, crc_body)),
+    ("v2-truncated-tlv", 0x00, v2(0x21, 0x11, INET + b"\x01\x00")),
+    ("v2-tlv-overrun", 0xd0, v2(0x21, 0x11, INET + b"\x01\x00\x04sm") + b"tp"),
+    ("v2-too-big", 0x00, V2SIG + b"\x21\x11\xff\xff" + INET),
+    ("v2-small-limit", 0x01, v2(0x21, 0x11, INET + tlv(0xe0, b"z" * 40))),
+    ("v2-bad-version", 0x00, v2(0x11, 0x11, INET)),
+    ("v2-bad-command", 0xe0, v2(0x22, 0x11, INET)),
+    ("v2-bad-family", 0x00, v2(0x21, 0x41, INET)),
+    ("v2-short-block", 0x00, v2(0x21, 0x21, INET)),
+    ("v2-refused", 0x08, v2(0x21, 0x11, INET)),
+    ("ehlo", 0x00, b"EHLO x\r\n"),
+    ("tls-hello", 0xf0, HELLO),
+    ("signature-prefix", 0x00, V2SIG[:7]),
+]
+for name, opt, data in proxies:
+    write("fuzz_proxy", name, bytes([opt]) + data)
+
 total = 0
 for dirpath, _, files in os.walk(ROOT):
     for f in files:
