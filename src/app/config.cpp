@@ -125,14 +125,32 @@ class TableReader {
     if (auto r_ = (expr); !r_) return tl::unexpected(r_.error()); \
   } while (0)
 
+// A list of networks ("192.0.2.0/24", "2001:db8::/32", or single addresses).
+tl::expected<void, std::string> networks(TableReader& r, std::string_view key,
+                                         std::vector<inet::Cidr>& out) {
+  std::vector<std::string> texts;
+  TRY(r.strings(key, texts));
+  out.clear();
+  for (const auto& t : texts) {
+    auto cidr = inet::Cidr::parse(t);
+    if (!cidr) return tl::unexpected(r.where(r.get(key), key) + ": invalid network \"" + t + "\"");
+    out.push_back(*cidr);
+  }
+  return {};
+}
+
 tl::expected<void, std::string> read_limits(TableReader& r, Config& c) {
   auto& l = c.server.session.limits;
   TRY(r.integer("max_message_size", l.max_message_size, 0, std::int64_t{1} << 40));
   TRY(r.integer("max_recipients", l.max_recipients, 1, 100000));
   TRY(r.integer("max_errors", l.max_errors, 1, 100000));
   TRY(r.integer("max_line_length", l.max_text_line, 80, 1 << 20));
-  TRY(r.integer("max_connections", c.server.max_connections, 1, 1000000));
-  TRY(r.integer("max_connections_per_ip", c.server.max_connections_per_ip, 1, 1000000));
+  TRY(r.integer("max_connections", c.server.connect.max_connections, 1, 1000000));
+  TRY(r.integer("max_connections_per_ip", c.server.connect.max_per_client, 1, 1000000));
+  if (r.table().contains("connection_limit_exempt")) {
+    TRY(networks(r, "connection_limit_exempt", c.server.connect.per_client_exempt));
+    c.connection_limit_exempt_set = true;
+  }
   TRY(r.boolean("reject_long_lines", c.server.session.reject_long_lines));
   TRY(r.seconds("command_timeout", c.server.command_timeout));
   TRY(r.seconds("data_timeout", c.server.data_timeout));
@@ -152,15 +170,7 @@ tl::expected<void, std::string> read_smtp(TableReader& r, Config& c) {
   else if (!bare.empty())
     return tl::unexpected(r.where(r.get("bare_newline"), "bare_newline") +
                           ": must be \"reject\", \"normalize\" or \"note\"");
-  std::vector<std::string> exempt;
-  TRY(r.strings("bare_newline_exempt", exempt));
-  for (const auto& e : exempt) {
-    auto cidr = net::Cidr::parse(e);
-    if (!cidr)
-      return tl::unexpected(r.where(r.get("bare_newline_exempt"), "bare_newline_exempt") +
-                            ": invalid network \"" + e + "\"");
-    c.server.bare_newline_exempt.push_back(*cidr);
-  }
+  TRY(networks(r, "bare_newline_exempt", c.server.bare_newline_exempt));
   std::string vrfy;
   TRY(r.str("vrfy", vrfy));
   if (vrfy == "disabled")
@@ -224,25 +234,18 @@ tl::expected<void, std::string> read_tls(TableReader& r, Config& c) {
 tl::expected<void, std::string> read_auth(TableReader& r, Config& c) {
   auto& a = c.server.auth;
   TRY(r.str("users_file", a.users_file));
-  TRY(r.seconds("failure_delay", a.failure_delay));
-  TRY(r.integer("max_failures", a.max_failures, 1, 1000));
-  TRY(r.seconds("failure_window", a.window));
-  TRY(r.seconds("ban_time", a.ban));
-  TRY(r.boolean("restrict_sender", a.restrict_sender));
+  // 0 is allowed: no delay (tests, or a site that relies on the ban alone).
+  TRY(r.seconds_or_zero("failure_delay", a.failure_delay));
+  TRY(r.integer("max_failures", a.throttle.max_failures, 1, 1000));
+  TRY(r.seconds("failure_window", a.throttle.window));
+  TRY(r.seconds("ban_time", a.throttle.ban));
+  TRY(r.boolean("restrict_sender", c.server.senders.restrict_sender));
   return r.no_unknown_keys();
 }
 
 tl::expected<void, std::string> read_relay(TableReader& r, Config& c) {
-  std::vector<std::string> nets;
-  TRY(r.strings("networks", nets));
-  for (const auto& n : nets) {
-    auto cidr = net::Cidr::parse(n);
-    if (!cidr)
-      return tl::unexpected(r.where(r.get("networks"), "networks") + ": invalid network \"" + n +
-                            "\"");
-    c.server.relay.networks.push_back(*cidr);
-  }
-  TRY(r.str("spool", c.server.relay.spool));
+  TRY(networks(r, "networks", c.server.relay.networks));
+  TRY(r.str("spool", c.server.relay_spool));
   return r.no_unknown_keys();
 }
 
@@ -274,6 +277,16 @@ tl::expected<void, std::string> read_aliases(TableReader& r, Config& c) {
 
 }  // namespace
 
+void finish(Config& c) {
+  // Postfix's default for smtpd_client_connection_limit_exceptions is $mynetworks: loopback and
+  // the relay networks have no per-client limit unless the operator says otherwise.
+  if (!c.connection_limit_exempt_set) {
+    c.server.connect.per_client_exempt = {*inet::Cidr::parse("127.0.0.0/8"),
+                                          *inet::Cidr::parse("::1/128")};
+    for (const auto& n : c.server.relay.networks) c.server.connect.per_client_exempt.push_back(n);
+  }
+}
+
 std::string journal_path_for(const Config& c) {
   if (!c.journal || c.server.discard) return "";
   if (!c.journal_path.empty()) return c.journal_path;
@@ -288,6 +301,7 @@ Config default_config() {
   // STARTTLS out of the box: a self-signed certificate made on first start (README).
   c.server.tls = net::TlsConfig{"./var/tls/cert.pem", "./var/tls/key.pem"};
   c.tls_self_signed = true;
+  finish(c);
   return c;
 }
 
@@ -344,6 +358,22 @@ tl::expected<Config, std::string> load_config(const std::string& path) {
       TRY(lr.boolean("submission", l.submission));
       TRY(lr.boolean("auth", l.auth));
       TRY(lr.boolean("plaintext_auth", l.plaintext_auth));
+      std::string protocol;
+      TRY(lr.str("protocol", protocol));
+      if (protocol == "lmtp")
+        l.protocol = smtp::Dialect::Lmtp;
+      else if (!protocol.empty() && protocol != "smtp")
+        return tl::unexpected(lr.where(lr.get("protocol"), "protocol") +
+                              ": must be \"smtp\" or \"lmtp\"");
+      // RFC 2033 §1: LMTP must not be used on TCP port 25.
+      if (l.protocol == smtp::Dialect::Lmtp && l.port == 25)
+        return tl::unexpected(lr.where(lr.get("protocol"), "protocol") +
+                              ": LMTP must not be used on port 25 (RFC 2033)");
+      TRY(lr.boolean("proxy_protocol", l.proxy_protocol));
+      TRY(networks(lr, "proxy_networks", l.proxy_networks));
+      if (l.proxy_protocol && l.proxy_networks.empty())
+        return tl::unexpected(lr.where(lr.get("proxy_protocol"), "proxy_protocol") +
+                              ": needs proxy_networks (the addresses of the proxies)");
       TRY(lr.no_unknown_keys());
       c.server.listeners.push_back(l);
     }
@@ -365,17 +395,18 @@ tl::expected<Config, std::string> load_config(const std::string& path) {
   TRY(section("users", [&](TableReader& r) { return read_users(r, c); }));
   TRY(section("aliases", [&](TableReader& r) { return read_aliases(r, c); }));
   TRY(top.no_unknown_keys());
+  finish(c);
   return c;
 }
 
-tl::expected<store::Directory, std::string> validate(const Config& cfg) {
+tl::expected<policy::Directory, std::string> validate(const Config& cfg) {
   if (cfg.server.listeners.empty()) return tl::unexpected(std::string("no listener configured"));
   if (cfg.directory.domains.empty())
     return tl::unexpected(std::string("delivery.domains: no local domain"));
   for (const auto& d : cfg.directory.domains)
     if (!smtp::is_valid_domain(d, true))
       return tl::unexpected("delivery.domains: invalid domain \"" + d + "\"");
-  return store::Directory::create(cfg.directory);
+  return policy::Directory::create(cfg.directory);
 }
 
 }  // namespace taube::app

@@ -7,13 +7,13 @@
 #include <tl/expected.hpp>
 
 #include "net/server.hpp"
-#include "store/directory.hpp"
+#include "policy/directory.hpp"
 
 namespace taube::app {
 
 struct Config {
   net::ServerConfig server;
-  store::DirectoryConfig directory;
+  policy::DirectoryConfig directory;
   std::string log_level = "info";
   // Make a self-signed certificate at server.tls's paths when they do not exist (the default;
   // a configured certificate turns it off).
@@ -22,7 +22,12 @@ struct Config {
   // by journal_path_for() once the mail root is final).
   bool journal = true;
   std::string journal_path;
+  // [limits] connection_limit_exempt was given (else: loopback and the relay networks).
+  bool connection_limit_exempt_set = false;
 };
+
+// Defaults that depend on other keys (after the file and before command-line overrides).
+void finish(Config& c);
 
 // Where the delivery journal goes ("" when it is off or in discard mode).
 std::string journal_path_for(const Config& c);
@@ -39,6 +44,6 @@ tl::expected<Config, std::string> load_config(const std::string& path);
 tl::expected<net::ListenerConfig, std::string> parse_listen(const std::string& spec);
 
 // Final checks across keys (directory consistency); returns the Directory to serve with.
-tl::expected<store::Directory, std::string> validate(const Config& cfg);
+tl::expected<policy::Directory, std::string> validate(const Config& cfg);
 
 }  // namespace taube::app

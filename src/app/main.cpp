@@ -17,6 +17,7 @@
 #include <asio/signal_set.hpp>
 
 #include "app/config.hpp"
+#include "app/log_observer.hpp"
 #include "net/server.hpp"
 #include "net/tls_context.hpp"
 #include "store/user_db.hpp"
@@ -131,6 +132,8 @@ int serve(const ServeOptions& o) {
   }
   asio::io_context io(1);
   net::Server server(io, cfg.server, std::move(*dir));
+  app::LogObserver log_lines;
+  server.observe(log_lines);
   if (auto r = server.load_credentials(); !r) {
     spdlog::critical("{}", r.error());
     return 2;

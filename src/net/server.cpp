@@ -6,26 +6,28 @@
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/ip/v6_only.hpp>
-#include <asio/use_awaitable.hpp>
 
-#include "net/connection.hpp"
+#include "store/maildir_writer.hpp"
+#include "store/spool_sink.hpp"
 
 namespace taube::net {
 
-using asio::use_awaitable;
-using asio::experimental::as_tuple;
-
-Server::Server(asio::io_context& io, ServerConfig config, store::Directory directory)
+Server::Server(asio::io_context& io, ServerConfig config, policy::Directory directory)
     : io_(io),
       cfg_(std::move(config)),
       dir_(std::move(directory)),
+      recipients_(dir_, cfg_.relay),
+      policy_(recipients_, cfg_.senders),
+      limiter_(cfg_.connect),
+      throttle_(cfg_.auth.throttle),
       store_(cfg_.session.hostname),
       pool_(cfg_.worker_threads),
-      throttle_(cfg_.auth),
+      mailbox_sink_(cfg_.discard ? std::unique_ptr<store::MessageSink>(new store::NullSink)
+                                 : std::make_unique<store::MaildirSink>(store_, nullptr)),
+      queue_sink_(cfg_.discard ? std::unique_ptr<store::MessageSink>(new store::NullSink)
+                               : std::make_unique<store::RelaySpoolSink>(store_, cfg_.relay_spool)),
+      sink_(*mailbox_sink_, queue_sink_.get()),
+      ctx_{cfg_, policy_, sink_, pool_, observers_, throttle_, creds_, registry_, stopping_},
       grace_timer_(io) {}
 
 Server::~Server() {
@@ -34,123 +36,39 @@ Server::~Server() {
 
 tl::expected<void, std::string> Server::listen() {
   for (const auto& l : cfg_.listeners) {
-    asio::error_code ec;
-    const auto addr = asio::ip::make_address(l.address, ec);
-    if (ec) return tl::unexpected("invalid listen address '" + l.address + "'");
-    const asio::ip::tcp::endpoint ep(addr, l.port);
-    auto acc = std::make_unique<asio::ip::tcp::acceptor>(io_);
-    acc->open(ep.protocol(), ec);
-    if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec && addr.is_v6()) acc->set_option(asio::ip::v6_only(true), ec);
-    // Replies are written whole, one write per burst: Nagle's algorithm would only delay them.
-    // Accepted sockets inherit it from the listener on Linux.
-    if (!ec) acc->set_option(asio::ip::tcp::no_delay(true), ec);
-    if (!ec) acc->bind(ep, ec);
-    if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      return tl::unexpected("cannot listen on " + l.address + ":" + std::to_string(l.port) + ": " +
-                            ec.message());
-    }
-    const auto bound = acc->local_endpoint(ec);
-    endpoints_.push_back(bound);
-    const std::string shown = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
-                                                      : bound.address().to_string();
-    spdlog::info("listening on {}:{}", shown, bound.port());
-    acceptors_.push_back(std::move(acc));
-    acceptor_listeners_.push_back(&l);
+    auto listener = std::make_unique<Listener>(io_, l, ctx_, limiter_);
+    auto bound = listener->bind();
+    if (!bound) return tl::unexpected(bound.error());
+    endpoints_.push_back(*bound);
+    const std::string shown = bound->address().is_v6() ? "[" + bound->address().to_string() + "]"
+                                                       : bound->address().to_string();
+    spdlog::info("listening on {}:{}{}{}", shown, bound->port(),
+                 l.protocol == smtp::Dialect::Lmtp ? " (LMTP)" : "",
+                 l.proxy_protocol ? " (PROXY protocol)" : "");
+    listeners_.push_back(std::move(listener));
   }
   return {};
 }
 
 void Server::start() {
-  for (std::size_t i = 0; i < acceptors_.size(); ++i) {
-    asio::co_spawn(io_, accept_loop(*acceptors_[i], *acceptor_listeners_[i]),
-                   [](std::exception_ptr e) {
-                     if (e) {
-                       try {
-                         std::rethrow_exception(e);
-                       } catch (const std::exception& ex) {
-                         spdlog::critical("accept loop failed: {}", ex.what());
-                       }
-                     }
-                   });
-  }
-}
-
-asio::awaitable<void> Server::accept_loop(asio::ip::tcp::acceptor& acceptor,
-                                          const ListenerConfig& listener) {
-  asio::steady_timer backoff(io_);
-  while (!stopping_) {
-    asio::ip::tcp::endpoint peer;
-    auto [ec, sock] = co_await acceptor.async_accept(peer, as_tuple(use_awaitable));
-    if (ec) {
-      if (stopping_ || ec == asio::error::operation_aborted) break;
-      // EMFILE and friends: wait a little rather than spin.
-      spdlog::warn("accept: {}", ec.message());
-      backoff.expires_after(std::chrono::milliseconds(100));
-      co_await backoff.async_wait(as_tuple(use_awaitable));
-      continue;
-    }
-    auto conn = std::make_shared<Connection>(*this, listener, std::move(sock), peer);
-    asio::co_spawn(
-        io_, [conn]() -> asio::awaitable<void> { co_await conn->run(); },
-        [](std::exception_ptr e) {
-          if (!e) return;
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            spdlog::error("connection failed: {}", ex.what());
-          }
-        });
-  }
+  for (auto& l : listeners_) l->start();
 }
 
 void Server::stop() {
   if (stopping_) return;
   stopping_ = true;
-  spdlog::info("shutting down: {} connection(s) open", connections_.size());
-  for (auto& acc : acceptors_) {
-    asio::error_code ec;
-    acc->close(ec);
-  }
-  for (Connection* c : connections_) c->interrupt();
-  if (connections_.empty()) return;
+  spdlog::info("shutting down: {} connection(s) open", registry_.size());
+  for (auto& l : listeners_) l->close();
+  registry_.interrupt_all();
+  if (registry_.size() == 0) return;
+  registry_.on_empty([this] { grace_timer_.cancel(); });
   grace_timer_.expires_after(cfg_.shutdown_grace);
   grace_timer_.async_wait([this](asio::error_code ec) {
     if (ec) return;
-    if (!connections_.empty())
-      spdlog::warn("grace period over: closing {} connection(s)", connections_.size());
-    // Copy: force_close may let coroutines finish and withdraw while we iterate.
-    std::vector<Connection*> all(connections_.begin(), connections_.end());
-    for (Connection* c : all) c->force_close();
+    if (registry_.size() > 0)
+      spdlog::warn("grace period over: closing {} connection(s)", registry_.size());
+    registry_.close_all();
   });
-}
-
-bool Server::admit(const std::string& ip) {
-  if (total_ >= cfg_.max_connections) return false;
-  auto& n = per_ip_[ip];
-  if (n >= cfg_.max_connections_per_ip) {
-    if (n == 0) per_ip_.erase(ip);
-    return false;
-  }
-  ++n;
-  ++total_;
-  return true;
-}
-
-void Server::release(const std::string& ip) {
-  --total_;
-  auto it = per_ip_.find(ip);
-  if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
-}
-
-std::list<Connection*>::iterator Server::enroll(Connection* c) {
-  return connections_.insert(connections_.end(), c);
-}
-
-void Server::withdraw(std::list<Connection*>::iterator it) {
-  connections_.erase(it);
-  if (stopping_ && connections_.empty()) grace_timer_.cancel();
 }
 
 void Server::clean_maildirs() {
@@ -212,56 +130,27 @@ tl::expected<void, std::string> Server::open_journal() {
   }
   jd->start();
   journal_ = std::move(jd);
+  static_cast<store::MaildirSink*>(mailbox_sink_.get())->set_journal(journal_.get());
   return {};
 }
-
-}  // namespace taube::net
-
-namespace taube::net {
 
 tl::expected<void, std::string> Server::load_credentials() {
   if (cfg_.tls) {
     auto ctx = make_tls_context(*cfg_.tls);
     if (!ctx) return tl::unexpected(ctx.error());
-    tls_ctx_ = std::move(*ctx);
+    creds_.tls = std::move(*ctx);
   }
   for (const auto& l : cfg_.listeners) {
-    if (l.tls == TlsMode::Implicit && !tls_ctx_)
+    if (l.tls == TlsMode::Implicit && !creds_.tls)
       return tl::unexpected("listener " + l.address + ":" + std::to_string(l.port) +
                             ": implicit TLS needs [tls] certificate and key");
   }
   if (!cfg_.auth.users_file.empty()) {
     auto db = store::UserDb::load(cfg_.auth.users_file);
     if (!db) return tl::unexpected(db.error());
-    users_ = std::make_shared<const store::UserDb>(std::move(*db));
+    creds_.users = std::make_shared<const store::UserDb>(std::move(*db));
   }
   return {};
-}
-
-bool Server::relay_allowed_from(const asio::ip::address& a) const {
-  for (const auto& n : cfg_.relay.networks)
-    if (n.contains(a)) return true;
-  return false;
-}
-
-bool AuthThrottle::failure(const std::string& ip, Clock::time_point now) {
-  auto& e = entries_[ip];
-  std::erase_if(e.failures, [&](auto t) { return now - t > cfg_.window; });
-  e.failures.push_back(now);
-  if (e.failures.size() >= cfg_.max_failures) {
-    e.banned_until = now + cfg_.ban;
-    e.failures.clear();
-    return true;
-  }
-  return false;
-}
-
-bool AuthThrottle::banned(const std::string& ip, Clock::time_point now) {
-  auto it = entries_.find(ip);
-  if (it == entries_.end()) return false;
-  if (it->second.banned_until > now) return true;
-  if (it->second.failures.empty()) entries_.erase(it);
-  return false;
 }
 
 }  // namespace taube::net

@@ -26,7 +26,8 @@ class MaildirWriter final : public MessageWriter {
   // Runs before the message is published (after its content is complete): e.g. the relay
   // spool's envelope file, written durably first so a reader never sees a message without it.
   // Returns what to remove again should publishing fail.
-  using BeforePublish = std::function<tl::expected<std::string, StoreError>(const std::string& unique)>;
+  using BeforePublish =
+      std::function<tl::expected<std::string, StoreError>(const std::string& unique)>;
 
   // `journal` may be null (direct delivery only).
   MaildirWriter(MaildirStore& store, std::vector<std::string> maildirs, JournaledDelivery* journal,
@@ -56,6 +57,9 @@ class MaildirWriter final : public MessageWriter {
 class MaildirSink final : public MessageSink {
  public:
   MaildirSink(MaildirStore& store, JournaledDelivery* journal) : store_(store), journal_(journal) {}
+  // The journal opens after the sink exists (it first delivers what a crash left): before the
+  // first message.
+  void set_journal(JournaledDelivery* journal) { journal_ = journal; }
   std::unique_ptr<MessageWriter> begin(const MessageInfo& info,
                                        std::string provisional_prefix) override;
 

@@ -125,8 +125,8 @@ std::unique_ptr<MessageWriter> RoutingSink::begin(const MessageInfo& info,
   if (has_route(info.envelope, Route::Mailbox))
     parts.push_back({Route::Mailbox, mailbox_.begin(info, provisional_prefix), false});
   if (has_route(info.envelope, Route::Queue)) {
-    std::unique_ptr<MessageWriter> w = queue_ ? queue_->begin(info, provisional_prefix)
-                                              : std::make_unique<FailingWriter>();
+    std::unique_ptr<MessageWriter> w =
+        queue_ ? queue_->begin(info, provisional_prefix) : std::make_unique<FailingWriter>();
     parts.push_back({Route::Queue, std::move(w), false});
   }
   if (parts.empty()) return std::make_unique<FailingWriter>();

@@ -36,7 +36,8 @@ queue::QueueEnvelope queue_envelope_for(const MessageInfo& info) {
 std::unique_ptr<MessageWriter> RelaySpoolSink::begin(const MessageInfo& info,
                                                      std::string provisional_prefix) {
   const std::string envelope = queue::encode_envelope(queue_envelope_for(info));
-  auto before = [this, envelope](const std::string& unique) -> tl::expected<std::string, StoreError> {
+  auto before = [this,
+                 envelope](const std::string& unique) -> tl::expected<std::string, StoreError> {
     const std::string env_dir = dir_ + "/env";
     if (fs_.mkdir(env_dir, 0700) != 0 && errno != EEXIST)
       return tl::unexpected(error_from_errno(errno));

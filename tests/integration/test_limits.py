@@ -74,6 +74,27 @@ class StopServer:
             cls.srv.cleanup()
 
 
+class LoopbackExemptFromPerIpLimit(StopServer, unittest.TestCase):
+    """Postfix exempts $mynetworks from smtpd_client_connection_limit: a local web application
+    with many workers submitting through 127.0.0.1 must not get 421 after max_connections_per_ip.
+    The exemption covers loopback and [relay] networks by default; the total limit still holds."""
+    CONFIG = {"limits": {"max_connections": 12, "max_connections_per_ip": 3},
+              "relay": {"networks": ["127.0.0.0/8"]}}
+
+    def test_loopback_and_relay_networks_exempt_total_still_applies(self):
+        socks = []
+        try:
+            for i in range(12):
+                s, g = greeting(self.srv.port)
+                self.assertTrue(g.startswith(b"220 "), f"connection {i + 1}: {g!r}")
+                socks.append(s)
+            s, g = greeting(self.srv.port)
+            self.assertEqual(g, TOO_MANY, "the 13th exceeds max_connections")
+            s.close()
+        finally:
+            release_all(self.srv.port, socks)
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -142,7 +163,9 @@ class MaxConnections(StopServer, unittest.TestCase):
 
 class MaxConnectionsPerIp(StopServer, unittest.TestCase):
     N = 3
-    CONFIG = {"limits": {"max_connections": 100, "max_connections_per_ip": 3}}
+    # Loopback is exempt by default (like Postfix's $mynetworks): take the exemption away.
+    CONFIG = {"limits": {"max_connections": 100, "max_connections_per_ip": 3,
+                         "connection_limit_exempt": []}}
 
     def test_per_ip_n_and_n_plus_1(self):
         socks = []

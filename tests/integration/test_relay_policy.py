@@ -50,16 +50,50 @@ BATTERY = [
 ]
 
 
+def xtext(v: str) -> str:
+    """RFC 3461 §4 xtext, as the queue envelope writes every value."""
+    out, i = bytearray(), 0
+    while i < len(v):
+        if v[i] == "+":
+            out.append(int(v[i + 1:i + 3], 16))
+            i += 3
+        else:
+            if not ("!" <= v[i] <= "~") or v[i] == "=":
+                raise AssertionError(f"not xtext: {v!r}")
+            out.append(ord(v[i]))
+            i += 1
+    return out.decode("utf-8")
+
+
 def env_fields(path: Path) -> list[tuple[str, str]]:
+    """The queue envelope (src/queue/envelope.hpp, "taube-envelope 1") as (key, value) pairs:
+    version, id, from (an address, "" for <>), auth, and per recipient "rcpt" with the address
+    and its DSN parameters (" notify=6 orcpt=rfc822;x"). Every line must be a known record with
+    xtext values, so an injected line break or space cannot hide a second record."""
     text = path.read_text()
     if not text.endswith("\n"):
         raise AssertionError(f"envelope {path} does not end with a newline: {text!r}")
-    out = []
-    for line in text.splitlines():
-        if "\r" in line or not re.fullmatch(r"[a-z]+ .*", line):
+    lines = text.splitlines()
+    if lines[0] != "taube-envelope 1" or lines[-1] != "end":
+        raise AssertionError(f"not a complete taube-envelope 1 file: {text!r}")
+    out = [("version", "1")]
+    for line in lines[1:-1]:
+        if "\r" in line or not re.fullmatch(r"[a-z]+ [!-~]*( [!-~]*)*", line):
             raise AssertionError(f"malformed envelope line {line!r} in {path}: {text!r}")
-        k, _, v = line.partition(" ")
-        out.append((k, v))
+        k, *f = line.split(" ")
+        if k == "from":
+            out.append(("from", "" if f == ["<>"] else f"{xtext(f[0])}@{xtext(f[1])}"))
+        elif k == "rcpt":
+            params = [x for x in f[2:] if x.split("=")[0] in ("notify", "orcpt")]
+            out.append(("rcpt", " ".join([f"{xtext(f[0])}@{xtext(f[1])}"] + params)))
+        elif k in ("id", "auth", "arrival"):
+            out.append((k, xtext(f[0])))
+        elif k == "param":
+            out.extend(tuple(x.split("=", 1)) for x in f)
+        elif k == "client":
+            out.append(("client", xtext(f[0])))
+        else:
+            raise AssertionError(f"unknown envelope record {line!r} in {path}")
     return out
 
 

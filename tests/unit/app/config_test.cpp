@@ -98,8 +98,8 @@ shutdown_grace = 2
   EXPECT_EQ(s.limits.max_errors, 3u);
   EXPECT_EQ(s.limits.max_text_line, 2000u);
   EXPECT_TRUE(s.reject_long_lines);
-  EXPECT_EQ(c->server.max_connections, 9u);
-  EXPECT_EQ(c->server.max_connections_per_ip, 2u);
+  EXPECT_EQ(c->server.connect.max_connections, 9u);
+  EXPECT_EQ(c->server.connect.max_per_client, 2u);
   EXPECT_EQ(c->server.command_timeout, std::chrono::milliseconds(1500));
   EXPECT_EQ(c->server.data_timeout, std::chrono::seconds(60));
   EXPECT_EQ(s.bare_newline, smtp::BareNewlinePolicy::Normalize);

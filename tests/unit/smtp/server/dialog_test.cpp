@@ -1,6 +1,6 @@
 // The in-process runner for tests/dialogs/*.dialog (practice 8; format in tests/dialogs/README.md).
 // Each dialog runs against a ServerSession whose recipient lookups are answered by the real
-// taube::store::Directory built from the shared dialog configuration, and whose commits are
+// taube::policy::Directory built from the shared dialog configuration, and whose commits are
 // answered "250 2.0.0 Ok: queued as TESTID". The integration runner plays the same files against
 // the real binary configured the same way.
 //
@@ -21,7 +21,7 @@
 #include "session_driver.hpp"
 #include "smtp/server/server_session.hpp"
 #include "split_feed.hpp"
-#include "store/directory.hpp"
+#include "policy/directory.hpp"
 
 namespace taube::smtp {
 namespace {
@@ -117,9 +117,9 @@ SessionConfig dialog_session_config() {
   return cfg;
 }
 
-const store::Directory& dialog_directory() {
-  static const store::Directory dir = [] {
-    store::DirectoryConfig c;
+const policy::Directory& dialog_directory() {
+  static const policy::Directory dir = [] {
+    policy::DirectoryConfig c;
     c.mail_root = "/nonexistent/taube-dialogs";
     c.domains = {"localhost", "example.org"};
     c.users = {{"alice@example.org", ""},
@@ -128,7 +128,7 @@ const store::Directory& dialog_directory() {
                {"postmaster@example.org", ""}};
     c.aliases = {{"info@example.org", {"alice@example.org", "bob@example.org"}},
                  {"sales@example.org", {"alice@example.org"}}};
-    auto d = store::Directory::create(std::move(c));
+    auto d = policy::Directory::create(std::move(c));
     if (!d) throw std::runtime_error("dialog directory: " + d.error());
     return std::move(*d);
   }();
@@ -140,13 +140,13 @@ RcptVerdict directory_rcpt(const ServerSession&, const RcptRequest& req) {
   std::vector<Destination> dests;
   for (const auto& m : r.maildirs) dests.push_back(testing::mailbox_dest(m));
   switch (r.verdict) {
-    case store::Verdict::Local:
+    case policy::Verdict::Local:
       return {RcptVerdictKind::Accept, dests, {}};
-    case store::Verdict::Forward:
+    case policy::Verdict::Forward:
       return {RcptVerdictKind::Forward, dests, r.forward_to};
-    case store::Verdict::UserUnknown:
+    case policy::Verdict::UserUnknown:
       return {RcptVerdictKind::UserUnknown, {}, {}};
-    case store::Verdict::RelayDenied:
+    case policy::Verdict::RelayDenied:
       return {RcptVerdictKind::RelayDenied, {}, {}};
   }
   return {RcptVerdictKind::TempFail, {}, {}};

@@ -11,7 +11,7 @@
 
 #include <tl/expected.hpp>
 
-namespace taube::store {
+namespace taube::policy {
 
 struct DirectoryConfig {
   std::string mail_root = "./var/mail";
@@ -63,4 +63,4 @@ class Directory {
   DirectoryConfig cfg_;
 };
 
-}  // namespace taube::store
+}  // namespace taube::policy

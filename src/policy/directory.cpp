@@ -1,24 +1,22 @@
 // Directory: recipient resolution. Everything is validated once in create(), so resolve() cannot
 // meet a loop, a non-local alias target or an unknown user at run time.
-#include "store/directory.hpp"
+#include "policy/directory.hpp"
 
 #include <algorithm>
 #include <cstdio>
 
-namespace taube::store {
+#include "smtp/wire/address.hpp"
+
+namespace taube::policy {
 
 namespace {
 
 constexpr std::size_t kMaxAliasDepth = 16;
 
-// ASCII-only lowercase: domains and local parts compare case-insensitively for ASCII letters;
-// UTF-8 octets (>= 0x80) are left as they are (no locale, no Unicode case folding).
+// Domains and local parts compare case-insensitively for ASCII letters only; UTF-8 octets
+// (>= 0x80) are left as they are (no locale, no Unicode case folding).
 std::string lower_ascii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
+  return smtp::ascii_lower(s);
 }
 
 std::string strip_trailing_slashes(std::string s) {
@@ -272,4 +270,4 @@ Resolution Directory::resolve(std::string_view local_part, std::string_view doma
   return res;
 }
 
-}  // namespace taube::store
+}  // namespace taube::policy

@@ -1,11 +1,11 @@
-#include "store/directory.hpp"
+#include "policy/directory.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-namespace taube::store {
+namespace taube::policy {
 namespace {
 
 using Strings = std::vector<std::string>;
@@ -348,4 +348,4 @@ TEST(Directory, MailRootSlash) {
 }
 
 }  // namespace
-}  // namespace taube::store
+}  // namespace taube::policy

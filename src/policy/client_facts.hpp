@@ -1,0 +1,19 @@
+// What policy knows about the client of a session when it decides. Facts, not decisions: the
+// I/O layer fills them in (after the PROXY header, if any, so the address is the real client's).
+#pragma once
+
+#include <string>
+
+#include "inet/ip_address.hpp"
+
+namespace taube::policy {
+
+struct ClientFacts {
+  inet::IpAddress address;
+  std::string helo;
+  bool esmtp = false;
+  bool tls = false;
+  std::string auth_user;  // empty when not authenticated (RFC 4954)
+};
+
+}  // namespace taube::policy
