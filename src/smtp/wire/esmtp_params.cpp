@@ -186,7 +186,7 @@ tl::expected<MailParams, Reply> parse_mail_params(std::string_view params,
       }
     } else if (p.keyword == "ENVID" && policy.dsn) {
       // RFC 3461 §4.4: xtext, at most 100 characters.
-      if (!p.has_value || p.value.size() > 100) return tl::unexpected(bad(p));
+      if (!p.has_value || p.value.size() > kMaxEnvidLength) return tl::unexpected(bad(p));
       auto v = decode_xtext(p.value);
       if (!v) return tl::unexpected(bad(p));
       mp.envid = std::move(*v);
@@ -243,7 +243,7 @@ tl::expected<RcptParams, Reply> parse_rcpt_params(std::string_view params,
           return tl::unexpected(bad(p));
       auto addr = type == "utf-8" ? decode_utf8_addr_xtext(p.value.substr(semi + 1))
                                   : decode_xtext(p.value.substr(semi + 1));
-      if (!addr || addr->size() > 500) return tl::unexpected(bad(p));
+      if (!addr || addr->size() > kMaxOrcptLength) return tl::unexpected(bad(p));
       rp.orcpt_type = std::move(type);
       rp.orcpt_address = std::move(*addr);
     } else {
