@@ -69,7 +69,8 @@ class ReplyParser {
   std::size_t feed(std::span<const char> in);
 
   // The oldest complete reply not yet taken, if any. Replies completed before an error stay
-  // available.
+  // available. Memory: one partial line (max_line) and one partial reply (max_lines lines) at
+  // most, plus the queue, which holds what the caller fed and has not taken yet.
   std::optional<ParsedReply> next();
 
   // Complete replies waiting to be taken.
