@@ -288,6 +288,52 @@ proxies = [
 ]
 for name, opt, data in proxies:
     write("fuzz_proxy", name, bytes([opt]) + data)
+# ---------------------------------------------------------------- fuzz_reply_parser
+# byte 0: bit0 small limits (max_line 4 + bits1-5, max_lines 1 + bits6-7); bytes 1, 2: split
+# seeds. Then what a server sends.
+R = "\r\n"
+replies = [
+    ("greeting", 0x00, "220 mx.example.org ESMTP ready" + R),
+    ("ehlo", 0x00, "250-mx.example.org Hello [192.0.2.1]" + R + "250-PIPELINING" + R
+     + "250-SIZE 52428800" + R + "250-AUTH PLAIN LOGIN" + R + "250-AUTH=LOGIN" + R
+     + "250-STARTTLS" + R + "250-ENHANCEDSTATUSCODES" + R + "250 CHUNKING" + R),
+    ("pipelined", 0x00, "250 2.1.0 Ok" + R + "250 2.1.5 Ok" + R + "550 5.1.1 unknown" + R
+     + "354 End data with <CR><LF>.<CR><LF>" + R + "250 2.0.0 Ok: queued as X" + R),
+    ("multi-enhanced", 0x00, "550-5.7.1 first line" + R + "550-5.7.1 second" + R
+     + "550 5.7.1 last" + R),
+    ("enhanced-first-only", 0x00, "451-4.3.0 a" + R + "451 b" + R),
+    ("class-mismatch", 0x00, "250 5.0.0 looks enhanced" + R),
+    ("code-only", 0x00, "250" + R + "250-" + R + "250 " + R + "334 " + R),
+    ("bare-lf", 0x00, "250-a\n250-b" + R + "250 c\n"),
+    ("utf8", 0x00, "550 5.1.1 <ö@example.org> unknown" + R),
+    ("code-mismatch", 0x00, "250-a" + R + "251 b" + R),
+    ("bad-code", 0x00, "250 ok" + R + "2500 x" + R),
+    ("bare-cr", 0x00, "250 a\rb" + R),
+    ("nul", 0x00, "250 a\x00b" + R),
+    ("long-line", 0x01 | (6 << 1), "250 12345" + R + "250 123456" + R),
+    ("many-lines", 0x01 | (1 << 6), "250-a" + R + "250 b" + R + "250-a" + R + "250-b" + R
+     + "250 c" + R),
+    ("partial", 0x00, "250-mx" + R + "250-PIPE"),
+]
+for i, (name, opt, text) in enumerate(replies):
+    write("fuzz_reply_parser", name, bytes([opt, (i * 41) & 0xFF, (i * 97 + 5) & 0xFF]) + b(text))
+
+# ---------------------------------------------------------------- fuzz_dot_roundtrip
+# byte 0: bit0 Bdat mode; byte 1: split seed. Then a stored message (LF line endings).
+stored = [
+    ("simple", "From: a@example.org\nSubject: hi\n\nbody\n"),
+    ("dots", ".\n..\n...x\n.leading\nend\n"),
+    ("terminator-text", "a\r\n.\r\nMAIL FROM:<x@y>\r\n"),
+    ("lone-cr", "a\r.\rb\r\r\n.\r"),
+    ("unterminated", "no final newline"),
+    ("empty", ""),
+    ("dot-only", "."),
+    ("crlf-mixed", "a\r\nb\nc\r\n\r\n.\n"),
+]
+for i, (name, text) in enumerate(stored):
+    for mode in (0, 1):
+        write("fuzz_dot_roundtrip", name + ("-bdat" if mode else ""),
+              bytes([mode, (i * 29 + mode) & 0xFF]) + b(text))
 
 total = 0
 for dirpath, _, files in os.walk(ROOT):

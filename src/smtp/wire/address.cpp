@@ -1,6 +1,5 @@
 #include "smtp/wire/address.hpp"
 
-#include <cctype>
 #include <cstdint>
 
 namespace taube::smtp {
@@ -39,13 +38,7 @@ bool is_atext(unsigned char c) {
 }
 
 bool is_let_dig(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-bool has_non_ascii(std::string_view s) {
-  for (unsigned char c : s)
-    if (c >= 0x80) return true;
-  return false;
+  return is_ascii_alnum(static_cast<char>(c));
 }
 
 // RFC 5321 §4.1.2 qtextSMTP: %d32-33 / %d35-91 / %d93-126 (and UTF-8 with SMTPUTF8).
@@ -104,7 +97,7 @@ bool parse_ipv6(std::string_view s) {
     }
     if (g.empty() || g.size() > 4) return false;
     for (char c : g)
-      if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+      if (!is_ascii_xdigit(c)) return false;
     ++groups;
     if (colon == std::string_view::npos) break;
     s.remove_prefix(colon + 1);
@@ -119,23 +112,6 @@ bool parse_ipv6(std::string_view s) {
   }
   // RFC 5321 §4.1.3: with "::" at most 6 groups besides it (the IPv4 part counts as 2).
   return compressed ? groups <= 6 : groups == 8;
-}
-
-// address-literal = "[" ( IPv4-address-literal / IPv6-address-literal / General ) "]"
-bool is_valid_address_literal(std::string_view lit) {
-  if (lit.size() < 3 || lit.front() != '[' || lit.back() != ']') return false;
-  std::string_view in = lit.substr(1, lit.size() - 2);
-  if (in.size() > 5 && ascii_lower(in.substr(0, 5)) == "ipv6:") return parse_ipv6(in.substr(5));
-  if (parse_ipv4(in)) return true;
-  // General-address-literal = Standardized-tag ":" 1*dcontent
-  const auto colon = in.find(':');
-  if (colon == std::string_view::npos || colon == 0) return false;
-  for (char c : in.substr(0, colon))
-    if (!is_let_dig(static_cast<unsigned char>(c)) && c != '-') return false;
-  if (colon + 1 == in.size()) return false;
-  for (unsigned char c : in.substr(colon + 1))
-    if (c < 33 || c > 126 || c == '[' || c == ']' || c == '\\') return false;
-  return true;
 }
 
 struct MailboxParse {
@@ -222,31 +198,29 @@ tl::expected<MailboxParse, AddressError> parse_mailbox_prefix(std::string_view i
     return tl::unexpected(AddressError::Syntax);
   if (local_wire_len > limits.max_local_part || r.mailbox.domain.size() > limits.max_domain)
     return tl::unexpected(AddressError::TooLong);
-  if (!utf8 && (has_non_ascii(local) || has_non_ascii(r.mailbox.domain)))
+  if (!utf8 && (!is_ascii(local) || !is_ascii(r.mailbox.domain)))
     return tl::unexpected(AddressError::Utf8NotAllowed);
   r.consumed = i;
   return r;
 }
 
-
 }  // namespace
 
-bool ascii_iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
+// address-literal = "[" ( IPv4-address-literal / IPv6-address-literal / General ) "]"
+bool is_valid_address_literal(std::string_view lit) {
+  if (lit.size() < 3 || lit.front() != '[' || lit.back() != ']') return false;
+  std::string_view in = lit.substr(1, lit.size() - 2);
+  if (in.size() > 5 && ascii_lower(in.substr(0, 5)) == "ipv6:") return parse_ipv6(in.substr(5));
+  if (parse_ipv4(in)) return true;
+  // General-address-literal = Standardized-tag ":" 1*dcontent
+  const auto colon = in.find(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  for (char c : in.substr(0, colon))
+    if (!is_let_dig(static_cast<unsigned char>(c)) && c != '-') return false;
+  if (colon + 1 == in.size()) return false;
+  for (unsigned char c : in.substr(colon + 1))
+    if (c < 33 || c > 126 || c == '[' || c == ']' || c == '\\') return false;
   return true;
-}
-
-std::string ascii_lower(std::string_view s) {
-  std::string r(s);
-  for (char& c : r)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return r;
 }
 
 bool is_valid_utf8(std::string_view s) {
@@ -400,7 +374,7 @@ tl::expected<PathParse, AddressError> parse_path(std::string_view in, PathKind k
   if (end + 1 > limits.max_path) return tl::unexpected(AddressError::TooLong);
   // UTF-8 is checked after the length so that an over-long UTF-8 path reports TooLong first.
   const auto& m = mb->mailbox;
-  if (!utf8 && (has_non_ascii(m.local_part) || has_non_ascii(m.domain)))
+  if (!utf8 && (!is_ascii(m.local_part) || !is_ascii(m.domain)))
     return tl::unexpected(AddressError::Utf8NotAllowed);
   r.path.mailbox = std::move(mb->mailbox);
   r.rest = in.substr(end + 1);

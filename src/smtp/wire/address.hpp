@@ -6,6 +6,7 @@
 
 #include <tl/expected.hpp>
 
+#include "smtp/wire/ascii.hpp"  // ascii_lower, ascii_iequals: callers used to find them here
 #include "smtp/wire/limits.hpp"
 
 namespace taube::smtp {
@@ -65,9 +66,8 @@ bool is_valid_domain(std::string_view domain, bool utf8);
 // True when `s` is well-formed UTF-8 (RFC 3629), rejecting overlongs and surrogates.
 bool is_valid_utf8(std::string_view s);
 
-// ASCII lowercase copy.
-std::string ascii_lower(std::string_view s);
-// ASCII case-insensitive equality (SMTP verbs, keywords and domains, RFC 5321 §2.4).
-bool ascii_iequals(std::string_view a, std::string_view b);
+// address-literal of RFC 5321 §4.1.3, brackets included: "[192.0.2.1]", "[IPv6:2001:db8::1]",
+// or a General-address-literal "[tag:content]".
+bool is_valid_address_literal(std::string_view literal);
 
 }  // namespace taube::smtp

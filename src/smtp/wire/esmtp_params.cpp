@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "smtp/wire/address.hpp"
+#include "smtp/wire/ascii.hpp"
 
 namespace taube::smtp {
 
@@ -58,13 +59,6 @@ Reply bad(const Param& p) {
 
 Reply unknown(const Param& p) {
   return make_reply(ReplyId::UnknownParam, p.keyword);
-}
-
-std::string upper(std::string_view s) {
-  std::string r(s);
-  for (char& c : r)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  return r;
 }
 
 }  // namespace
@@ -168,7 +162,7 @@ tl::expected<MailParams, Reply> parse_mail_params(std::string_view params,
       mp.size = v;
     } else if (p.keyword == "BODY" && policy.eight_bit_mime) {
       // RFC 6152 §2: BODY=7BIT / BODY=8BITMIME (BINARYMIME is not advertised).
-      const std::string v = upper(p.value);
+      const std::string v = ascii_upper(p.value);
       if (v == "7BIT") {
         mp.body = BodyType::SevenBit;
       } else if (v == "8BITMIME") {
@@ -182,7 +176,7 @@ tl::expected<MailParams, Reply> parse_mail_params(std::string_view params,
       if (p.has_value) return tl::unexpected(bad(p));  // RFC 6531 §3.4: no value
       mp.smtputf8 = true;
     } else if (p.keyword == "RET" && policy.dsn) {
-      const std::string v = upper(p.value);  // RFC 3461 §4.3
+      const std::string v = ascii_upper(p.value);  // RFC 3461 §4.3
       if (v == "FULL") {
         mp.ret = DsnRet::Full;
       } else if (v == "HDRS") {
@@ -192,7 +186,7 @@ tl::expected<MailParams, Reply> parse_mail_params(std::string_view params,
       }
     } else if (p.keyword == "ENVID" && policy.dsn) {
       // RFC 3461 §4.4: xtext, at most 100 characters.
-      if (!p.has_value || p.value.size() > 100) return tl::unexpected(bad(p));
+      if (!p.has_value || p.value.size() > kMaxEnvidLength) return tl::unexpected(bad(p));
       auto v = decode_xtext(p.value);
       if (!v) return tl::unexpected(bad(p));
       mp.envid = std::move(*v);
@@ -220,7 +214,7 @@ tl::expected<RcptParams, Reply> parse_rcpt_params(std::string_view params,
       unsigned flags = 0;
       while (true) {
         const auto comma = v.find(',');
-        const std::string item = upper(v.substr(0, comma));
+        const std::string item = ascii_upper(v.substr(0, comma));
         unsigned f = 0;
         if (item == "NEVER")
           f = NotifyNever;
@@ -249,7 +243,7 @@ tl::expected<RcptParams, Reply> parse_rcpt_params(std::string_view params,
           return tl::unexpected(bad(p));
       auto addr = type == "utf-8" ? decode_utf8_addr_xtext(p.value.substr(semi + 1))
                                   : decode_xtext(p.value.substr(semi + 1));
-      if (!addr || addr->size() > 500) return tl::unexpected(bad(p));
+      if (!addr || addr->size() > kMaxOrcptLength) return tl::unexpected(bad(p));
       rp.orcpt_type = std::move(type);
       rp.orcpt_address = std::move(*addr);
     } else {

@@ -99,6 +99,7 @@ struct Reply {
   bool positive() const { return code >= 200 && code < 400; }
   bool transient() const { return code >= 400 && code < 500; }
   bool permanent() const { return code >= 500; }
+  friend bool operator==(const Reply&, const Reply&) = default;
 };
 
 struct ReplyEntry {
