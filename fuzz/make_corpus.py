@@ -334,6 +334,42 @@ for i, (name, text) in enumerate(stored):
     for mode in (0, 1):
         write("fuzz_dot_roundtrip", name + ("-bdat" if mode else ""),
               bytes([mode, (i * 29 + mode) & 0xFF]) + b(text))
+# ---------------------------------------------------------------- fuzz_sasl
+# Byte 0: mechanism (0 PLAIN, 1 LOGIN, 2 SCRAM), 0x04 initial response, 0x08 assisted SCRAM
+# (the harness computes the right client-final, the line masks one octet), 0x10 unknown user.
+# The rest: decoded client responses separated by LF. The harness's user: "user" / "pencil".
+# The fake crypto's first 30 "random" octets are 0..29: server nonce "!\"#$%&'()*+-./0123456789:;<=>?".
+SRV_NONCE = "!\"#$%&'()*+-./0123456789:;<=>?"
+sasl = [
+    ("plain-initial", 0x04, b"\0user\0pencil"),
+    ("plain-challenge", 0x00, b"\0user\0pencil"),
+    ("plain-wrong", 0x04, b"\0user\0pencil2"),
+    ("plain-authzid-self", 0x04, b"user\0user\0pencil"),
+    ("plain-authzid-other", 0x04, b"admin\0user\0pencil"),
+    ("plain-one-nul", 0x04, b"user\0pencil"),
+    ("plain-three-nuls", 0x04, b"\0user\0pen\0cil"),
+    ("login", 0x01, b"user\npencil"),
+    ("login-initial", 0x05, b"user\npencil"),
+    ("login-empty", 0x01, b"\n"),
+    ("scram-assisted", 0x0e, b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO\n"),
+    ("scram-assisted-no-ir", 0x0a, b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO\n"),
+    ("scram-assisted-flip", 0x0e, b"n,,n=user,r=abc\n\x05\x01"),
+    ("scram-assisted-flip-proof", 0x0e, b"n,,n=user,r=abc\n\x55\x20"),
+    ("scram-assisted-unknown", 0x1e, b"n,,n=user,r=abc\n"),
+    ("scram-assisted-ghost", 0x0e, b"n,,n=ghost,r=abc\n"),
+    ("scram-y", 0x0e, b"y,,n=user,r=abc\n"),
+    ("scram-authzid-self", 0x0e, b"n,a=user,n=user,r=abc\n"),
+    ("scram-authzid-other", 0x0e, b"n,a=root,n=user,r=abc\n"),
+    ("scram-channel-binding", 0x06, b"p=tls-unique,,n=user,r=abc"),
+    ("scram-mandatory-ext", 0x06, b"n,,m=x,n=user,r=abc"),
+    ("scram-guessed-proof", 0x06, b(
+        "n,,n=user,r=abc\nc=biws,r=abc" + SRV_NONCE + ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")),
+    ("scram-wrong-cbind", 0x06, b(
+        "n,,n=user,r=abc\nc=eSws,r=abc" + SRV_NONCE + ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")),
+    ("scram-escaped-name", 0x06, b"n,,n=us=2Cer=3D,r=abc\n"),
+]
+for name, opt, data in sasl:
+    write("fuzz_sasl", name, bytes([opt]) + data)
 
 total = 0
 for dirpath, _, files in os.walk(ROOT):

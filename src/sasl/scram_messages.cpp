@@ -2,7 +2,7 @@
 
 #include "smtp/wire/base64.hpp"
 
-namespace taube::smtp {
+namespace taube::sasl {
 
 namespace {
 
@@ -48,7 +48,20 @@ std::string_view next_attr(std::string_view& s) {
 
 // Canonical base64 (RFC 4648 §4), as base64_decode() accepts it; empty is not a value here.
 bool is_base64_text(std::string_view s) {
-  return !s.empty() && base64_decode(s).has_value();
+  return !s.empty() && smtp::base64_decode(s).has_value();
+}
+
+// A positive decimal number that fits an int.
+bool parse_count(std::string_view s, int& out) {
+  if (s.empty() || s.size() > 10) return false;
+  long long v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  if (v < 1 || v > 0x7fffffff) return false;
+  out = static_cast<int>(v);
+  return true;
 }
 
 }  // namespace
@@ -105,4 +118,56 @@ tl::expected<ScramClientFinal, std::string> parse_scram_client_final(std::string
   return out;
 }
 
-}  // namespace taube::smtp
+tl::expected<ScramServerFirst, std::string> parse_scram_server_first(std::string_view msg) {
+  ScramServerFirst out;
+  std::string_view s = msg;
+  // server-first-message = [reserved-mext ","] nonce "," salt "," iteration-count
+  //                        ["," extensions]
+  const std::string_view nonce = next_attr(s);
+  if (nonce.substr(0, 2) == "m=") return tl::unexpected(std::string("mandatory extension"));
+  if (nonce.substr(0, 2) != "r=" || !valid_nonce(nonce.substr(2)))
+    return tl::unexpected(std::string("expected r=nonce"));
+  out.nonce = std::string(nonce.substr(2));
+  const std::string_view salt = next_attr(s);
+  auto decoded = salt.substr(0, 2) == "s=" ? smtp::base64_decode(salt.substr(2)) : std::nullopt;
+  if (!decoded || decoded->empty()) return tl::unexpected(std::string("expected s=salt"));
+  out.salt = std::move(*decoded);
+  const std::string_view count = next_attr(s);
+  if (count.substr(0, 2) != "i=" || !parse_count(count.substr(2), out.iterations))
+    return tl::unexpected(std::string("expected i=iteration-count"));
+  return out;  // extensions are ignored
+}
+
+tl::expected<ScramServerFinal, std::string> parse_scram_server_final(std::string_view msg) {
+  ScramServerFinal out;
+  std::string_view s = msg;
+  // server-final-message = (server-error / verifier) ["," extensions]
+  const std::string_view first = next_attr(s);
+  if (first.substr(0, 2) == "e=") {
+    out.error = std::string(first.substr(2));
+    if (out.error.empty()) return tl::unexpected(std::string("empty server-error"));
+    return out;
+  }
+  auto verifier = first.substr(0, 2) == "v=" && first.size() > 2
+                      ? smtp::base64_decode(first.substr(2))
+                      : std::nullopt;
+  if (!verifier) return tl::unexpected(std::string("expected v=verifier or e=error"));
+  out.verifier = std::move(*verifier);
+  return out;
+}
+
+std::string encode_saslname(std::string_view name) {
+  std::string out;
+  out.reserve(name.size());
+  for (char c : name) {
+    if (c == ',')
+      out += "=2C";
+    else if (c == '=')
+      out += "=3D";
+    else
+      out += c;
+  }
+  return out;
+}
+
+}  // namespace taube::sasl

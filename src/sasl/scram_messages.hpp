@@ -1,5 +1,5 @@
-// SCRAM (RFC 5802 §7) client messages, parsed without any cryptography: the session checks the
-// client-first message and hands the parts to the I/O layer, which holds the secrets.
+// SCRAM (RFC 5802 §7) messages, parsed and formatted without any cryptography: the client's
+// messages for the server mechanism, the server's for the client mechanism.
 #pragma once
 
 #include <tl/expected.hpp>
@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace taube::smtp {
+namespace taube::sasl {
 
 struct ScramClientFirst {
   std::string gs2_header;  // "n,," / "y,," / "n,a=authzid,", echoed in the final "c="
@@ -29,4 +29,30 @@ struct ScramClientFinal {
 tl::expected<ScramClientFirst, std::string> parse_scram_client_first(std::string_view msg);
 tl::expected<ScramClientFinal, std::string> parse_scram_client_final(std::string_view msg);
 
+struct ScramServerFirst {
+  std::string nonce;  // client nonce + server nonce
+  std::string salt;   // decoded
+  int iterations = 0;
+};
+struct ScramServerFinal {
+  std::string verifier;  // the decoded "v=" ServerSignature; empty when the server sent "e="
+  std::string error;     // the "e=" server-error-value; empty when the server sent "v="
+};
+// Syntax only (the client mechanism checks the nonce prefix and the iteration range). A
+// mandatory extension ("m=") is refused (RFC 5802 §5.1).
+tl::expected<ScramServerFirst, std::string> parse_scram_server_first(std::string_view msg);
+tl::expected<ScramServerFinal, std::string> parse_scram_server_final(std::string_view msg);
+
+// RFC 5802 §7 saslname: ',' -> "=2C", '=' -> "=3D".
+std::string encode_saslname(std::string_view name);
+
+}  // namespace taube::sasl
+
+namespace taube::smtp {
+// transitional: removed when net uses sasl:: (server_session.hpp and connection.cpp still name
+// these as smtp::).
+using sasl::parse_scram_client_final;
+using sasl::parse_scram_client_first;
+using sasl::ScramClientFinal;
+using sasl::ScramClientFirst;
 }  // namespace taube::smtp

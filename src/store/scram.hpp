@@ -1,47 +1,38 @@
-// SCRAM-SHA-256 (RFC 5802, RFC 7677): the server's stored secret and the proof arithmetic.
-// The server keeps only StoredKey and ServerKey (with salt and iteration count), never the
-// password; the message parsing lives in src/smtp/sasl_scram.hpp.
+// SCRAM-SHA-256 secrets for the users file: deriving one from a password (`taube passwd`). The
+// secret type, its users-file field and the mechanism live in src/sasl; the primitives in
+// src/crypto.
 #pragma once
 
 #include <tl/expected.hpp>
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
+#include "sasl/scram_secret.hpp"
+
 namespace taube::store {
 
-struct ScramSecret {
-  int iterations = 0;
-  std::string salt;        // raw octets
-  std::string stored_key;  // H(ClientKey), 32 octets
-  std::string server_key;  // HMAC(SaltedPassword, "Server Key"), 32 octets
-};
+using ScramSecret = sasl::ScramSecret;
 
-// RFC 7677 §4: at least 4096 iterations.
-inline constexpr int kScramIterations = 4096;
-
-// Derives the secret for `password` (RFC 5802 §3). Empty salt: 16 random octets.
+// Derives the secret for `password` (RFC 5802 §3): SaltedPassword = PBKDF2-HMAC-SHA-256(password,
+// salt, iterations), then StoredKey and ServerKey. Empty salt: sasl::kScramSaltLength random
+// octets. Errors are short reasons (the CSPRNG or PBKDF2 failed, iterations < 4096).
 tl::expected<ScramSecret, std::string> scram_derive(std::string_view password,
                                                     std::string salt = {},
-                                                    int iterations = kScramIterations);
+                                                    int iterations = sasl::kScramIterations);
 
-// The users-file field: "scram-sha-256=<iterations>,<salt>,<StoredKey>,<ServerKey>" (base64).
-std::string format_scram_secret(const ScramSecret& s);
-tl::expected<ScramSecret, std::string> parse_scram_secret(std::string_view field);
-inline constexpr std::string_view kScramFieldPrefix = "scram-sha-256=";
-
-// RFC 5802 §3: ClientSignature = HMAC(StoredKey, AuthMessage); the proof is valid when
-// H(proof XOR ClientSignature) == StoredKey (compared in constant time).
+// transitional: removed when net uses sasl:: (src/net/connection.cpp still calls these).
+// SCRAM proof check and ServerSignature on OpenSSL (sasl::scram_verify_proof and
+// sasl::scram_server_signature with crypto::OpenSslSasl).
 bool scram_verify_proof(const ScramSecret& s, std::string_view auth_message,
                         std::string_view client_proof);
-// ServerSignature = HMAC(ServerKey, AuthMessage), raw octets.
+// transitional: removed when net uses sasl::
 std::string scram_server_signature(const ScramSecret& s, std::string_view auth_message);
-
-// HMAC-SHA-256 and random octets, for the I/O layer (nonces, a per-process key).
-std::string hmac_sha256(std::string_view key, std::string_view data);
+// transitional: removed when net uses sasl:: (crypto::random_octets; aborts the process when the
+// CSPRNG fails: a SCRAM exchange without a fresh server nonce could be replayed).
 std::string random_octets(std::size_t n);
-
-// Plain base64 (RFC 4648 §4) for the users file and SCRAM attributes.
+// transitional: removed when net uses sasl:: (smtp::base64_encode / smtp::base64_decode).
 std::string base64(std::string_view raw);
 tl::expected<std::string, std::string> unbase64(std::string_view text);
 

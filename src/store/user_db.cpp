@@ -12,17 +12,12 @@
 #include <sstream>
 #include <vector>
 
+#include "crypto/crypto.hpp"
+#include "sasl/scram_secret.hpp"
+
 namespace taube::store {
 
 namespace {
-
-bool constant_time_equal(std::string_view a, std::string_view b) {
-  // Length is not secret (it is the hash format's); the content comparison does not exit early.
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
 
 std::string crypt_string(std::string_view password, const std::string& setting) {
   auto data = std::make_unique<crypt_data>();
@@ -41,7 +36,8 @@ UserDb::UserDb() {
   char salt[CRYPT_GENSALT_OUTPUT_SIZE];
   if (crypt_gensalt_rn("$y$", 0, nullptr, 0, salt, sizeof salt) != nullptr)
     dummy_hash_ = crypt_string("taube-dummy-password", salt);
-  fake_key_ = random_octets(32);
+  // Without randomness the stand-in salts become predictable; the keys below stay unusable.
+  fake_key_ = crypto::random_octets(32).value_or(std::string());
 }
 
 const ScramSecret* UserDb::scram_secret(std::string_view user) const {
@@ -51,10 +47,11 @@ const ScramSecret* UserDb::scram_secret(std::string_view user) const {
 
 ScramSecret UserDb::fake_scram_secret(std::string_view user) const {
   ScramSecret s;
-  s.iterations = kScramIterations;
-  s.salt = hmac_sha256(fake_key_, user).substr(0, 16);
-  s.stored_key = random_octets(32);
-  s.server_key = random_octets(32);
+  s.iterations = sasl::kScramIterations;
+  s.salt = crypto::hmac_sha256(fake_key_, user).value_or(std::string(16, '\0')).substr(0, 16);
+  // Random keys (empty if the CSPRNG failed: then no proof can match either).
+  s.stored_key = crypto::random_octets(32).value_or(std::string());
+  s.server_key = crypto::random_octets(32).value_or(std::string());
   return s;
 }
 
@@ -85,8 +82,8 @@ tl::expected<UserDb, std::string> UserDb::parse(std::string_view text, const std
       const auto end = rest.find(':');
       const std::string_view field = rest.substr(0, end);
       rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
-      if (field.substr(0, kScramFieldPrefix.size()) != kScramFieldPrefix) continue;
-      auto secret = parse_scram_secret(field);
+      if (field.substr(0, sasl::kScramFieldPrefix.size()) != sasl::kScramFieldPrefix) continue;
+      auto secret = sasl::parse_scram_secret(field);
       if (!secret)
         return tl::unexpected(name + ":" + std::to_string(lineno) + ": bad scram-sha-256 secret (" +
                               secret.error() + ")");
@@ -109,7 +106,7 @@ bool UserDb::verify(std::string_view user, std::string_view password) const {
   const std::string& hash = it == users_.end() ? dummy_hash_ : it->second;
   if (hash.empty()) return false;
   const std::string computed = crypt_string(password, hash);
-  const bool match = !computed.empty() && constant_time_equal(computed, hash);
+  const bool match = !computed.empty() && crypto::constant_time_equal(computed, hash);
   return match && it != users_.end();
 }
 
@@ -131,7 +128,7 @@ tl::expected<void, std::string> UserDb::set_password(const std::string& path, st
   auto scram = scram_derive(password);
   if (!scram) return tl::unexpected(scram.error());
   // The crypt(3) hash for PLAIN/LOGIN, and the SCRAM-SHA-256 secret.
-  const std::string entry = *crypt_hash + ":" + format_scram_secret(*scram);
+  const std::string entry = *crypt_hash + ":" + sasl::format_scram_secret(*scram);
   std::vector<std::string> lines;
   bool replaced = false;
   {

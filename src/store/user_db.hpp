@@ -35,6 +35,7 @@ class UserDb {
   bool has_scram() const { return !scram_.empty(); }
   // A stand-in for a user without a secret (RFC 5802 §5.1: do not reveal whether the user
   // exists): the same salt for the same name within this process, keys nobody can match.
+  // transitional: removed when net uses sasl:: (sasl's SCRAM mechanism makes its own stand-in).
   ScramSecret fake_scram_secret(std::string_view user) const;
 
   // A new hash for `password` with the strongest method libxcrypt offers (yescrypt).

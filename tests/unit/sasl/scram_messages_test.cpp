@@ -4,7 +4,9 @@
 
 #include <string>
 
-namespace taube::smtp {
+#include "smtp/wire/base64.hpp"
+
+namespace taube::sasl {
 namespace {
 
 TEST(ScramClientFirst, Rfc7677Example) {
@@ -72,5 +74,65 @@ TEST(ScramClientFinal, Rejections) {
   }
 }
 
+TEST(ScramServerFirst, Rfc7677Example) {
+  auto f = parse_scram_server_first(
+      "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096");
+  ASSERT_TRUE(f) << f.error();
+  EXPECT_EQ(f->nonce, "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0");
+  EXPECT_EQ(f->salt, *smtp::base64_decode("W22ZaJ0SNY7soEsUEjb6gQ=="));
+  EXPECT_EQ(f->iterations, 4096);
+  auto ext = parse_scram_server_first("r=abc,s=c2FsdA==,i=1,x=extension");
+  ASSERT_TRUE(ext) << ext.error();
+  EXPECT_EQ(ext->iterations, 1);  // the range is the client mechanism's to check
+  auto max = parse_scram_server_first("r=abc,s=c2FsdA==,i=2147483647");
+  ASSERT_TRUE(max);
+  EXPECT_EQ(max->iterations, 2147483647);
+}
+
+TEST(ScramServerFirst, Rejections) {
+  for (const char* bad : {
+           "",
+           "m=ext,r=abc,s=c2FsdA==,i=4096",  // mandatory extension
+           "s=c2FsdA==,r=abc,i=4096",        // wrong order
+           "r=,s=c2FsdA==,i=4096",           // empty nonce
+           "r=a b,s=c2FsdA==,i=4096",        // space in nonce
+           "r=abc,s=,i=4096",                // empty salt
+           "r=abc,s=c2Fsd!==,i=4096",        // bad base64
+           "r=abc,s=c2FsdA==",               // no count
+           "r=abc,s=c2FsdA==,i=",            // empty count
+           "r=abc,s=c2FsdA==,i=0",           // zero
+           "r=abc,s=c2FsdA==,i=-1",          // sign
+           "r=abc,s=c2FsdA==,i=4096x",       // junk
+           "r=abc,s=c2FsdA==,i=2147483648",  // over INT_MAX
+           "r=abc,s=c2FsdA==,i=99999999999",
+       }) {
+    EXPECT_FALSE(parse_scram_server_first(bad)) << bad;
+  }
+}
+
+TEST(ScramServerFinal, VerifierOrError) {
+  auto v = parse_scram_server_final("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
+  ASSERT_TRUE(v) << v.error();
+  EXPECT_EQ(v->verifier, *smtp::base64_decode("6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="));
+  EXPECT_EQ(v->error, "");
+  auto withext = parse_scram_server_final("v=AAAA,x=ext");
+  ASSERT_TRUE(withext);
+  EXPECT_EQ(withext->verifier, std::string(3, '\0'));
+  auto e = parse_scram_server_final("e=invalid-proof");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->error, "invalid-proof");
+  EXPECT_EQ(e->verifier, "");
+  for (const char* bad : {"", "v=", "v=abc", "e=", "x=AAAA", "AAAA"})
+    EXPECT_FALSE(parse_scram_server_final(bad)) << bad;
+}
+
+TEST(Saslname, EncodingIsTheParsersInverse) {
+  EXPECT_EQ(encode_saslname("user"), "user");
+  EXPECT_EQ(encode_saslname("a=b,c"), "a=3Db=2Cc");
+  auto f = parse_scram_client_first("n,,n=" + encode_saslname("x,=,y") + ",r=abc");
+  ASSERT_TRUE(f) << f.error();
+  EXPECT_EQ(f->username, "x,=,y");
+}
+
 }  // namespace
-}  // namespace taube::smtp
+}  // namespace taube::sasl

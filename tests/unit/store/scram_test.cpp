@@ -5,6 +5,10 @@
 #include <fstream>
 #include <string>
 
+#include "crypto/openssl_sasl.hpp"
+#include "sasl/scram_crypto.hpp"
+#include "sasl/scram_secret.hpp"
+#include "smtp/wire/base64.hpp"
 #include "store/failing_fs.hpp"
 #include "store/user_db.hpp"
 
@@ -20,68 +24,62 @@ constexpr const char* kAuthMessage =
 constexpr const char* kProof = "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
 constexpr const char* kServerSignature = "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
 
+using sasl::format_scram_secret;
+using sasl::kScramIterations;
+
+std::string unb64(std::string_view s) {
+  return smtp::base64_decode(s).value_or("(bad base64)");
+}
+
+bool verify(const ScramSecret& s, std::string_view auth_message, std::string_view proof) {
+  return sasl::scram_verify_proof(crypto::OpenSslSasl(), s, auth_message, proof);
+}
+
 ScramSecret rfc_secret() {
-  auto s = scram_derive("pencil", *unbase64(kSalt), 4096);
+  auto s = scram_derive("pencil", unb64(kSalt), 4096);
   EXPECT_TRUE(s);
   return *s;
 }
 
-TEST(Scram, Rfc7677TestVector) {
+TEST(ScramDerive, Rfc7677TestVector) {
   const ScramSecret s = rfc_secret();
-  EXPECT_TRUE(scram_verify_proof(s, kAuthMessage, *unbase64(kProof)));
-  EXPECT_EQ(base64(scram_server_signature(s, kAuthMessage)), kServerSignature);
-}
-
-TEST(Scram, WrongProofPasswordOrMessageFails) {
-  const ScramSecret s = rfc_secret();
-  std::string proof = *unbase64(kProof);
-  proof[5] ^= 0x01;
-  EXPECT_FALSE(scram_verify_proof(s, kAuthMessage, proof));
-  EXPECT_FALSE(scram_verify_proof(s, kAuthMessage, proof.substr(0, 31)));
-  EXPECT_FALSE(scram_verify_proof(s, std::string(kAuthMessage) + "x", *unbase64(kProof)));
-  auto other = scram_derive("pencil2", *unbase64(kSalt), 4096);
+  EXPECT_EQ(s.iterations, 4096);
+  EXPECT_EQ(s.salt, unb64(kSalt));
+  EXPECT_TRUE(verify(s, kAuthMessage, unb64(kProof)));
+  EXPECT_EQ(smtp::base64_encode(
+                sasl::scram_server_signature(crypto::OpenSslSasl(), s.server_key, kAuthMessage)),
+            kServerSignature);
+  auto other = scram_derive("pencil2", unb64(kSalt), 4096);
   ASSERT_TRUE(other);
-  EXPECT_FALSE(scram_verify_proof(*other, kAuthMessage, *unbase64(kProof)));
+  EXPECT_FALSE(verify(*other, kAuthMessage, unb64(kProof)));
 }
 
-TEST(Scram, SecretRoundTripsThroughTheUsersFileField) {
-  auto s = scram_derive("secret");  // random salt
-  ASSERT_TRUE(s);
-  EXPECT_EQ(s->salt.size(), 16u);
+TEST(ScramDerive, RandomSaltOfTheDefaultLength) {
+  auto s = scram_derive("secret");
+  ASSERT_TRUE(s) << s.error();
+  EXPECT_EQ(s->salt.size(), sasl::kScramSaltLength);
   EXPECT_EQ(s->iterations, kScramIterations);
+  EXPECT_TRUE(sasl::is_valid(*s));
+  EXPECT_NE(scram_derive("secret")->salt, s->salt);
   const std::string field = format_scram_secret(*s);
   EXPECT_EQ(field.rfind("scram-sha-256=4096,", 0), 0u) << field;
-  auto back = parse_scram_secret(field);
-  ASSERT_TRUE(back) << back.error();
-  EXPECT_EQ(back->salt, s->salt);
-  EXPECT_EQ(back->stored_key, s->stored_key);
-  EXPECT_EQ(back->server_key, s->server_key);
-  EXPECT_NE(scram_derive("secret")->salt, s->salt);
 }
 
-TEST(Scram, BadFieldsAreRejected) {
-  const std::string key = base64(std::string(32, 'k'));
-  for (const std::string bad : {
-           "scram-sha-1=4096,c2FsdA==," + key + "," + key,    // another mechanism
-           "scram-sha-256=4095,c2FsdA==," + key + "," + key,  // too few iterations
-           "scram-sha-256=x,c2FsdA==," + key + "," + key,
-           "scram-sha-256=4096,c2FsdA==," + key,           // 3 values
-           "scram-sha-256=4096,," + key + "," + key,       // no salt
-           "scram-sha-256=4096,c2FsdA==,c2hvcnQ=," + key,  // short key
-           "scram-sha-256=4096,c2Fsd!==," + key + "," + key,
-       }) {
-    EXPECT_FALSE(parse_scram_secret(bad)) << bad;
-  }
+TEST(ScramDerive, TooFewIterationsIsAnErrorNotAnException) {
+  EXPECT_FALSE(scram_derive("secret", "salt", 4095));
+  EXPECT_FALSE(scram_derive("secret", "salt", 0));
+  EXPECT_TRUE(scram_derive("secret", "salt", 4096));
 }
 
-TEST(Scram, Base64) {
-  EXPECT_EQ(base64(""), "");
-  EXPECT_EQ(base64("f"), "Zg==");
+// The transitional forwarders src/net/connection.cpp still calls.
+TEST(ScramTransitional, ForwardersMatchSaslAndTheWireCodec) {
+  const ScramSecret s = rfc_secret();
+  EXPECT_TRUE(scram_verify_proof(s, kAuthMessage, unb64(kProof)));
+  EXPECT_FALSE(scram_verify_proof(s, kAuthMessage, unb64(kProof).substr(1)));
+  EXPECT_EQ(base64(scram_server_signature(s, kAuthMessage)), kServerSignature);
+  EXPECT_EQ(random_octets(18).size(), 18u);
   EXPECT_EQ(base64("fo"), "Zm8=");
-  EXPECT_EQ(base64("foo"), "Zm9v");
-  EXPECT_EQ(*unbase64("Zg=="), "f");
   EXPECT_EQ(*unbase64("Zm8="), "fo");
-  EXPECT_EQ(*unbase64("Zm9v"), "foo");
   EXPECT_FALSE(unbase64("Zm9"));
   EXPECT_FALSE(unbase64("Zm9$"));
 }
@@ -94,7 +92,7 @@ TEST(UserDbScram, ParsesTheOptionalField) {
   ASSERT_TRUE(db) << db.error();
   EXPECT_TRUE(db->has_scram());
   ASSERT_NE(db->scram_secret("user"), nullptr);
-  EXPECT_TRUE(scram_verify_proof(*db->scram_secret("user"), kAuthMessage, *unbase64(kProof)));
+  EXPECT_TRUE(verify(*db->scram_secret("user"), kAuthMessage, unb64(kProof)));
   EXPECT_EQ(db->scram_secret("plain"), nullptr);   // crypt hash only: no SCRAM
   EXPECT_EQ(db->scram_secret("locked"), nullptr);  // locked accounts never authenticate
   EXPECT_EQ(db->scram_secret("nobody"), nullptr);
@@ -117,7 +115,7 @@ TEST(UserDbScram, FakeSecretsAreStablePerNameAndNeverMatch) {
   EXPECT_EQ(a1.salt, a2.salt);  // asking twice must not reveal the user is unknown
   EXPECT_NE(a1.salt, b.salt);
   EXPECT_EQ(a1.iterations, kScramIterations);
-  EXPECT_FALSE(scram_verify_proof(a1, kAuthMessage, *unbase64(kProof)));
+  EXPECT_FALSE(verify(a1, kAuthMessage, unb64(kProof)));
 }
 
 TEST(UserDbScram, SetPasswordWritesBothCryptHashAndScramSecret) {

@@ -1,0 +1,7 @@
+#include "sasl/crypto.hpp"
+
+namespace taube::sasl {
+
+Crypto::~Crypto() = default;
+
+}  // namespace taube::sasl
