@@ -14,13 +14,20 @@ _SUPPORT = str(Path(__file__).resolve().parents[1] / "support")
 if _SUPPORT not in sys.path:
     sys.path.insert(0, _SUPPORT)
 
-from taubetest import HOST, HOSTNAME, SOURCE_DIR  # noqa: E402,F401
-from taubetest.config import base_config, merge, to_toml  # noqa: E402,F401
-from taubetest.maildir import (Stored, all_maildirs, count_all_messages,  # noqa: E402,F401
+from taubetest import HOST, HOSTNAME, SOURCE_DIR  # noqa: E402
+from taubetest.config import base_config, merge, to_toml  # noqa: E402
+from taubetest.maildir import (Stored, all_maildirs, count_all_messages,  # noqa: E402
                                maildir_messages, maildir_tmp, open_temp_files, read_stored,
                                settle, tmp_leftovers, wait_messages, wire_to_stored)
-from taubetest.postfix import PrivatePostfix  # noqa: E402,F401
-from taubetest.process import Taube, free_port, taube_bin  # noqa: E402,F401
-from taubetest.runner import SKIP, main, require  # noqa: E402,F401
-from taubetest.smtp import (QUEUED_RX, ConnectionClosed, RawClient, Reply,  # noqa: E402,F401
+from taubetest.postfix import PrivatePostfix  # noqa: E402
+from taubetest.process import Taube, free_port, taube_bin  # noqa: E402
+from taubetest.runner import SKIP, main, require  # noqa: E402
+from taubetest.smtp import (QUEUED_RX, ConnectionClosed, RawClient, Reply,  # noqa: E402
                             SmtpError, dot_stuff, queued_id)
+
+__all__ = ["ConnectionClosed", "HOST", "HOSTNAME", "PrivatePostfix", "QUEUED_RX", "RawClient",
+           "Reply", "SKIP", "SOURCE_DIR", "SmtpError", "Stored", "Taube", "all_maildirs",
+           "base_config", "count_all_messages", "dot_stuff", "free_port", "maildir_messages",
+           "maildir_tmp", "main", "merge", "open_temp_files", "queued_id", "read_stored",
+           "require", "settle", "taube_bin", "tmp_leftovers", "to_toml", "wait_messages",
+           "wire_to_stored"]

@@ -12,13 +12,17 @@ import subprocess
 import sys
 import time
 
-from .maildir import read_stored, store_files, tmp_files, wait_messages  # noqa: F401
-from .maildir import maildir_messages
-from .messages import (SENDER, check_store, expected_stored_content, make_body,  # noqa: F401
-                       marker_of)
-from .procinfo import RssSampler, fd_count, raise_nofile, rss_kb  # noqa: F401
-from .process import LISTEN_RX, Taube  # noqa: F401
-from .smtp import abort_rst, connect, dot_stuff, queued_id, read_until_close  # noqa: F401
+from .maildir import maildir_messages, read_stored, store_files, tmp_files, wait_messages
+from .messages import SENDER, check_store, expected_stored_content, make_body, marker_of
+from .procinfo import RssSampler, fd_count, raise_nofile, rss_kb
+from .process import LISTEN_RX, Taube
+from .smtp import abort_rst, connect, dot_stuff, queued_id, read_until_close
+
+__all__ = ["LISTEN_RX", "RTaube", "RssSampler", "SENDER", "Taube", "abort_rst", "check_store",
+           "connect", "dot_stuff", "expected_stored_content", "fd_count", "have_cmd",
+           "maildir_messages", "make_body", "marker_of", "normal_transaction", "queued_id",
+           "raise_nofile", "read_stored", "read_until_close", "report", "rss_kb", "run",
+           "store_files", "tmp_files", "wait_messages"]
 
 RTaube = Taube
 

@@ -17,10 +17,15 @@ from pathlib import Path
 from . import HOST
 from .config import merge
 from .process import Taube, taube_bin
-from .smtp import RawClient, Reply, TlsClient, b64, client_ctx, ehlo_keywords, plain  # noqa: F401
-from .maildir import (TLS_INFO_RX, all_stored, find_marker, parse_received,  # noqa: F401
-                      received)
-from .messages import message  # noqa: F401
+from .smtp import RawClient, Reply, TlsClient, b64, client_ctx, ehlo_keywords, plain
+from .maildir import TLS_INFO_RX, all_stored, find_marker, parse_received, received
+from .messages import message
+
+__all__ = ["ALICE", "ALICE_PW", "BOB", "BOB_PW", "HOST", "LOCAL_DOMAINS", "RawClient", "Reply",
+           "SecTaube", "TLS_INFO_RX", "Taube", "TlsClient", "all_stored", "b64", "client_ctx",
+           "ehlo_keywords", "find_marker", "implicit_session", "listener", "merge", "message",
+           "out", "parse_received", "plain", "received", "run", "taube_bin", "tls_session",
+           "write_users"]
 
 ALICE = "alice@example.org"
 ALICE_PW = "alice-s3cret"
