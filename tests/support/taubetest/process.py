@@ -232,6 +232,8 @@ class Taube(Child):
                  mail_root: Path | None = None, defaults: bool = True, toml: str | None = None,
                  root: Path | None = None, log_file: Path | None = None,
                  binary: str | None = None, ready: str = "log"):
+        if ready not in ("log", "smtp") or (ready == "smtp" and port is None):
+            raise ValueError("ready must be 'log', or 'smtp' with a fixed port")
         self._own_dir = root is None
         self.dir = Path(tempfile.mkdtemp(prefix="taube-it-")) if root is None else Path(root)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -254,8 +256,6 @@ class Taube(Child):
             text = to_toml(self.config)
         self.config_path = self.dir / "taube.toml"
         self.config_path.write_text(text)
-        if ready not in ("log", "smtp") or (ready == "smtp" and port is None):
-            raise ValueError("ready must be 'log', or 'smtp' with a fixed port")
         self.ready = ready
         listen_args = self.args.count("--listen")
         self.listeners = listen_args or max(1, len(self.config.get("listener", [])))
