@@ -35,7 +35,7 @@ def taube_bin() -> str:
         print(f"FAIL: taube binary not found or not executable: {path} (set TAUBE_BIN)",
               file=sys.stderr)
         sys.exit(1)
-    return path
+    return os.path.abspath(path)  # servers run in their own directory
 
 
 def free_port() -> int:
