@@ -190,6 +190,8 @@ def run_dialog(srv: h.Taube, d: Dialog, close_timeout: float = CLOSE_TIMEOUT) ->
                     r = c.reply()
                 except (h.ConnectionClosed, OSError) as e:
                     fail(st.line, f"expected {st.value!r}, connection ended: {e}")
+                except h.SmtpError as e:
+                    fail(st.line, f"expected {st.value!r}: {e}")
                 log.append(f"S: {r.text!r}")
                 if not r.last.startswith(st.value):
                     fail(st.line, f"expected reply starting {st.value!r}, got {r.text!r}")
