@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
-import security_helpers as s  # noqa: E402
-from security_helpers import ALICE, ALICE_PW, BOB, BOB_PW, b64  # noqa: E402
+from taubetest import security as s  # noqa: E402
+from taubetest.security import ALICE, ALICE_PW, BOB, BOB_PW, b64  # noqa: E402
 
 MX, SUBMISSIONS, SUBMISSION, PLAINTEXT, PLAIN_STARTTLS_SUB, NOAUTH = range(6)
 DELAY = 0.2

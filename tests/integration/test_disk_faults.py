@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
-import robust_helpers as rh  # noqa: E402
+from taubetest import robust as rh  # noqa: E402
 
 FULL = "452 4.3.1 Error: insufficient system storage"
 IOERR = "451 4.3.0 Error: queue file write error"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
-import robust_helpers as rh  # noqa: E402
+from taubetest import robust as rh  # noqa: E402
 
 EHLO = b"EHLO hostile.test\r\n"
 RSS_LINE_LIMIT_MB = 20

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
-import robust_helpers as rh  # noqa: E402
+from taubetest import robust as rh  # noqa: E402
 
 TOO_MANY = b"421 4.7.0 mx.test Error: too many connections, try again later\r\n"
 TIMEOUT = b"421 4.4.2 mx.test Error: timeout exceeded\r\n"

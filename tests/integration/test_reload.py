@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
-import security_helpers as s  # noqa: E402
+from taubetest import security as s  # noqa: E402
 
 CAROL = "carol@example.org"
 CAROL_PW = "c4rol-pw"
