@@ -2,6 +2,8 @@
 // the sink and inbound_auth.cpp for AUTH.
 #include "net/inbound_connection.hpp"
 
+#include "net/channel_policy.hpp"
+
 #include <cstring>
 
 namespace taube::net {
@@ -11,19 +13,6 @@ namespace {
 constexpr std::size_t kReadChunk = 32 * 1024;    // message content
 constexpr std::size_t kCommandChunk = 4 * 1024;  // a burst of (pipelined) commands
 constexpr std::size_t kIdleChunk = 1024;         // waiting for the next command
-
-smtp::ChannelPolicy channel_policy(const ListenerConfig& l, const Credentials& c) {
-  smtp::ChannelPolicy p;
-  p.dialect = l.protocol;
-  const bool tls = c.tls != nullptr;
-  p.starttls = tls && (l.tls == TlsMode::StartTls || l.tls == TlsMode::Required);
-  p.tls_required = tls && l.tls == TlsMode::Required;
-  p.auth = l.auth && c.users != nullptr;
-  p.scram = p.auth && c.users->has_scram();
-  p.plaintext_auth = l.plaintext_auth;
-  p.auth_required = l.submission;
-  return p;
-}
 
 }  // namespace
 
@@ -37,7 +26,7 @@ InboundConnection::InboundConnection(const ConnectionContext& ctx, const Listene
       peer_(std::move(peer)),
       creds_(ctx.credentials),
       session_(ctx.config.session, smtp::ClientInfo{client.to_string(), {}, false, false, {}, {}},
-               channel_policy(listener, creds_)),
+               channel_policy_for(listener, creds_)),
       deadline_(ctx.config.command_timeout, ctx.config.data_timeout),
       timer_(transport_->socket().get_executor()) {
   registry_ = ctx_.registry.enroll(this);

@@ -79,6 +79,9 @@ inline std::string_view event_name(EventKind k) {
 
 // How the driver answers the session's decisions. Every member has a default (below).
 struct SessionAnswers {
+  // Tried first, for any pending decision: true when it answered (the dialog runner passes the
+  // server's own policy::SessionPolicy::answer here, exactly as the inbound connection calls it).
+  std::function<bool(ServerSession&)> decide;
   std::function<MailVerdict(const ServerSession&, const MailRequest&)> mail;
   std::function<RcptVerdict(const ServerSession&, const RcptRequest&)> rcpt;
   std::function<AddressVerdict(const ServerSession&, Pending, const AddressRequest&)> address;
@@ -130,8 +133,9 @@ inline void fake_auth(ServerSession& s) {
 }
 
 inline SessionAnswers default_answers() {
-  return {fake_mail,   fake_rcpt, fake_address,
-          fake_commit, fake_auth, [](ServerSession& s) { s.tls_started("TLSv1.3 TEST"); }};
+  return {{}, fake_mail, fake_rcpt, fake_address, fake_commit, fake_auth, [](ServerSession& s) {
+            s.tls_started("TLSv1.3 TEST");
+          }};
 }
 
 inline SessionConfig test_config() {
@@ -183,6 +187,10 @@ class SessionDriver {
 
   // Answers the pending decision, if any, through SessionAnswers. False when nothing was pending.
   bool answer_pending() {
+    if (session_.pending() != Pending::None && answers_.decide && answers_.decide(session_)) {
+      collect();
+      return true;
+    }
     switch (session_.pending()) {
       case Pending::None:
         return false;
