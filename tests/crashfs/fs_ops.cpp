@@ -1,6 +1,7 @@
-// FUSE lowlevel handlers over the Model (fs_ops.hpp). Entry and attribute timeouts are 0, so the
-// kernel asks for every lookup and the Model stays the one truth; writes are write-through (no
-// writeback cache), so each write(2) reaches the Model before it returns.
+// FUSE lowlevel handlers over the Model (fs_ops.hpp). Writes are write-through (no writeback
+// cache), so each write(2) reaches the Model before it returns. The kernel may cache names and
+// attributes for a second (every change goes through this one mount, so its caches stay right;
+// after a cut the file system is mounted afresh); a missing name is never cached.
 #include "fs_ops.hpp"
 
 #include <linux/fuse.h>
@@ -17,6 +18,8 @@
 namespace crashfs {
 
 namespace {
+
+constexpr double kCacheSeconds = 1.0;
 
 State& state(fuse_req_t req) {
   return *static_cast<State*>(fuse_req_userdata(req));
@@ -42,8 +45,8 @@ void reply_entry(fuse_req_t req, State& st, Ino ino) {
   fuse_entry_param e{};
   e.ino = ino;
   e.generation = 1;
-  e.attr_timeout = 0;
-  e.entry_timeout = 0;
+  e.attr_timeout = kCacheSeconds;
+  e.entry_timeout = kCacheSeconds;
   fill_stat(*st.model.get(ino), e.attr);
   st.model.ref(ino);
   fuse_reply_entry(req, &e);
@@ -68,7 +71,7 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   LOCKED(req);
   Ino ino = 0;
   if (int e = st.model.lookup(parent, name, ino)) {
-    if (e == ENOENT) {  // a negative entry, not cached (timeout 0)
+    if (e == ENOENT) {  // a negative entry, not cached
       fuse_entry_param none{};
       fuse_reply_entry(req, &none);
       return;
@@ -106,7 +109,7 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   }
   struct ::stat s {};
   fill_stat(*i, s);
-  fuse_reply_attr(req, &s, 0);
+  fuse_reply_attr(req, &s, kCacheSeconds);
 }
 
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info*) {
@@ -134,7 +137,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, f
   i->ctime = now;
   struct ::stat s {};
   fill_stat(*i, s);
-  fuse_reply_attr(req, &s, 0);
+  fuse_reply_attr(req, &s, kCacheSeconds);
 }
 
 void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t) {
@@ -212,6 +215,8 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   fuse_entry_param e{};
   e.ino = ino;
   e.generation = 1;
+  e.attr_timeout = kCacheSeconds;
+  e.entry_timeout = kCacheSeconds;
   fill_stat(*st.model.get(ino), e.attr);
   st.model.ref(ino);
   fuse_reply_create(req, &e, fi);
