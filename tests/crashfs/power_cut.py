@@ -74,6 +74,10 @@ class StartFailed(AssertionError):
     pass
 
 
+class Violation(AssertionError):
+    """Raised by Runner.after_cut when fail_fast is set and a check failed."""
+
+
 # --------------------------------------------------------------------------------------------
 # The ledger and the mail workload
 
@@ -351,6 +355,7 @@ class Runner:
         self.ledger = Ledger()
         self.stats = Stats()
         self.cache: dict = {}
+        self.fail_fast = False
         self.srv = PowerCutServer(self.fs, journal, drop)
         self.fs.events()  # forget the start-up's syncs
 
@@ -401,6 +406,8 @@ class Runner:
         if v.bad():
             self.stats.violations.append((label, v.summary(), v.lost[:3], v.partial[:3],
                                           v.duplicated[:3]))
+            if self.fail_fast:
+                raise Violation(label)
         self.fs.events()
         if load:
             load.gate.set()
