@@ -26,12 +26,12 @@ struct State {
   std::mutex mu;  // every field below, and every Model access
   Model model;
   Backing backing;
-  bool dead = false;      // the power was cut
-  bool tmpfile = true;    // answer FUSE_TMPFILE (O_TMPFILE); false: like a file system without it
+  bool dead = false;    // the power was cut
+  bool tmpfile = true;  // answer FUSE_TMPFILE (O_TMPFILE); false: like a file system without it
   std::uint64_t counts[4] = {0, 0, 0, 0};  // by SyncKind
   std::uint64_t syncs = 0;                 // all of them
-  std::uint64_t armed_at = 0;  // cut at this value of `syncs` (0: not armed)
-  bool armed_after = true;     // true: the call succeeds, then the cut; false: the call fails
+  std::uint64_t armed_at = 0;              // cut at this value of `syncs` (0: not armed)
+  bool armed_after = true;       // true: the call succeeds, then the cut; false: the call fails
   std::deque<SyncEvent> events;  // since the last "events" command (bounded)
   std::string store_error;       // the last failure to write the backing directory
 
@@ -43,6 +43,9 @@ struct State {
   int before_sync(SyncKind k, Ino ino);
   void after_sync();
 };
+
+// struct stat of an inode as the kernel is told it.
+void fill_stat(const Inode& i, struct ::stat& st);
 
 // The lowlevel operations, with State* as the session's user data.
 const fuse_lowlevel_ops& operations();

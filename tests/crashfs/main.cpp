@@ -185,8 +185,8 @@ int main(int argc, char** argv) {
   if (::geteuid() == 0) opts += ",allow_other";
   const char* fargv[] = {argv[0], "-o", opts.c_str(), debug ? "-d" : nullptr, nullptr};
   fuse_args args = FUSE_ARGS_INIT(debug ? 4 : 3, const_cast<char**>(fargv));
-  fuse_session* se = fuse_session_new(&args, &crashfs::operations(),
-                                      sizeof(fuse_lowlevel_ops), &st);
+  fuse_session* se =
+      fuse_session_new(&args, &crashfs::operations(), sizeof(fuse_lowlevel_ops), &st);
   if (!se || fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, mountpoint.c_str()) != 0) {
     std::fprintf(stderr, "crashfs: cannot mount on %s\n", mountpoint.c_str());
     return 1;
@@ -231,8 +231,7 @@ int main(int argc, char** argv) {
     st.store_error = st.backing.store(st.model);
   }
   if (!st.store_error.empty()) {
-    std::fprintf(stderr, "crashfs: cannot write %s: %s\n", backing.c_str(),
-                 st.store_error.c_str());
+    std::fprintf(stderr, "crashfs: cannot write %s: %s\n", backing.c_str(), st.store_error.c_str());
     return 1;
   }
   return 0;

@@ -60,20 +60,21 @@ struct Inode {
   mode_t mode = 0;  // permission bits and type; not modelled as volatile (Taube never chmods)
   uid_t uid = 0;
   gid_t gid = 0;
-  struct timespec atime {}, mtime{}, ctime{};
-  Data data;            // volatile content
-  Data ddata;           // durable content
-  bool dirty = false;   // data differs from ddata
-  std::uint64_t dversion = 0;  // bumped whenever ddata changes (the backing store's diff)
+  struct timespec atime {
+  }, mtime{}, ctime{};
+  Data data;                            // volatile content
+  Data ddata;                           // durable content
+  bool dirty = false;                   // data differs from ddata
+  std::uint64_t dversion = 0;           // bumped whenever ddata changes (the backing store's diff)
   std::map<std::string, Ino> entries;   // a directory's volatile entries
   std::map<std::string, Ino> dentries;  // its durable entries
-  Ino parent = 0;            // a directory's volatile parent
-  std::uint32_t vlinks = 0;  // volatile names
-  std::uint32_t dlinks = 0;  // durable names
-  std::uint32_t pending = 0;  // pending namespace operations that name this inode
-  std::uint32_t subdirs = 0;  // volatile subdirectories (for st_nlink)
-  std::uint64_t nlookup = 0;  // the kernel's references (FUSE lookup count)
-  Ino hint_parent = 0;        // where it was last named, for the sync log
+  Ino parent = 0;                       // a directory's volatile parent
+  std::uint32_t vlinks = 0;             // volatile names
+  std::uint32_t dlinks = 0;             // durable names
+  std::uint32_t pending = 0;            // pending namespace operations that name this inode
+  std::uint32_t subdirs = 0;            // volatile subdirectories (for st_nlink)
+  std::uint64_t nlookup = 0;            // the kernel's references (FUSE lookup count)
+  Ino hint_parent = 0;                  // where it was last named, for the sync log
   std::string hint_name;
 };
 
@@ -109,7 +110,9 @@ class Model {
 
   // The kernel's references; an inode with no names (volatile or durable), no pending
   // operation and no reference is freed.
-  void ref(Ino ino) { if (auto* i = get(ino)) ++i->nlookup; }
+  void ref(Ino ino) {
+    if (auto* i = get(ino)) ++i->nlookup;
+  }
   void forget(Ino ino, std::uint64_t n);
 
   // For loading a backing directory: an inode that is durable and volatile alike.
