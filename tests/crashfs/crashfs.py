@@ -227,6 +227,9 @@ def preload_env(drop: str = "") -> dict[str, str]:
     """Environment for a process under test: the syncfs relay, and optionally dropped calls."""
     env = dict(os.environ)
     env["LD_PRELOAD"] = preload_lib()
+    # A sanitizer build insists on its runtime coming first; the shim has no instrumentation.
+    for var in ("ASAN_OPTIONS", "TSAN_OPTIONS"):
+        env[var] = ":".join(x for x in (env.get(var), "verify_asan_link_order=0") if x)
     if drop:
         env["CRASHFS_DROP"] = drop
     else:
