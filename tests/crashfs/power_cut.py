@@ -332,11 +332,11 @@ class Stats:
     recovered: int = 0          # delivered from the journal at a restart
     recovered_present: int = 0  # journal records whose message had arrived
     restart_failures: list = field(default_factory=list)
-    violations: list = field(default_factory=list)  # (when, Verdict summary)
+    violations: list = field(default_factory=list)  # (when, summary, lost, partial, dups)
 
 
 class Runner:
-    """One crashfs mount, one server on it, one ledger; cut() runs a whole cycle."""
+    """One crashfs mount, one server on it, one ledger; after_cut() runs the cycle."""
 
     def __init__(self, workdir: Path, journal: bool, tmpfile: bool = True, drop: str = "",
                  precreate: list[str] | None = None):
@@ -365,8 +365,9 @@ class Runner:
         finally:
             self.fs.cleanup()
 
-    def note_cut_point(self) -> None:
-        """Counts where the cut fell: the last sync-class call the server made before it."""
+    def note_cut_point(self, instead: bool = False) -> None:
+        """Counts where the cut fell: after the last sync-class call the server made (or, for
+        an armed cut "before", instead of it)."""
         ev = self.fs.events()
         if not ev:
             key = "before any sync"
@@ -380,7 +381,7 @@ class Runner:
                 what = ""
             else:
                 what = " of a message file"
-            key = f"after {kind}{what}"
+            key = f"{'instead of' if instead else 'after'} {kind}{what}"
         self.stats.cut_points[key] = self.stats.cut_points.get(key, 0) + 1
 
     def after_cut(self, load: MailLoad | None = None, label: str = "") -> Verdict:
@@ -446,10 +447,7 @@ class Runner:
                 else:
                     self.fs.cut()
                     self.stats.random_cuts += 1
-                if not ack:
                     self.note_cut_point()
-                else:
-                    self.fs.events()
                 self.after_cut(load, f"{'ack' if ack else 'random'} cut {k + 1}")
             time.sleep(0.3)
         finally:
@@ -468,7 +466,7 @@ class Runner:
                     self.fs.disarm()
                     continue  # fewer calls than n in six messages: nothing to cut
                 self.stats.armed_cuts += 1
-                self.note_cut_point()
+                self.note_cut_point(instead=not after)
                 self.after_cut(None, f"armed cut {'after' if after else 'before'} sync {n}")
 
     def finish(self) -> Verdict:
