@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps test-deps build run test clean sanitize tsan fuzz bench
+.PHONY: all deps test-deps build run test clean sanitize tsan fuzz bench crash
 
 all: build
 
@@ -61,3 +61,9 @@ fuzz:
 bench: build
 	@scripts/install-deps.sh bench
 	bench/run.sh
+
+# Power cuts (tests/crashfs, docs/robustness.md): the long form of the crashfs self test and the
+# power-cut tests, dozens of cuts per configuration and every fsync-dropping variant (make test
+# runs a short form). Needs root and /dev/fuse; skipped (not passed) otherwise.
+crash: test-deps build
+	cd $(BUILD) && TAUBE_POWER_CUT=long ctest --output-on-failure -L crash --timeout 600
