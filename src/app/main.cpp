@@ -20,6 +20,7 @@
 #include "app/log_observer.hpp"
 #include "net/server.hpp"
 #include "net/tls_context.hpp"
+#include "store/durable_file.hpp"
 #include "store/user_db.hpp"
 
 namespace {
@@ -107,10 +108,9 @@ int serve(const ServeOptions& o) {
     spdlog::critical("configuration: {}", dir.error());
     return 2;
   }
-  std::error_code ec;
-  std::filesystem::create_directories(cfg.directory.mail_root, ec);
-  if (ec) {
-    spdlog::critical("cannot create mail root {}: {}", cfg.directory.mail_root, ec.message());
+  if (auto made = store::make_directories(store::posix_fs(), cfg.directory.mail_root); !made) {
+    spdlog::critical("cannot create mail root {}: {}", cfg.directory.mail_root,
+                     store::to_string(made.error()));
     return 1;
   }
   cfg.server.journal_path = app::journal_path_for(cfg);

@@ -375,4 +375,35 @@ std::string parent_directory(const std::string& path) {
   return parent_dir(path);
 }
 
+tl::expected<void, StoreError> make_directories(Fs& fs, const std::string& dir_in) {
+  std::string dir = dir_in;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (dir.empty()) return tl::unexpected(StoreError::Io);
+  // Up to the first existing ancestor on ENOENT, then down again.
+  std::vector<std::string> missing{dir};
+  std::vector<std::string> created;
+  while (!missing.empty()) {
+    const std::string& d = missing.back();
+    if (fs.mkdir(d, 0700) == 0) {
+      created.push_back(d);
+      missing.pop_back();
+      continue;
+    }
+    if (errno == EEXIST) {
+      missing.pop_back();
+      continue;
+    }
+    if (errno != ENOENT) return tl::unexpected(error_from_errno(errno));
+    const auto slash = d.find_last_of('/');
+    if (slash == std::string::npos || slash == 0 || missing.size() > 256)
+      return tl::unexpected(error_from_errno(ENOENT));
+    missing.push_back(d.substr(0, slash));
+  }
+  // Deepest first: each fsync makes one new name durable in its parent.
+  for (auto it = created.rbegin(); it != created.rend(); ++it) {
+    if (auto r = fsync_directory(fs, parent_directory(*it)); !r) return r;
+  }
+  return {};
+}
+
 }  // namespace taube::store

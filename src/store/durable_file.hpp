@@ -82,6 +82,10 @@ class DurableFile {
 // that started after the caller's change covers it).
 tl::expected<void, StoreError> fsync_directory(Fs& fs, const std::string& dir);
 
+// mkdir -p, durably: creates `dir` and its missing ancestors (mode 0700) and fsyncs the
+// directory holding each one it created, so the new names survive a power cut.
+tl::expected<void, StoreError> make_directories(Fs& fs, const std::string& dir);
+
 // "a/b/c" -> "a/b"; "c" -> "."; "/c" -> "/".
 std::string parent_directory(const std::string& path);
 

@@ -63,8 +63,13 @@ tl::expected<JournaledDelivery::Recovery, StoreError> JournaledDelivery::recover
     if (m) store_.abort(*m);
     // Undeliverable now (a Maildir gone or unwritable): keep it where the administrator finds
     // it, so the journal can be emptied without losing anything.
-    if (::mkdir(rescue_dir.c_str(), 0700) != 0 && errno != EEXIST)
+    if (fs_.mkdir(rescue_dir, 0700) == 0) {
+      // A new directory's name is durable once its parent is fsynced.
+      if (auto d = fsync_directory(fs_, parent_directory(rescue_dir)); !d)
+        return tl::unexpected(d.error());
+    } else if (errno != EEXIST) {
       return tl::unexpected(error_from_errno(errno));
+    }
     auto f = DurableFile::create(fs_, rescue_dir + "/" + rec.unique + ".tmp");
     if (!f) return tl::unexpected(f.error());
     std::string head = "X-Taube-Rescued-For:";

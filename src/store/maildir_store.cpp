@@ -77,25 +77,19 @@ tl::expected<void, StoreError> MaildirStore::ensure_maildir(const std::string& d
   const std::string dir = strip_trailing_slashes(dir_in);
   if (dir.empty()) return tl::unexpected(StoreError::Io);
 
-  // mkdir -p: create the directory itself, going up to the first existing ancestor on ENOENT.
-  std::vector<std::string> missing{dir};
-  while (!missing.empty()) {
-    const std::string& d = missing.back();
-    if (fs_.mkdir(d, 0700) == 0 || errno == EEXIST) {
-      missing.pop_back();
-      continue;
-    }
-    if (errno != ENOENT) return tl::unexpected(error_from_errno(errno));
-    auto slash = d.find_last_of('/');
-    if (slash == std::string::npos || slash == 0 || missing.size() > 256) {
-      return tl::unexpected(error_from_errno(ENOENT));
-    }
-    missing.push_back(d.substr(0, slash));
-  }
+  if (auto r = make_directories(fs_, dir); !r) return r;
+  bool subdirs_created = false;
   for (const char* sub : {"/tmp", "/new", "/cur"}) {
-    if (fs_.mkdir(dir + sub, 0700) != 0 && errno != EEXIST) {
+    if (fs_.mkdir(dir + sub, 0700) == 0) {
+      subdirs_created = true;
+    } else if (errno != EEXIST) {
       return tl::unexpected(error_from_errno(errno));
     }
+  }
+  // New directories are durable only once the directory holding them is fsynced (POSIX promises
+  // nothing else): a 250 for the first message to a new user must not vanish with its Maildir.
+  if (subdirs_created) {
+    if (auto r = fsync_directory(fs_, dir); !r) return r;
   }
   return {};
 }

@@ -39,8 +39,12 @@ std::unique_ptr<MessageWriter> RelaySpoolSink::begin(const MessageInfo& info,
   auto before = [this,
                  envelope](const std::string& unique) -> tl::expected<std::string, StoreError> {
     const std::string env_dir = dir_ + "/env";
-    if (fs_.mkdir(env_dir, 0700) != 0 && errno != EEXIST)
+    if (fs_.mkdir(env_dir, 0700) == 0) {
+      // The new directory's name is durable only once the spool directory is fsynced.
+      if (auto r = fsync_directory(fs_, dir_); !r) return tl::unexpected(r.error());
+    } else if (errno != EEXIST) {
       return tl::unexpected(error_from_errno(errno));
+    }
     auto f = DurableFile::create(fs_, dir_ + "/tmp/" + unique + ".env");
     if (!f) return tl::unexpected(f.error());
     const std::string final_path = env_dir + "/" + unique;

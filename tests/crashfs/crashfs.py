@@ -193,9 +193,10 @@ class CrashFs:
         except (Dead, AssertionError):
             pass
 
-    def arm(self, n: int, after: bool = True) -> None:
-        """Cut at the n-th sync-class call from now (after it succeeded, or instead of it)."""
-        self.command(f"arm {n} {'after' if after else 'before'}")
+    def arm(self, n: int, after: bool = True, kind: str = "") -> None:
+        """Cut at the n-th sync-class call from now (after it succeeded, or instead of it);
+        with `kind` (fsync, fdatasync, fsyncdir, syncfs) only calls of that kind count."""
+        self.command(f"arm {n} {'after' if after else 'before'} {kind}".rstrip())
 
     def disarm(self) -> None:
         self.command("disarm")

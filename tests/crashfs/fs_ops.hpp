@@ -30,7 +30,9 @@ struct State {
   bool tmpfile = true;  // answer FUSE_TMPFILE (O_TMPFILE); false: like a file system without it
   std::uint64_t counts[4] = {0, 0, 0, 0};  // by SyncKind
   std::uint64_t syncs = 0;                 // all of them
-  std::uint64_t armed_at = 0;              // cut at this value of `syncs` (0: not armed)
+  std::uint64_t armed_left = 0;  // matching sync-class calls until the cut (0: not armed)
+  int armed_kind = -1;           // count only calls of this SyncKind (-1: every call)
+  bool armed_firing = false;     // the call under way is the one: cut before or after it
   bool armed_after = true;       // true: the call succeeds, then the cut; false: the call fails
   std::deque<SyncEvent> events;  // since the last "events" command (bounded)
   std::string store_error;       // the last failure to write the backing directory

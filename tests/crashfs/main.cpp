@@ -7,8 +7,9 @@
 // line starting with "ok" or "error":
 //   ping                     liveness
 //   cut                      cut the power now (SIGUSR1 does the same)
-//   arm N after|before       cut at the N-th sync-class call from now: after it took effect and
-//                            returned success, or instead of it (the call fails with EIO)
+//   arm N after|before [K]   cut at the N-th sync-class call (of kind K: fsync, fdatasync,
+//                            fsyncdir, syncfs; any kind without K) from now: after it took effect
+//                            and returned success, or instead of it (the call fails with EIO)
 //   disarm                   forget an armed cut
 //   sync                     make everything durable (like syncfs)
 //   stats                    "ok syncs=.. fsync=.. fdatasync=.. fsyncdir=.. syncfs=.. dead=0|1
@@ -56,15 +57,24 @@ std::string command(crashfs::State& st, const std::string& line) {
   }
   if (cmd == "arm") {
     std::uint64_t n = 0;
-    std::string when;
-    in >> n >> when;
-    if (n == 0 || (when != "after" && when != "before")) return "error usage: arm N after|before";
-    st.armed_at = st.syncs + n;
+    std::string when, kind;
+    in >> n >> when >> kind;
+    if (n == 0 || (when != "after" && when != "before"))
+      return "error usage: arm N after|before [fsync|fdatasync|fsyncdir|syncfs]";
+    int k = -1;
+    for (auto sk : {crashfs::SyncKind::Fsync, crashfs::SyncKind::Fdatasync,
+                    crashfs::SyncKind::Fsyncdir, crashfs::SyncKind::Syncfs})
+      if (kind == to_string(sk)) k = static_cast<int>(sk);
+    if (!kind.empty() && k < 0) return "error unknown sync kind " + kind;
+    st.armed_left = n;
+    st.armed_kind = k;
+    st.armed_firing = false;
     st.armed_after = when == "after";
     return "ok";
   }
   if (cmd == "disarm") {
-    st.armed_at = 0;
+    st.armed_left = 0;
+    st.armed_firing = false;
     return "ok";
   }
   if (cmd == "sync") {
@@ -77,8 +87,7 @@ std::string command(crashfs::State& st, const std::string& line) {
     o << "ok syncs=" << st.syncs << " fsync=" << st.counts[0] << " fdatasync=" << st.counts[1]
       << " fsyncdir=" << st.counts[2] << " syncfs=" << st.counts[3] << " dead=" << st.dead
       << " pending_ops=" << st.model.pending_ops() << " dirty_files=" << st.model.dirty_files()
-      << " inodes=" << st.model.inode_count()
-      << " armed=" << (st.armed_at ? st.armed_at - st.syncs : 0);
+      << " inodes=" << st.model.inode_count() << " armed=" << st.armed_left;
     return o.str();
   }
   if (cmd == "events") {

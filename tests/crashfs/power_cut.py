@@ -2,7 +2,7 @@
 
 The pieces, so that other workloads (the outbound queue, when it exists) plug into the same loop:
 
-- PowerCutServer: a restartable taube (robust_helpers.RTaube) whose mail root is on the crashfs
+- PowerCutServer: a restartable taube (taubetest's Taube) whose mail root is on the crashfs
   mount, started with the shim preloaded (the syncfs relay, and optionally a "broken build" that
   drops one kind of sync call: CRASHFS_DROP).
 - A workload: something that sends traffic and keeps a ledger of what the server promised.
@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "integration"))
 import crashfs  # noqa: E402
 import harness as h  # noqa: E402
-import robust_helpers as rh  # noqa: E402
+from taubetest import robust as rh  # noqa: E402
 
 SHARED_RCPT = "alice@localhost"
 PRECREATE = [SHARED_RCPT, "bob@localhost"] + [f"u{i}@localhost" for i in range(16)]
@@ -46,28 +46,23 @@ RECOVERY_RX = (r"delivery journal: (\d+) message\(s\) delivered after a restart,
 
 
 class PowerCutServer(rh.RTaube):
+    """A restartable taube (taubetest's Taube: fixed port, kill9, restart) whose mail root is on
+    the crashfs and which runs with the LD_PRELOAD shim (syncfs relay, optional sync drops)."""
+
     def __init__(self, fs: crashfs.CrashFs, journal: bool, drop: str = "", port: int | None = None):
-        self.env = crashfs.preload_env(drop)
         cfg = {"delivery": {"journal": journal, "journal_size_mb": 4},
                "server": {"worker_threads": 4}}
-        super().__init__(cfg, port=port or h.free_port(), mail_root=fs.mnt / "mail")
+        try:
+            super().__init__(cfg, port=port or h.free_port(), mail_root=fs.mnt / "mail",
+                             env=crashfs.preload_env(drop))
+        except AssertionError as e:
+            raise StartFailed(str(e)) from None
 
-    def _start(self, timeout: float) -> None:
-        # robust_helpers.RTaube._start with the shim's environment.
-        mark = len(self.log)
-        self.starts.append(mark)
-        cmd = [h.taube_bin(), "serve", "--config", str(self.config_path), *self.args]
-        self.proc = sp.Popen(cmd, stdin=sp.DEVNULL, stdout=sp.DEVNULL, stderr=sp.PIPE,
-                             cwd=self.dir, env=self.env)
-        self._reader = threading.Thread(target=self._drain, daemon=True)
-        self._reader.start()
-        h._live.add(self)
-        m = self.wait_log(rh.LISTEN_RX, timeout, start=mark)
-        if m is None:
-            self.kill()
-            raise StartFailed(f"taube did not start (exit {self.proc.returncode}):\n"
-                              + "\n".join(self.log[mark:])[-3000:])
-        self.port = int(m.group(1))
+    def restart(self, timeout: float = 10.0) -> None:
+        try:
+            super().restart(timeout)
+        except AssertionError as e:
+            raise StartFailed(str(e)) from None
 
 
 class StartFailed(AssertionError):

@@ -87,8 +87,10 @@ int State::before_sync(SyncKind k, Ino ino) {
   ++syncs;
   ++counts[static_cast<int>(k)];
   if (events.size() < 100000) events.push_back({k, model.path_of(ino)});
-  if (armed_at != 0 && syncs == armed_at && !armed_after) {
-    armed_at = 0;
+  if (armed_left != 0 && (armed_kind < 0 || armed_kind == static_cast<int>(k)) && --armed_left == 0)
+    armed_firing = true;
+  if (armed_firing && !armed_after) {
+    armed_firing = false;
     cut();
     return EIO;
   }
@@ -96,8 +98,8 @@ int State::before_sync(SyncKind k, Ino ino) {
 }
 
 void State::after_sync() {
-  if (armed_at != 0 && syncs == armed_at && armed_after) {
-    armed_at = 0;
+  if (armed_firing && armed_after) {
+    armed_firing = false;
     cut();
   }
 }

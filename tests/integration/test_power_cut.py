@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "crashfs"))
 import crashfs  # noqa: E402
 import harness as h  # noqa: E402
 import power_cut as pc  # noqa: E402
-import robust_helpers as rh  # noqa: E402
+from taubetest import robust as rh  # noqa: E402
 
 LONG = os.environ.get("TAUBE_POWER_CUT") == "long"
 RANDOM_CUTS = 20 if LONG else 2
@@ -100,11 +100,11 @@ class PowerCut(unittest.TestCase):
 
 class NewMaildir:
     """The first message for a user whose Maildir does not exist yet: Taube creates
-    <root>/<domain>/<user>/{tmp,new,cur} (MaildirStore::ensure_maildir) and fsyncs new/ after
-    linking the message, but never fsyncs the directories that contain the new ones, so the
-    Maildir itself (and the message in it) may vanish after a power cut although the client got
-    its 250. ext4 happens to commit the mkdirs with the fsync of new/ (one journal transaction);
-    POSIX and the weaker model do not (docs/robustness.md). Expected to fail until fixed."""
+    <root>/<domain>/<user>/{tmp,new,cur} (MaildirStore::ensure_maildir). Each new directory must
+    be made durable in its parent (fsync of the parent) before the 250, or the Maildir and the
+    message in it may vanish in a power cut although the client got its 250 (finding P1 in
+    docs/robustness.md: ext4 happens to commit the mkdirs with the fsync of new/, POSIX and the
+    weaker model do not)."""
 
     journal = False
 
@@ -123,7 +123,6 @@ class NewMaildir:
 class NewMaildirDirect(NewMaildir, unittest.TestCase):
     journal = False
 
-    @unittest.expectedFailure
     def test_first_message_to_a_new_maildir_survives_a_cut(self):
         r = self.runner()
         try:
@@ -142,11 +141,12 @@ class NewMaildirJournalRecovery(NewMaildir, unittest.TestCase):
 
     journal = True
 
-    @unittest.expectedFailure
     def test_message_recovered_into_a_new_maildir_survives_a_second_cut(self):
         r = self.runner()
         try:
-            r.fs.arm(1, after=True)  # right after the journal's fdatasync: only the journal has it
+            # Right after the journal's fdatasync: only the journal has it (the Maildir's new
+            # directories were fsynced before, when the message began).
+            r.fs.arm(1, after=True, kind="fdatasync")
             self.assertEqual(pc.sequential(r.srv.port, r.ledger, "nm", 1, r.fs, random.Random(1)), 1)
             self.assertTrue(r.fs.dead())
             v1 = r.after_cut(None, "after the journal's fdatasync")  # recovery delivers it

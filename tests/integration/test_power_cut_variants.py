@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "crashfs"))
 import crashfs  # noqa: E402
 import harness as h  # noqa: E402
 import power_cut as pc  # noqa: E402
-import robust_helpers as rh  # noqa: E402
+from taubetest import robust as rh  # noqa: E402
 
 LONG = os.environ.get("TAUBE_POWER_CUT") == "long"
 # Where each call matters: journal on/off.

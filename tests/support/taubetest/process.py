@@ -85,9 +85,11 @@ class Child:
 
     name = "child"
 
-    def __init__(self, cmd: list[str], cwd: Path, log_file: Path | None = None):
+    def __init__(self, cmd: list[str], cwd: Path, log_file: Path | None = None,
+                 env: dict | None = None):
         self.cmd = cmd
         self.cwd = Path(cwd)
+        self.env = env  # None: the test's own environment
         self.log_file = log_file
         self.log: list[str] = []
         self._log_cond = threading.Condition()
@@ -100,12 +102,12 @@ class Child:
         if self.log_file is not None:
             self._log_f = open(self.log_file, "ab")
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._log_f,
-                                         stderr=self._log_f, cwd=self.cwd)
+                                         stderr=self._log_f, cwd=self.cwd, env=self.env)
             self._reader = None
         else:
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                         cwd=self.cwd)
+                                         cwd=self.cwd, env=self.env)
             self._reader = threading.Thread(target=self._drain, args=(self.proc,), daemon=True)
             self._reader.start()
         _live.add(self)
@@ -231,7 +233,7 @@ class Taube(Child):
                  start_timeout: float = 10.0, *, port: int | None = None,
                  mail_root: Path | None = None, defaults: bool = True, toml: str | None = None,
                  root: Path | None = None, log_file: Path | None = None,
-                 binary: str | None = None, ready: str = "log"):
+                 binary: str | None = None, ready: str = "log", env: dict | None = None):
         if ready not in ("log", "smtp") or (ready == "smtp" and port is None):
             raise ValueError("ready must be 'log', or 'smtp' with a fixed port")
         self._own_dir = root is None
@@ -263,7 +265,7 @@ class Taube(Child):
         self.port: int | None = None
         self.ports: list[int] = []
         super().__init__([binary or taube_bin(), "serve", "--config", str(self.config_path),
-                          *self.args], self.dir, log_file)
+                          *self.args], self.dir, log_file, env)
         self._start(start_timeout)
 
     # -- lifecycle ---------------------------------------------------------------------------
