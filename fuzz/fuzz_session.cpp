@@ -12,9 +12,10 @@
 //
 // The harness plays the I/O layer: it drains output() and body() after every call, polls events,
 // answers MAIL, RCPT, VRFY and EXPN alternately positive and negative, AUTH
-// alternately accepted and refused (SCRAM-SHA-256: challenged, then alternately verified and
-// refused), commits alternately accepted and failed (storage error; for LMTP a status per
-// recipient alternating), and completes the TLS handshake right after a StartTls event.
+// through the real sasl:: mechanisms over the deterministic reference crypto (passwords
+// alternately accepted and refused, SCRAM secrets alternately present and unknown), commits
+// alternately accepted and failed (storage error; for LMTP a status per recipient alternating), and
+// completes the TLS handshake right after a StartTls event.
 //
 // Invariants (abort on violation):
 //  * every output line matches ^[2-5][0-9][0-9][ -] and ends in <CRLF>; an enhanced status code,
@@ -40,6 +41,7 @@
 #include <string_view>
 #include <utility>
 
+#include "fake_sasl_crypto.hpp"
 #include "fuzz_support.hpp"
 #include "session_driver.hpp"
 #include "smtp/server/server_session.hpp"
@@ -128,8 +130,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   SplitRng rng(data[1]);
   const auto in = taube::fuzz::as_chars(data + 2, size - 2);
 
+  static taube::test::FakeSaslCrypto crypto;
+  static const taube::sasl::ScramSecret scram_secret{4096, std::string(16, 's'),
+                                                     std::string(32, 'k'), std::string(32, 'v')};
   SessionConfig cfg;
   cfg.hostname = "mx.example";
+  cfg.sasl_crypto = &crypto;
+  cfg.sasl_stand_in_key = std::string(32, 'x');
   static constexpr BareNewlinePolicy kPolicies[] = {
       BareNewlinePolicy::Reject, BareNewlinePolicy::Normalize, BareNewlinePolicy::Note,
       BareNewlinePolicy::Reject};
@@ -197,27 +204,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const AuthRequest& req = s.auth_request();
     TAUBE_FUZZ_CHECK(req.mechanism == "PLAIN" || req.mechanism == "LOGIN" ||
                      req.mechanism == "SCRAM-SHA-256");
-    if (req.mechanism == "SCRAM-SHA-256") {
-      // Plays the SCRAM server: a challenge after client-first, then alternately the
-      // server signature (the client's empty answer completes the AUTH) or a refusal.
-      TAUBE_FUZZ_CHECK(req.step == 0 || req.step == 1);
-      if (req.step == 0) {
-        TAUBE_FUZZ_CHECK(req.username == req.scram_first.username && !req.username.empty());
-        s.auth_challenge("r=" + req.scram_first.nonce + "srv,s=c2FsdA==,i=4096");
-      } else if (auth_ok) {
-        s.auth_verified("v=c2lnbmF0dXJl");
-      } else {
-        s.auth_done(false);
-      }
-      if (req.step == 1) auth_ok = !auth_ok;
-      return;
+    switch (req.need) {
+      case AuthRequest::Need::VerifyPassword:
+        TAUBE_FUZZ_CHECK(req.mechanism != "SCRAM-SHA-256");
+        s.auth_checked(auth_ok);
+        TAUBE_FUZZ_CHECK(s.auth_request().password.empty());  // not kept after the verdict
+        auth_ok = !auth_ok;
+        return;
+      case AuthRequest::Need::LookupSecret:
+        // Alternately a secret (the proof cannot match a fuzzed input) or an unknown user.
+        TAUBE_FUZZ_CHECK(req.mechanism == "SCRAM-SHA-256" && !req.username.empty());
+        s.auth_secret(auth_ok ? std::optional(scram_secret) : std::nullopt);
+        auth_ok = !auth_ok;
+        return;
+      case AuthRequest::Need::Failed:
+        s.auth_failed((data[1] & 1) ? ReplyId::AuthFailed : ReplyId::AuthTempFail);
+        return;
     }
-    if (auth_ok)
-      s.auth_done(true);
-    else
-      s.auth_done(false, (data[1] & 1) ? ReplyId::AuthFailed : ReplyId::AuthTempFail);
-    auth_ok = !auth_ok;
-    TAUBE_FUZZ_CHECK(s.auth_request().password.empty());  // not kept after the verdict
   };
   answers.tls = [&](ServerSession& s) {
     // The last thing said before the handshake is STARTTLS's 220; then the handshake.
@@ -275,6 +278,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case EventKind::StartTls:
           TAUBE_FUZZ_CHECK(!message_open);
           break;
+        case EventKind::Authenticated:
+          // Only PLAIN or LOGIN can succeed here: a fuzzed SCRAM proof never verifies.
+          TAUBE_FUZZ_CHECK(!s.client().auth_user.empty());
+          TAUBE_FUZZ_CHECK(s.auth_request().mechanism != "SCRAM-SHA-256");
+          break;
         case EventKind::Close:
           TAUBE_FUZZ_CHECK(s.closed());
           break;
@@ -293,8 +301,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (;;) {
     if (s.pending() != Pending::None) {
       const bool commit = s.pending() == Pending::Commit;
+      const bool auth = s.pending() == Pending::Auth;
       const std::size_t before = replies.replies();
       d.answer_pending();
+      if (auth && s.pending() == Pending::Auth) {
+        // A check that failed comes back as a Failed pause (for the throttle), without a reply.
+        TAUBE_FUZZ_CHECK(s.auth_request().need == AuthRequest::Need::Failed);
+        TAUBE_FUZZ_CHECK(replies.replies() == before);
+        continue;
+      }
       TAUBE_FUZZ_CHECK(s.pending() == Pending::None);
       if (commit) {
         TAUBE_FUZZ_CHECK(!s.in_transaction());
@@ -334,9 +349,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     s.resolve_rcpt({RcptVerdictKind::Accept, {Destination{}}, {}});
     s.resolve_address({AddressVerdictKind::Found, {"x@y"}});
     s.commit_done({CommitStatus::Accepted, "ID", {}});
-    s.auth_done(true);
-    s.auth_challenge("r=x,s=c2FsdA==,i=4096");
-    s.auth_verified("v=x");
+    s.auth_checked(true);
+    s.auth_secret(std::nullopt);
+    s.auth_failed();
     s.tls_started("TLSv1.3");
     s.timeout();
     s.shutdown();

@@ -206,6 +206,10 @@ asio::awaitable<void> InboundConnection::handle_events() {
       case smtp::EventKind::StartTls:
         start_tls_ = true;
         break;
+      case smtp::EventKind::Authenticated:
+        ctx_.observer.auth_succeeded(
+            {peer_, session_.auth_request().mechanism, session_.client().auth_user});
+        break;
       case smtp::EventKind::Close:
         break;
     }

@@ -21,7 +21,6 @@
 #include "net/read_buffer.hpp"
 #include "net/transport.hpp"
 #include "smtp/server/server_session.hpp"
-#include "store/scram.hpp"
 
 namespace taube::net {
 
@@ -58,9 +57,6 @@ class InboundConnection {
   void drop_message();
   // inbound_auth.cpp
   asio::awaitable<void> authenticate();
-  bool scram_first();
-  bool scram_final();
-  asio::awaitable<void> auth_failed(const smtp::AuthRequest& req);
 
   const ConnectionContext& ctx_;
   const ListenerConfig& listener_;
@@ -82,14 +78,6 @@ class InboundConnection {
   std::string queue_id_;
   std::string trace_;  // Return-Path and Received of the message in progress
   std::chrono::steady_clock::time_point tx_start_;
-  // Between the SCRAM server-first and client-final messages (allocated only then).
-  struct ScramExchange {
-    store::ScramSecret secret;
-    bool known_user = false;  // false: a stand-in secret, the proof can never match
-    std::string server_first;
-    std::string nonce;  // client nonce + server nonce
-  };
-  std::unique_ptr<ScramExchange> scram_;
   ConnectionRegistry::Handle registry_;
 };
 

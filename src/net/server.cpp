@@ -1,5 +1,7 @@
 #include "net/server.hpp"
 
+#include "crypto/crypto.hpp"
+
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -12,9 +14,23 @@
 
 namespace taube::net {
 
+namespace {
+
+ServerConfig with_sasl(ServerConfig c, sasl::Crypto& crypto) {
+  c.session.sasl_crypto = &crypto;
+  // SCRAM's stand-in secrets for unknown users (RFC 5802 §5.1) are keyed per process. Without
+  // a random key (the CSPRNG failed) SCRAM cannot be offered safely: the session then fails
+  // every SCRAM exchange, PLAIN and LOGIN still work.
+  c.session.sasl_stand_in_key = crypto::random_octets(32).value_or(std::string());
+  if (c.session.sasl_stand_in_key.empty()) c.session.sasl_crypto = nullptr;
+  return c;
+}
+
+}  // namespace
+
 Server::Server(asio::io_context& io, ServerConfig config, policy::Directory directory)
     : io_(io),
-      cfg_(std::move(config)),
+      cfg_(with_sasl(std::move(config), sasl_crypto_)),
       dir_(std::move(directory)),
       recipients_(dir_, cfg_.relay),
       policy_(recipients_, cfg_.senders),

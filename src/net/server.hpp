@@ -15,6 +15,7 @@
 #include <asio/thread_pool.hpp>
 #include <tl/expected.hpp>
 
+#include "crypto/openssl_sasl.hpp"
 #include "events/observer.hpp"
 #include "net/connection_context.hpp"
 #include "net/connection_registry.hpp"
@@ -59,6 +60,7 @@ class Server {
 
  private:
   asio::io_context& io_;
+  crypto::OpenSslSasl sasl_crypto_;  // before cfg_: the session configuration points to it
   ServerConfig cfg_;
   policy::Directory dir_;
   policy::RecipientPolicy recipients_;

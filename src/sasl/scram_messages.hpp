@@ -47,12 +47,3 @@ tl::expected<ScramServerFinal, std::string> parse_scram_server_final(std::string
 std::string encode_saslname(std::string_view name);
 
 }  // namespace taube::sasl
-
-namespace taube::smtp {
-// transitional: removed when net uses sasl:: (server_session.hpp and connection.cpp still name
-// these as smtp::).
-using sasl::parse_scram_client_final;
-using sasl::parse_scram_client_first;
-using sasl::ScramClientFinal;
-using sasl::ScramClientFirst;
-}  // namespace taube::smtp

@@ -37,22 +37,11 @@ UserDb::UserDb() {
   if (crypt_gensalt_rn("$y$", 0, nullptr, 0, salt, sizeof salt) != nullptr)
     dummy_hash_ = crypt_string("taube-dummy-password", salt);
   // Without randomness the stand-in salts become predictable; the keys below stay unusable.
-  fake_key_ = crypto::random_octets(32).value_or(std::string());
 }
 
 const ScramSecret* UserDb::scram_secret(std::string_view user) const {
   const auto it = scram_.find(std::string(user));
   return it == scram_.end() ? nullptr : &it->second;
-}
-
-ScramSecret UserDb::fake_scram_secret(std::string_view user) const {
-  ScramSecret s;
-  s.iterations = sasl::kScramIterations;
-  s.salt = crypto::hmac_sha256(fake_key_, user).value_or(std::string(16, '\0')).substr(0, 16);
-  // Random keys (empty if the CSPRNG failed: then no proof can match either).
-  s.stored_key = crypto::random_octets(32).value_or(std::string());
-  s.server_key = crypto::random_octets(32).value_or(std::string());
-  return s;
 }
 
 tl::expected<UserDb, std::string> UserDb::parse(std::string_view text, const std::string& name) {

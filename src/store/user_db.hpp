@@ -35,8 +35,6 @@ class UserDb {
   bool has_scram() const { return !scram_.empty(); }
   // A stand-in for a user without a secret (RFC 5802 §5.1: do not reveal whether the user
   // exists): the same salt for the same name within this process, keys nobody can match.
-  // transitional: removed when net uses sasl:: (sasl's SCRAM mechanism makes its own stand-in).
-  ScramSecret fake_scram_secret(std::string_view user) const;
 
   // A new hash for `password` with the strongest method libxcrypt offers (yescrypt).
   static tl::expected<std::string, std::string> hash_password(std::string_view password);
@@ -51,7 +49,6 @@ class UserDb {
   std::map<std::string, std::string> users_;
   std::map<std::string, ScramSecret> scram_;
   std::string dummy_hash_;
-  std::string fake_key_;  // random: derives the salts of fake SCRAM secrets
 };
 
 }  // namespace taube::store

@@ -71,6 +71,8 @@ inline std::string_view event_name(EventKind k) {
       return "BareNewline";
     case EventKind::StartTls:
       return "StartTls";
+    case EventKind::Authenticated:
+      return "Authenticated";
     case EventKind::Close:
       return "Close";
   }
@@ -126,10 +128,21 @@ inline CommitResult fake_commit(const Envelope&, const std::string&) {
   return {CommitStatus::Accepted, "TESTID", {}};
 }
 
-// alice / secret is the only valid account.
+// alice / secret is the only valid PLAIN/LOGIN account; no user has a SCRAM secret; a failed
+// exchange is answered at once (no throttle, no delay).
 inline void fake_auth(ServerSession& s) {
   const AuthRequest& req = s.auth_request();
-  s.auth_done(req.username == "alice" && req.password == "secret");
+  switch (req.need) {
+    case AuthRequest::Need::VerifyPassword:
+      s.auth_checked(req.username == "alice" && req.password == "secret");
+      return;
+    case AuthRequest::Need::LookupSecret:
+      s.auth_secret(std::nullopt);
+      return;
+    case AuthRequest::Need::Failed:
+      s.auth_failed();
+      return;
+  }
 }
 
 inline SessionAnswers default_answers() {

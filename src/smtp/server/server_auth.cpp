@@ -1,8 +1,11 @@
 // ServerSession: STARTTLS (RFC 3207) and AUTH (RFC 4954; PLAIN RFC 4616; LOGIN
-// draft-murchison-sasl-login; SCRAM-SHA-256 RFC 5802/7677, whose cryptography the caller does).
+// draft-murchison-sasl-login; SCRAM-SHA-256 RFC 5802/7677). The mechanisms are sasl::'s; the
+// session keeps the exchange: base64, "*", the 334/235/5xx replies, the pauses.
 #include <algorithm>
+#include <variant>
 
 #include "smtp/server/server_session.hpp"
+#include "smtp/wire/ascii.hpp"
 #include "smtp/wire/base64.hpp"
 
 namespace taube::smtp {
@@ -43,6 +46,18 @@ void ServerSession::tls_started(std::string tls_info) {
   state_ = State::Connected;
 }
 
+namespace {
+
+// Stands in where the server gave no crypto: PLAIN and LOGIN need none, SCRAM fails (every
+// primitive returns the wrong length, so a proof can never verify).
+struct NoCrypto final : sasl::Crypto {
+  std::string sha256(std::string_view) const override { return {}; }
+  std::string hmac_sha256(std::string_view, std::string_view) const override { return {}; }
+  std::string random_octets(std::size_t) override { return {}; }
+};
+
+}  // namespace
+
 void ServerSession::on_auth(const Command& cmd) {
   if (!policy_.auth) {
     reply(ReplyId::NotImplemented);
@@ -66,146 +81,128 @@ void ServerSession::on_auth(const Command& cmd) {
   }
   std::string_view arg = cmd.argument;
   const auto sp = arg.find(' ');
-  std::string mech(arg.substr(0, sp));
-  for (char& c : mech)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  const std::string mech = ascii_upper(arg.substr(0, sp));
   std::string_view initial = sp == std::string_view::npos ? std::string_view{} : arg.substr(sp + 1);
   if (mech.empty() || initial.find(' ') != std::string_view::npos) {
     reply(ReplyId::SyntaxAuth);
     return;
   }
-  if (mech != "PLAIN" && mech != "LOGIN" && !(mech == "SCRAM-SHA-256" && policy_.scram)) {
+  if (mech == "SCRAM-SHA-256" && !policy_.scram) {
+    reply(ReplyId::AuthUnknownMechanism);  // offered only when some user has a SCRAM secret
+    return;
+  }
+  static NoCrypto no_crypto;
+  sasl::Crypto& crypto = cfg_.sasl_crypto != nullptr ? *cfg_.sasl_crypto : no_crypto;
+  mech_ = sasl::make_server_mechanism(mech, crypto, cfg_.sasl_stand_in_key);
+  if (!mech_) {
     reply(ReplyId::AuthUnknownMechanism);
     return;
   }
   auth_ = AuthRequest{};
-  auth_.mechanism = mech;
-  auth_stage_ = 0;
+  auth_.mechanism = std::string(mech_->name());
+  success_sent_ = false;
   if (initial.empty()) {
-    state_ = State::AuthResponse;
-    // PLAIN and SCRAM: an empty challenge; LOGIN: "Username:".
-    reply(ReplyId::AuthChallenge, mech == "LOGIN" ? base64_encode("Username:") : "");
+    auth_next(mech_->start(std::nullopt));
     return;
   }
   if (initial == "=") {  // RFC 4954 §4: "=" is an empty initial response
-    auth_step("");
+    auth_next(mech_->start(""));
     return;
   }
   auto decoded = base64_decode(initial);
   if (!decoded) {
+    end_auth();
     reply(ReplyId::AuthBadBase64);
     return;
   }
-  auth_step(*decoded);
+  auth_next(mech_->start(*decoded));
 }
 
 void ServerSession::on_auth_response(std::string_view line) {
   state_ = idle_state();
   if (line == "*") {
+    end_auth();
     reply(ReplyId::AuthCancelled);  // RFC 4954 §4: the client cancelled
     return;
   }
   auto decoded = base64_decode(line);
   if (!decoded) {
+    end_auth();
     reply(ReplyId::AuthBadBase64);
     return;
   }
-  auth_step(*decoded);
+  if (success_sent_) {
+    // The answer to SCRAM's server-final message must be empty (RFC 4954 §4).
+    success_sent_ = false;
+    if (decoded->empty()) {
+      auth_next(sasl::Success{});
+    } else {
+      auth_next(sasl::Failure{"non-empty response after the server's final message"});
+    }
+    return;
+  }
+  auth_next(mech_->step(*decoded));
 }
 
-void ServerSession::auth_step(std::string_view decoded) {
-  if (auth_.mechanism == "SCRAM-SHA-256") {
-    scram_step(decoded);
-    return;
-  }
-  if (auth_.mechanism == "PLAIN") {
-    // RFC 4616 §2: [authzid] NUL authcid NUL passwd
-    const auto a = decoded.find('\0');
-    const auto b = a == std::string_view::npos ? a : decoded.find('\0', a + 1);
-    if (b == std::string_view::npos || decoded.find('\0', b + 1) != std::string_view::npos ||
-        b == a + 1) {
-      reply(ReplyId::AuthFailed);
-      return;
-    }
-    auth_.authzid.assign(decoded.substr(0, a));
-    // RFC 4616 §2: acting as another identity needs authorisation Taube does not grant.
-    if (!auth_.authzid.empty() && auth_.authzid != decoded.substr(a + 1, b - a - 1)) {
-      reply(ReplyId::AuthFailed);
-      return;
-    }
-    auth_.username.assign(decoded.substr(a + 1, b - a - 1));
-    auth_.password.assign(decoded.substr(b + 1));
-    pending_ = Pending::Auth;
-    return;
-  }
-  // LOGIN: user name, then password, each in its own response.
-  if (auth_stage_ == 0) {
-    auth_.username.assign(decoded);
-    auth_stage_ = 1;
+// Acts on what the mechanism asks for next.
+void ServerSession::auth_next(sasl::ServerStep step) {
+  if (auto* c = std::get_if<sasl::Challenge>(&step)) {
     state_ = State::AuthResponse;
-    reply(ReplyId::AuthChallenge, base64_encode("Password:"));
-    return;
-  }
-  auth_.password.assign(decoded);
-  pending_ = Pending::Auth;
-}
-
-// RFC 5802 §5 message flow; the I/O layer does the cryptography between the steps.
-void ServerSession::scram_step(std::string_view decoded) {
-  if (auth_stage_ == 0) {
-    auto first = parse_scram_client_first(decoded);
-    // RFC 5802 §5.1: acting as another identity (a=) needs authorisation Taube does not grant.
-    if (!first || (!first->authzid.empty() && first->authzid != first->username)) {
-      reply(ReplyId::AuthFailed);
+    reply(ReplyId::AuthChallenge, base64_encode(c->data));
+  } else if (auto* v = std::get_if<sasl::VerifyPassword>(&step)) {
+    auth_.need = AuthRequest::Need::VerifyPassword;
+    auth_.username = std::move(v->username);
+    auth_.password = std::move(v->password);
+    pending_ = Pending::Auth;
+  } else if (auto* l = std::get_if<sasl::LookupSecret>(&step)) {
+    auth_.need = AuthRequest::Need::LookupSecret;
+    auth_.username = std::move(l->username);
+    pending_ = Pending::Auth;
+  } else if (auto* ok = std::get_if<sasl::Success>(&step)) {
+    if (ok->data) {
+      // Additional data with success goes out as one more challenge (RFC 4954 §4).
+      success_sent_ = true;
+      state_ = State::AuthResponse;
+      reply(ReplyId::AuthChallenge, base64_encode(*ok->data));
       return;
     }
-    auth_.username = first->username;
-    auth_.scram_first = std::move(*first);
-    auth_.step = 0;
-    pending_ = Pending::Auth;
-    return;
-  }
-  if (auth_stage_ == 1) {
-    auth_.sasl_message.assign(decoded);
-    auth_.step = 1;
-    pending_ = Pending::Auth;
-    return;
-  }
-  // Stage 2: the server's signature was sent; the client answers with an empty response.
-  if (!decoded.empty()) {
-    reply(ReplyId::AuthFailed);
-    return;
-  }
-  client_.auth_user = auth_.username;
-  reply(ReplyId::AuthOk);
-}
-
-void ServerSession::auth_challenge(std::string_view data) {
-  auth_continue(1, data);
-}
-
-void ServerSession::auth_verified(std::string_view data) {
-  auth_continue(2, data);
-}
-
-// Answers the pending AUTH with a 334 challenge and moves the SASL exchange to `stage`.
-void ServerSession::auth_continue(int stage, std::string_view data) {
-  if (pending_ != Pending::Auth) return;
-  pending_ = Pending::None;
-  auth_stage_ = stage;
-  state_ = State::AuthResponse;
-  reply(ReplyId::AuthChallenge, base64_encode(data));
-}
-
-void ServerSession::auth_done(bool ok, ReplyId failure) {
-  if (pending_ != Pending::Auth) return;
-  pending_ = Pending::None;
-  if (ok) {
-    client_.auth_user = auth_.username;
+    client_.auth_user = mech_ ? mech_->username() : auth_.username;
+    auth_.username = client_.auth_user;
+    end_auth();
     reply(ReplyId::AuthOk);
+    push(Event{EventKind::Authenticated, {}, Verb::Auth, {}, {}, 0, 0, nullptr});
   } else {
-    reply(failure);
+    auto& f = std::get<sasl::Failure>(step);
+    auth_.need = AuthRequest::Need::Failed;
+    auth_.reason = std::move(f.reason);
+    if (mech_ && auth_.username.empty()) auth_.username = mech_->username();
+    pending_ = Pending::Auth;
   }
+}
+
+void ServerSession::auth_checked(bool ok) {
+  if (pending_ != Pending::Auth || auth_.need != AuthRequest::Need::VerifyPassword) return;
+  pending_ = Pending::None;
+  forget_password();
+  auth_next(mech_->credentials_checked(ok));
+}
+
+void ServerSession::auth_secret(std::optional<sasl::ScramSecret> secret) {
+  if (pending_ != Pending::Auth || auth_.need != AuthRequest::Need::LookupSecret) return;
+  pending_ = Pending::None;
+  auth_next(mech_->provide_secret(std::move(secret)));
+}
+
+void ServerSession::auth_failed(ReplyId id) {
+  if (pending_ != Pending::Auth) return;
+  pending_ = Pending::None;
+  end_auth();
+  reply(id);
+}
+
+void ServerSession::end_auth() {
+  mech_.reset();
+  success_sent_ = false;
   forget_password();
 }
 

@@ -39,7 +39,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sasl/scram_messages.hpp"
+#include "sasl/server_mechanism.hpp"
 #include "smtp/server/verdicts.hpp"
 #include "smtp/wire/bdat_decoder.hpp"
 #include "smtp/wire/command_parser.hpp"
@@ -62,6 +62,11 @@ struct SessionConfig {
   bool expn = false;
   bool etrn = false;  // advertise ETRN (answers 458 until a queue exists)
   bool require_helo = true;
+  // The SASL mechanisms' cryptography (process-wide, crypto::OpenSslSasl in the server) and a
+  // per-process random key for SCRAM's stand-in secrets (sasl/server_mechanism.hpp). Without
+  // them PLAIN and LOGIN still work; SCRAM-SHA-256 then always fails.
+  sasl::Crypto* sasl_crypto = nullptr;
+  std::string sasl_stand_in_key;
 };
 
 // What the listener this connection came in on offers (src/net fills it in).
@@ -77,27 +82,30 @@ struct ChannelPolicy {
 
 enum class Pending { None, Mail, Rcpt, Vrfy, Expn, Commit, Auth };
 
-// Credentials from a completed SASL exchange (RFC 4954, RFC 4616 PLAIN, LOGIN).
+// What an AUTH exchange needs from outside (RFC 4954; the mechanisms are sasl::'s). The session
+// pauses with Pending::Auth and one of:
+//   VerifyPassword  PLAIN/LOGIN: check username/password, answer auth_checked(ok);
+//   LookupSecret    SCRAM-SHA-256: the user's secret, answer auth_secret(secret or nullopt);
+//   Failed          the exchange failed (`reason` is for the log): the I/O layer counts it (AUTH
+//                   throttle), waits its failure delay, and answers auth_failed().
+// Every failure pauses as Failed, so the throttle and the delay apply to all of them alike.
 struct AuthRequest {
+  enum class Need { VerifyPassword, LookupSecret, Failed };
+  Need need = Need::Failed;
   std::string mechanism;  // "PLAIN", "LOGIN" or "SCRAM-SHA-256"
-  std::string authzid;    // PLAIN only; empty when absent
   std::string username;
-  std::string password;  // PLAIN and LOGIN
-  // SCRAM-SHA-256 (RFC 5802): step 0, the client-first message arrived (scram_first); answer
-  // with auth_challenge(server-first). Step 1, the client-final message arrived (sasl_message);
-  // answer with auth_verified(server-final) or auth_done(false).
-  int step = 0;
-  ScramClientFirst scram_first;
-  std::string sasl_message;
+  std::string password;  // VerifyPassword only; wiped once answered
+  std::string reason;    // Failed
 };
 
 enum class EventKind {
-  MessageBegin,  // the body starts: open a message in the sink (envelope is complete)
-  MessageAbort,  // the message in progress is dropped (client error, RSET, reject): discard
-  Reject,        // a command got a 4xx/5xx reply (verb, reply, from, to): for logs and metrics
-  BareNewline,   // a message contained bare <CR>/<LF> (counts in the event), for the log
-  StartTls,      // send output(), then start the TLS handshake; call tls_started() after it
-  Close,         // close the connection once output() has been sent
+  MessageBegin,   // the body starts: open a message in the sink (envelope is complete)
+  MessageAbort,   // the message in progress is dropped (client error, RSET, reject): discard
+  Reject,         // a command got a 4xx/5xx reply (verb, reply, from, to): for logs and metrics
+  BareNewline,    // a message contained bare <CR>/<LF> (counts in the event), for the log
+  StartTls,       // send output(), then start the TLS handshake; call tls_started() after it
+  Authenticated,  // AUTH succeeded (client().auth_user, auth_request().mechanism)
+  Close,          // close the connection once output() has been sent
 };
 
 struct Event {
@@ -153,16 +161,11 @@ class ServerSession {
   void commit_done(const CommitResult& result);
 
   const AuthRequest& auth_request() const { return auth_; }
-  // Answers the pending AUTH: on success the session is authenticated as auth_request().username
-  // (235 2.7.0); `failure` is the reply otherwise (535 5.7.8, or 454 4.7.0 for a lookup error).
-  void auth_done(bool ok, ReplyId failure = ReplyId::AuthFailed);
-  // SCRAM: answers the pending AUTH with a 334 challenge carrying `data` (base64-encoded here)
-  // and waits for the client's next message.
-  void auth_challenge(std::string_view data);
-  // SCRAM: the client's proof is valid. `data` (the server's signature) goes out in a 334, and
-  // the client's empty response completes the AUTH with 235: SMTP AUTH has no additional data
-  // with success (RFC 4954 §4).
-  void auth_verified(std::string_view data);
+  // The answers to a pending AUTH (see AuthRequest). auth_failed() answers a Failed pause with
+  // `reply` (535 5.7.8), or any pending AUTH with 454 4.7.0 when the check could not be made.
+  void auth_checked(bool ok);
+  void auth_secret(std::optional<sasl::ScramSecret> secret);
+  void auth_failed(ReplyId reply = ReplyId::AuthFailed);
 
   // The TLS handshake after STARTTLS succeeded: the session forgets everything it knew from
   // the client (RFC 3207 §4.2) and expects EHLO again. For implicit TLS (RFC 8314) the I/O
@@ -263,9 +266,8 @@ class ServerSession {
   void on_starttls(const Command& cmd);
   void on_auth(const Command& cmd);
   void on_auth_response(std::string_view line);
-  void auth_step(std::string_view decoded);
-  void scram_step(std::string_view decoded);
-  void auth_continue(int stage, std::string_view data);
+  void auth_next(sasl::ServerStep step);
+  void end_auth();
   void forget_password();
 
   const SessionConfig& cfg_;
@@ -286,9 +288,10 @@ class ServerSession {
   bool message_open_ = false;  // MessageBegin sent, no commit/abort yet
   ChannelPolicy policy_;
   AuthRequest auth_;
-  // LOGIN: 0 wants the user name, 1 the password. SCRAM: 0 wants the client-first message, 1
-  // the client-final, 2 (proof verified) the client's empty response.
-  int auth_stage_ = 0;
+  std::unique_ptr<sasl::ServerMechanism> mech_;  // the exchange in progress
+  // SCRAM's server-final message went out in a 334: the client's empty response completes the
+  // AUTH (RFC 4954 §4: SMTP has no additional data with success).
+  bool success_sent_ = false;
   BareNewlinePolicy bare_newline_;
   std::uint64_t message_size_ = 0;
   std::string line_;            // a partial command line carried between receive() calls

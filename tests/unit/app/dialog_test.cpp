@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "app/config.hpp"
+#include "crypto/openssl_sasl.hpp"
 #include "net/channel_policy.hpp"
 #include "net/tls_context.hpp"
 #include "policy/session_policy.hpp"
@@ -250,6 +251,10 @@ const ServerSetup& setup_for(const std::string& name) {
     return s;
   }
   s.channel = net::channel_policy_for(s.config.server.listeners.front(), s.creds);
+  // SCRAM as the server does it: the real crypto and a stand-in key.
+  static crypto::OpenSslSasl sasl_crypto;
+  s.config.server.session.sasl_crypto = &sasl_crypto;
+  s.config.server.session.sasl_stand_in_key = std::string(32, 'd');
   return s;
 }
 
@@ -264,20 +269,34 @@ std::unique_ptr<SessionDriver> make_driver(const ServerSetup& s) {
   };
   auto users = s.creds.users;
   a.auth = [users](smtp::ServerSession& ses) {
-    // crypt(3) is slow by design (yescrypt): each answer is computed once, then remembered, so
-    // the split runs replay the same exchange in microseconds.
+    // As inbound_auth.cpp: passwords checked against the users file, SCRAM secrets from it,
+    // failures answered (without the delay). crypt(3) is slow by design (yescrypt): each
+    // password check is computed once, then remembered, so the split runs take microseconds.
     static std::map<std::tuple<const void*, std::string, std::string>, bool> verified;
     const auto& req = ses.auth_request();
-    bool ok = false;
-    if (users && req.mechanism != "SCRAM-SHA-256") {
-      const auto key =
-          std::make_tuple(static_cast<const void*>(users.get()), req.username, req.password);
-      auto it = verified.find(key);
-      if (it == verified.end())
-        it = verified.emplace(key, users->verify(req.username, req.password)).first;
-      ok = it->second;
+    switch (req.need) {
+      case smtp::AuthRequest::Need::VerifyPassword: {
+        bool ok = false;
+        if (users) {
+          const auto key =
+              std::make_tuple(static_cast<const void*>(users.get()), req.username, req.password);
+          auto it = verified.find(key);
+          if (it == verified.end())
+            it = verified.emplace(key, users->verify(req.username, req.password)).first;
+          ok = it->second;
+        }
+        ses.auth_checked(ok);
+        return;
+      }
+      case smtp::AuthRequest::Need::LookupSecret: {
+        const sasl::ScramSecret* secret = users ? users->scram_secret(req.username) : nullptr;
+        ses.auth_secret(secret ? std::optional<sasl::ScramSecret>(*secret) : std::nullopt);
+        return;
+      }
+      case smtp::AuthRequest::Need::Failed:
+        ses.auth_failed();
+        return;
     }
-    ses.auth_done(ok);
   };
   a.commit = [](const smtp::Envelope&, const std::string&) {
     return smtp::CommitResult{smtp::CommitStatus::Accepted, "TESTID", {}};

@@ -71,19 +71,6 @@ TEST(ScramDerive, TooFewIterationsIsAnErrorNotAnException) {
   EXPECT_TRUE(scram_derive("secret", "salt", 4096));
 }
 
-// The transitional forwarders src/net/connection.cpp still calls.
-TEST(ScramTransitional, ForwardersMatchSaslAndTheWireCodec) {
-  const ScramSecret s = rfc_secret();
-  EXPECT_TRUE(scram_verify_proof(s, kAuthMessage, unb64(kProof)));
-  EXPECT_FALSE(scram_verify_proof(s, kAuthMessage, unb64(kProof).substr(1)));
-  EXPECT_EQ(base64(scram_server_signature(s, kAuthMessage)), kServerSignature);
-  EXPECT_EQ(random_octets(18).size(), 18u);
-  EXPECT_EQ(base64("fo"), "Zm8=");
-  EXPECT_EQ(*unbase64("Zm8="), "fo");
-  EXPECT_FALSE(unbase64("Zm9"));
-  EXPECT_FALSE(unbase64("Zm9$"));
-}
-
 TEST(UserDbScram, ParsesTheOptionalField) {
   const ScramSecret s = rfc_secret();
   auto db = UserDb::parse("# users\nuser:$y$j9T$x$y:" + format_scram_secret(s) +
@@ -105,17 +92,6 @@ TEST(UserDbScram, BadSecretNamesTheLine) {
   auto db = UserDb::parse("a:$6$abc$def\nb:$6$abc$def:scram-sha-256=1,x,y,z\n", "users.txt");
   ASSERT_FALSE(db);
   EXPECT_NE(db.error().find("users.txt:2:"), std::string::npos) << db.error();
-}
-
-TEST(UserDbScram, FakeSecretsAreStablePerNameAndNeverMatch) {
-  UserDb db;
-  const ScramSecret a1 = db.fake_scram_secret("ghost");
-  const ScramSecret a2 = db.fake_scram_secret("ghost");
-  const ScramSecret b = db.fake_scram_secret("other");
-  EXPECT_EQ(a1.salt, a2.salt);  // asking twice must not reveal the user is unknown
-  EXPECT_NE(a1.salt, b.salt);
-  EXPECT_EQ(a1.iterations, kScramIterations);
-  EXPECT_FALSE(verify(a1, kAuthMessage, unb64(kProof)));
 }
 
 TEST(UserDbScram, SetPasswordWritesBothCryptHashAndScramSecret) {
