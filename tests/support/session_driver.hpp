@@ -15,47 +15,38 @@
 #include <vector>
 
 #include "smtp/server/server_session.hpp"
+#include "smtp/wire/reply_parser.hpp"
 #include "split_plans.hpp"
 
 namespace taube::smtp::testing {
 
 // One complete reply as read from the wire.
-struct ParsedReply {
+struct ReplySeen {
   int code = 0;
   std::string enhanced;            // "" when absent
   std::vector<std::string> lines;  // without CRLF
   const std::string& last_line() const { return lines.back(); }
 };
 
-// Splits reply octets into complete replies ("ddd-..." continuation lines up to "ddd ..."). The
-// octets of an incomplete tail are returned in `rest` when given.
-inline std::vector<ParsedReply> parse_replies(std::string_view wire, std::string* rest = nullptr) {
-  std::vector<ParsedReply> out;
-  ParsedReply cur;
-  std::string_view pending = wire;  // start of the reply being assembled
-  while (true) {
-    const auto eol = wire.find("\r\n");
-    if (eol == std::string_view::npos) break;
-    const std::string_view line = wire.substr(0, eol);
-    wire.remove_prefix(eol + 2);
-    cur.lines.emplace_back(line);
-    if (line.size() >= 4 && line[3] == '-') continue;
-    cur.code = 0;
-    for (std::size_t i = 0; i < 3 && i < line.size(); ++i)
-      cur.code = cur.code * 10 + (line[i] - '0');
-    // An enhanced code "d.d.d" follows the code when the first word looks like one.
-    if (line.size() > 4) {
-      const std::string_view text = line.substr(4);
-      const std::string_view word = text.substr(0, text.find(' '));
-      if (word.size() >= 5 && (word[0] == '2' || word[0] == '4' || word[0] == '5') &&
-          word[1] == '.' && word.find('.', 2) != std::string_view::npos)
-        cur.enhanced = std::string(word);
+// Splits reply octets into complete replies with the wire codec's ReplyParser (the one the
+// client session uses). The octets of an incomplete tail are returned in `rest` when given.
+inline std::vector<ReplySeen> parse_replies(std::string_view wire, std::string* rest = nullptr) {
+  ReplyParser p;
+  const std::size_t used = p.feed(std::span<const char>(wire.data(), wire.size()));
+  std::vector<ReplySeen> out;
+  while (auto r = p.next()) out.push_back({r->reply.code, r->reply.enhanced, std::move(r->lines)});
+  if (rest != nullptr) {
+    // Everything after the last complete reply (the parser keeps a partial one to itself).
+    std::size_t complete = 0, pos = 0;
+    while (pos < used) {
+      const auto eol = wire.find('\n', pos);
+      if (eol == std::string_view::npos) break;
+      const std::string_view line = wire.substr(pos, eol - pos);
+      pos = eol + 1;
+      if (!(line.size() >= 4 && line[3] == '-')) complete = pos;
     }
-    out.push_back(std::move(cur));
-    cur = ParsedReply{};
-    pending = wire;
+    rest->assign(wire.substr(complete));
   }
-  if (rest != nullptr) rest->assign(pending);
   return out;
 }
 
@@ -250,7 +241,7 @@ class SessionDriver {
     taken_ = all_output_.size();
     return r;
   }
-  std::vector<ParsedReply> take_replies() { return parse_replies(take_output()); }
+  std::vector<ReplySeen> take_replies() { return parse_replies(take_output()); }
   const std::string& all_output() const { return all_output_; }
   const std::vector<Event>& events() const { return events_; }
   std::vector<EventKind> event_kinds() const {

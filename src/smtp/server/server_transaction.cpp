@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "smtp/server/server_session.hpp"
+#include "smtp/wire/extensions.hpp"
 
 namespace taube::smtp {
 
@@ -60,24 +61,24 @@ void ServerSession::on_helo(const Command& cmd) {
 }
 
 void ServerSession::reply_ehlo() {
-  // RFC 5321 §4.1.1.1: first line is our name, then one extension keyword per line.
-  std::string text = cfg_.hostname;
-  text += "\nPIPELINING";  // RFC 2920 (RFC 2033 §5: an LMTP server must offer it)
-  text += "\nSIZE";        // RFC 1870
-  if (cfg_.limits.max_message_size != 0)
-    text.append(" ").append(std::to_string(cfg_.limits.max_message_size));
-  if (cfg_.vrfy != VrfyMode::Disabled) text += "\nVRFY";
-  if (cfg_.etrn) text += "\nETRN";                             // RFC 1985
-  if (policy_.starttls && !client_.tls) text += "\nSTARTTLS";  // RFC 3207
+  // RFC 5321 §4.1.1.1: first line is our name, then one extension keyword per line, formatted
+  // by the wire codec's ExtensionSet (the client side parses the same type).
+  ExtensionSet ext;
+  ext.add("PIPELINING");  // RFC 2920 (RFC 2033 §5: an LMTP server must offer it)
+  ext.add("SIZE", cfg_.limits.max_message_size != 0 ? std::to_string(cfg_.limits.max_message_size)
+                                                    : std::string());  // RFC 1870
+  if (cfg_.vrfy != VrfyMode::Disabled) ext.add("VRFY");
+  if (cfg_.etrn) ext.add("ETRN");                             // RFC 1985
+  if (policy_.starttls && !client_.tls) ext.add("STARTTLS");  // RFC 3207
   // RFC 4954 §4: advertise AUTH only where it may be used (over TLS unless allowed in plaintext).
   if (policy_.auth && (client_.tls || policy_.plaintext_auth))
-    text += policy_.scram ? "\nAUTH PLAIN LOGIN SCRAM-SHA-256" : "\nAUTH PLAIN LOGIN";
-  text += "\nENHANCEDSTATUSCODES";  // RFC 2034 (RFC 2033 §5: required for LMTP)
-  text += "\n8BITMIME";             // RFC 6152
-  text += "\nDSN";                  // RFC 3461
-  text += "\nSMTPUTF8";             // RFC 6531
-  text += "\nCHUNKING";             // RFC 3030
-  reply(Reply{250, "", std::move(text)});
+    ext.add("AUTH", policy_.scram ? "PLAIN LOGIN SCRAM-SHA-256" : "PLAIN LOGIN");
+  ext.add("ENHANCEDSTATUSCODES");  // RFC 2034 (RFC 2033 §5: required for LMTP)
+  ext.add("8BITMIME");             // RFC 6152
+  ext.add("DSN");                  // RFC 3461
+  ext.add("SMTPUTF8");             // RFC 6531
+  ext.add("CHUNKING");             // RFC 3030
+  reply(ext.ehlo_reply(cfg_.hostname));
 }
 
 // ---- MAIL (RFC 5321 §4.1.1.2) ----

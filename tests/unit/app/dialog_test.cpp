@@ -35,7 +35,7 @@ namespace taube::app {
 namespace {
 
 namespace fs = std::filesystem;
-using smtp::testing::ParsedReply;
+using smtp::testing::ReplySeen;
 using smtp::testing::Pieces;
 using smtp::testing::SessionDriver;
 using smtp::testing::visible;
@@ -309,7 +309,7 @@ std::unique_ptr<SessionDriver> make_driver(const ServerSetup& s) {
   return std::make_unique<SessionDriver>(s.config.server.session, a, s.channel, info);
 }
 
-std::string reply_text(const ParsedReply& r) {
+std::string reply_text(const ReplySeen& r) {
   std::string s;
   for (const auto& l : r.lines) s += l + "\\r\\n";
   return s;
@@ -328,7 +328,7 @@ TEST_P(DialogFile, Interactive) {
   auto s = make_driver(setup);
   s->start();
   std::string wire;
-  std::vector<ParsedReply> queue;
+  std::vector<ReplySeen> queue;
   std::size_t next = 0;
   // The client's octets, cut where the TLS handshakes are: the pipelined run feeds each
   // segment at once (or split), a handshake between segments.
@@ -351,7 +351,7 @@ TEST_P(DialogFile, Interactive) {
         refill();
         ASSERT_LT(next, queue.size())
             << at << "expected a reply starting \"" << st.text << "\", the server sent nothing";
-        const ParsedReply& r = queue[next++];
+        const ReplySeen& r = queue[next++];
         EXPECT_TRUE(r.last_line().starts_with(st.text))
             << at << "expected a reply starting \"" << st.text << "\", got \"" << reply_text(r)
             << "\"";

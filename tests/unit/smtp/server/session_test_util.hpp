@@ -11,7 +11,7 @@
 namespace taube::smtp {
 
 using testing::parse_replies;
-using testing::ParsedReply;
+using testing::ReplySeen;
 using testing::SessionDriver;
 using testing::test_config;
 using testing::visible;
@@ -21,13 +21,13 @@ inline const std::string kMail = "MAIL FROM:<alice@example.org>\r\n";
 inline const std::string kRcpt = "RCPT TO:<bob@example.org>\r\n";
 
 // Feeds `input` to a started session and returns the replies it produced.
-inline std::vector<ParsedReply> replies_to(SessionDriver& d, std::string_view input) {
+inline std::vector<ReplySeen> replies_to(SessionDriver& d, std::string_view input) {
   d.take_output();
   d.feed(input);
   return d.take_replies();
 }
 
-inline std::string codes(const std::vector<ParsedReply>& rs) {
+inline std::string codes(const std::vector<ReplySeen>& rs) {
   std::string s;
   for (const auto& r : rs) {
     if (!s.empty()) s += ",";
