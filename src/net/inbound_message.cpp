@@ -105,10 +105,7 @@ asio::awaitable<void> InboundConnection::commit() {
   t.sasl_username = session_.client().auth_user;
   if (!t.sasl_username.empty()) t.sasl_method = session_.auth_request().mechanism;
   t.accepted = result.status == smtp::CommitStatus::Accepted;
-  t.reply = t.accepted ? smtp::make_reply(smtp::ReplyId::Queued, queue_id_)
-            : result.status == smtp::CommitStatus::StorageFull
-                ? smtp::make_reply(smtp::ReplyId::StorageFull)
-                : smtp::make_reply(smtp::ReplyId::StorageError);
+  t.reply = smtp::commit_reply(result.status, queue_id_);
   t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - tx_start_).count();
   ctx_.observer.transaction(t);
   session_.commit_done(result);

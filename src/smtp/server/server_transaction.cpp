@@ -19,6 +19,8 @@ bool path_has_non_ascii(const Path& p) {
   return has_non_ascii(p.mailbox.local_part) || has_non_ascii(p.mailbox.domain);
 }
 
+}  // namespace
+
 Reply commit_reply(CommitStatus status, const std::string& queue_id) {
   switch (status) {
     case CommitStatus::Accepted:
@@ -32,8 +34,6 @@ Reply commit_reply(CommitStatus status, const std::string& queue_id) {
   }
   return make_reply(ReplyId::StorageError);
 }
-
-}  // namespace
 
 // ---- HELO / EHLO (RFC 5321 §4.1.1.1), LHLO (RFC 2033 §4.1) ----
 void ServerSession::on_helo(const Command& cmd) {

@@ -10,6 +10,7 @@
 #include "smtp/wire/address.hpp"
 #include "smtp/wire/envelope.hpp"
 #include "smtp/wire/esmtp_params.hpp"
+#include "smtp/wire/reply.hpp"
 
 namespace taube::smtp {
 
@@ -79,5 +80,8 @@ struct CommitResult {
   // Empty: `status` for every recipient (always the case for SMTP, which has one reply).
   std::vector<CommitStatus> per_recipient;
 };
+
+// The reply the session gives for a commit status (SMTP; LMTP puts "<recipient> " in front).
+Reply commit_reply(CommitStatus status, const std::string& queue_id);
 
 }  // namespace taube::smtp
