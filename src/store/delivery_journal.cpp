@@ -67,23 +67,28 @@ bool valid_unique(std::string_view u) {
          u.find('\0') == std::string_view::npos;
 }
 
-// Payload: u16 unique length, unique, u16 count, (u16 length, maildir)*, content.
-std::string encode_payload(std::string_view unique, const std::vector<std::string>& maildirs,
+// Payload formats. 0: u16 unique length, unique, u16 count, (u16 length, maildir)*, content.
+// 1: the same with a u8 kind before each destination's length.
+constexpr std::uint32_t kPayloadTyped = 1;
+
+std::string encode_payload(std::string_view unique, const std::vector<JournalDestination>& dests,
                            std::string_view content) {
   std::string p;
-  p.reserve(4 + unique.size() + maildirs.size() * 64 + content.size());
+  p.reserve(4 + unique.size() + dests.size() * 64 + content.size());
   put16(p, static_cast<std::uint16_t>(unique.size()));
   p.append(unique);
-  put16(p, static_cast<std::uint16_t>(maildirs.size()));
-  for (const auto& d : maildirs) {
-    put16(p, static_cast<std::uint16_t>(d.size()));
-    p.append(d);
+  put16(p, static_cast<std::uint16_t>(dests.size()));
+  for (const auto& d : dests) {
+    p.push_back(static_cast<char>(d.kind));
+    put16(p, static_cast<std::uint16_t>(d.target.size()));
+    p.append(d.target);
   }
   p.append(content);
   return p;
 }
 
-bool decode_payload(std::string_view p, JournalRecord& r) {
+bool decode_payload(std::string_view p, std::uint32_t format, JournalRecord& r) {
+  if (format > kPayloadTyped) return false;
   auto take16 = [&](std::uint16_t& v) {
     if (p.size() < 2) return false;
     v = static_cast<std::uint16_t>(get(p.data(), 2));
@@ -100,13 +105,43 @@ bool decode_payload(std::string_view p, JournalRecord& r) {
   if (!take16(n) || !take(n, r.unique) || !valid_unique(r.unique)) return false;
   std::uint16_t count = 0;
   if (!take16(count) || count == 0) return false;
-  r.maildirs.resize(count);
-  for (auto& d : r.maildirs) {
-    if (!take16(n) || !take(n, d) || d.empty()) return false;
+  r.destinations.resize(count);
+  for (auto& d : r.destinations) {
+    d.kind = JournalDestination::Kind::Maildir;  // format 0 knows nothing else
+    if (format == kPayloadTyped) {
+      if (p.empty()) return false;
+      d.kind = static_cast<JournalDestination::Kind>(static_cast<unsigned char>(p.front()));
+      p.remove_prefix(1);
+    }
+    if (!take16(n) || !take(n, d.target) || d.target.empty()) return false;
   }
   r.content.assign(p);
   return true;
 }
+
+}  // namespace
+
+std::vector<std::string> JournalRecord::maildirs() const {
+  std::vector<std::string> out;
+  for (const auto& d : destinations)
+    if (d.kind == JournalDestination::Kind::Maildir) out.push_back(d.target);
+  return out;
+}
+
+bool JournalRecord::all_known() const {
+  for (const auto& d : destinations)
+    if (d.kind != JournalDestination::Kind::Maildir) return false;
+  return true;
+}
+
+std::vector<JournalDestination> maildir_destinations(const std::vector<std::string>& dirs) {
+  std::vector<JournalDestination> out;
+  out.reserve(dirs.size());
+  for (const auto& d : dirs) out.push_back({JournalDestination::Kind::Maildir, d});
+  return out;
+}
+
+namespace {
 
 bool pwrite_all(Fs& fs, int fd, const char* p, std::size_t n, std::uint64_t off) {
   while (n > 0) {
@@ -261,7 +296,7 @@ tl::expected<void, StoreError> DeliveryJournal::load() {
       if (record_crc(crc(0, payload.data(), len), expect, len) != get(h + 16, 4)) continue;
       JournalRecord r;
       r.seq = expect;
-      if (!decode_payload(payload, r)) continue;
+      if (!decode_payload(payload, static_cast<std::uint32_t>(get(h + 20, 4)), r)) continue;
       recovered_.push_back(std::move(r));
       live_[expect] = at;
       pos = at + align8(kRecordHeader + len);
@@ -327,14 +362,16 @@ bool DeliveryJournal::place(std::uint64_t len, std::uint64_t& at) const {
 }
 
 tl::expected<std::uint64_t, JournalRefusal> DeliveryJournal::append(
-    std::string_view unique, const std::vector<std::string>& maildirs, std::string_view content) {
-  if (!valid_unique(unique) || maildirs.empty() || maildirs.size() > 0xffff ||
+    std::string_view unique, const std::vector<JournalDestination>& destinations,
+    std::string_view content) {
+  if (!valid_unique(unique) || destinations.empty() || destinations.size() > 0xffff ||
       unique.size() > 0xffff)
     return tl::unexpected(JournalRefusal::TooLarge);
-  for (const auto& d : maildirs) {
-    if (d.empty() || d.size() > 0xffff) return tl::unexpected(JournalRefusal::TooLarge);
+  for (const auto& d : destinations) {
+    if (d.target.empty() || d.target.size() > 0xffff)
+      return tl::unexpected(JournalRefusal::TooLarge);
   }
-  const std::string payload = encode_payload(unique, maildirs, content);
+  const std::string payload = encode_payload(unique, destinations, content);
   if (kRecordHeader + payload.size() > max_record())
     return tl::unexpected(JournalRefusal::TooLarge);
   const std::uint32_t payload_crc = crc(0, payload.data(), payload.size());
@@ -352,7 +389,7 @@ tl::expected<std::uint64_t, JournalRefusal> DeliveryJournal::append(
   put32(rec, len);
   put64(rec, seq);
   put32(rec, record_crc(payload_crc, seq, len));
-  put32(rec, 0);
+  put32(rec, kPayloadTyped);
   rec.append(payload);
   rec.resize(total, '\0');
   head_off_ = at + total;
@@ -464,7 +501,8 @@ tl::expected<JournalRecord, StoreError> DeliveryJournal::read(std::uint64_t seq)
     return tl::unexpected(StoreError::Io);
   JournalRecord r;
   r.seq = seq;
-  if (!decode_payload(payload, r)) return tl::unexpected(StoreError::Io);
+  if (!decode_payload(payload, static_cast<std::uint32_t>(get(h + 20, 4)), r))
+    return tl::unexpected(StoreError::Io);
   return r;
 }
 

@@ -13,6 +13,8 @@
 // as a ring: a record that does not fit before the end starts again at 4096. Each record carries
 // its sequence number and a CRC-32; reading stops at the first record that is not the expected
 // next one, so a torn write, a stale record of an earlier lap or zeroes all end the log.
+// Record payload formats (the header's fifth word): 0, the first version (Maildir directories
+// only), still read; 1, typed destinations (JournalDestination), written since.
 #pragma once
 
 #include <sys/types.h>
@@ -33,12 +35,28 @@
 
 namespace taube::store {
 
+// Where a journalled message goes. Typed, so that other kinds of destination (the outbound
+// queue) can share the journal's group commit; a reader that meets a kind it does not know
+// keeps the record (rescue) rather than guessing.
+struct JournalDestination {
+  enum class Kind : std::uint8_t { Maildir = 1 };
+  Kind kind = Kind::Maildir;
+  std::string target;  // Maildir: the Maildir directory
+  friend bool operator==(const JournalDestination&, const JournalDestination&) = default;
+};
+
 struct JournalRecord {
   std::uint64_t seq = 0;
-  std::string unique;                 // the Maildir unique name of the message
-  std::vector<std::string> maildirs;  // its destinations
-  std::string content;                // the file's bytes
+  std::string unique;  // the unique name of the message (its Maildir file name)
+  std::vector<JournalDestination> destinations;
+  std::string content;  // the file's bytes
+  // The Maildir directories among the destinations.
+  std::vector<std::string> maildirs() const;
+  // True when every destination is of a kind this version delivers.
+  bool all_known() const;
 };
+
+std::vector<JournalDestination> maildir_destinations(const std::vector<std::string>& dirs);
 
 // Why append() did not take a record. The caller then delivers the message the direct way.
 enum class JournalRefusal {
@@ -71,9 +89,15 @@ class DeliveryJournal {
 
   // Blocking; thread safe. Returns the record's sequence number once it is durable. Records of
   // concurrent callers are written and fdatasynced together.
+  tl::expected<std::uint64_t, JournalRefusal> append(
+      std::string_view unique, const std::vector<JournalDestination>& destinations,
+      std::string_view content);
+  // The same for Maildir destinations only.
   tl::expected<std::uint64_t, JournalRefusal> append(std::string_view unique,
                                                      const std::vector<std::string>& maildirs,
-                                                     std::string_view content);
+                                                     std::string_view content) {
+    return append(unique, maildir_destinations(maildirs), content);
+  }
 
   // The message of record `seq` is durable in its Maildirs. The space of released records is
   // reused once every older record is released too and the header saying so is durable, which

@@ -46,16 +46,20 @@ tl::expected<JournaledDelivery::Recovery, StoreError> JournaledDelivery::recover
   std::unordered_map<std::string, std::unordered_set<std::string>> present;
   for (auto& rec : journal_->take_recovered()) {
     std::vector<std::string> missing;
-    for (const auto& d : rec.maildirs) {
+    // A destination kind this version does not deliver goes to the rescue directory whole.
+    const bool known = rec.all_known();
+    for (const auto& d : rec.maildirs()) {
       auto it = present.find(d);
       if (it == present.end()) it = present.emplace(d, store_.delivered_names(d)).first;
       if (!it->second.contains(rec.unique)) missing.push_back(d);
     }
-    if (missing.empty()) {
+    if (known && missing.empty()) {
       ++out.present;
       continue;
     }
-    auto m = store_.begin(missing, rec.unique);
+    auto m = known
+                 ? store_.begin(missing, rec.unique)
+                 : tl::expected<MaildirStore::Message, StoreError>(tl::unexpected(StoreError::Io));
     if (m && m->write(rec.content) && store_.commit(*m)) {
       ++out.delivered;
       continue;
@@ -113,9 +117,10 @@ bool JournaledDelivery::accept(std::optional<MaildirStore::Message>& msg,
     ++outstanding_;  // reserved before the append, so the bound holds
   }
   struct ::stat st {};
-  auto seq = fs_.fstat(msg->file().fd(), &st) == 0
-                 ? journal_->append(msg->unique_name(), msg->maildirs(), content)
-                 : tl::unexpected(JournalRefusal::Failed);
+  auto seq =
+      fs_.fstat(msg->file().fd(), &st) == 0
+          ? journal_->append(msg->unique_name(), maildir_destinations(msg->maildirs()), content)
+          : tl::unexpected(JournalRefusal::Failed);
   std::lock_guard lk(mu_);
   if (!seq) {
     --outstanding_;
@@ -284,7 +289,7 @@ bool JournaledDelivery::redeliver(Entry& e) {
     warn("journal: cannot read back record " + std::to_string(e.seq));
     return false;
   }
-  auto m = store_.begin(rec->maildirs, rec->unique);
+  auto m = store_.begin(rec->maildirs(), rec->unique);
   if (m && m->write(rec->content) && store_.commit(*m)) return true;
   if (m) store_.abort(*m);
   warn("journal: delivery of " + rec->unique + " failed again; retrying later");

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <random>
@@ -102,7 +104,7 @@ TEST(DeliveryJournal, UnreleasedRecordsAreRecoveredInOrderAfterAReopen) {
   auto recs = j->take_recovered();
   ASSERT_EQ(recs.size(), 3u);
   EXPECT_EQ(uniques(recs), (std::vector<std::string>{"u1", "u2", "u3"}));
-  EXPECT_EQ(recs[0].maildirs, (std::vector<std::string>{"/m/a", "/m/b"}));
+  EXPECT_EQ(recs[0].maildirs(), (std::vector<std::string>{"/m/a", "/m/b"}));
   EXPECT_EQ(recs[0].content, "first\n");
   EXPECT_EQ(recs[1].content, "second\n");
   EXPECT_EQ(recs[2].content, std::string(5000, 'x'));
@@ -254,7 +256,7 @@ TEST(DeliveryJournal, RefusesRecordsLargerThanAQuarter) {
   // Names that could escape the Maildir are refused too.
   EXPECT_FALSE(j->append("../x", {"/m/a"}, "c"));
   EXPECT_FALSE(j->append("", {"/m/a"}, "c"));
-  EXPECT_FALSE(j->append("ok", {}, "c"));
+  EXPECT_FALSE(j->append("ok", std::vector<std::string>{}, "c"));
 }
 
 TEST(DeliveryJournal, AFailedFdatasyncFailsThatRecordAndEveryLaterOne) {
@@ -421,9 +423,107 @@ TEST(DeliveryJournal, ReadsBackAnUnreleasedRecord) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->unique, "u1");
   EXPECT_EQ(r->content, "body");
-  EXPECT_EQ(r->maildirs, (std::vector<std::string>{"/m/a", "/m/b"}));
+  EXPECT_EQ(r->maildirs(), (std::vector<std::string>{"/m/a", "/m/b"}));
   j->release(s);
   EXPECT_FALSE(j->read(s));
+}
+
+}  // namespace
+}  // namespace taube::store
+
+namespace taube::store {
+namespace {
+
+// The first payload format (0: Maildir directories, no kinds), as a journal of the first
+// version wrote it, must still be recovered; an unknown destination kind is not delivered.
+std::string le(std::uint64_t v, int n) {
+  std::string s;
+  for (int i = 0; i < n; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  return s;
+}
+
+// Rewrites the record of `seq` at the start of the data area with `payload` in `format`.
+void write_record(const std::string& path, std::uint64_t seq, const std::string& payload,
+                  std::uint32_t format) {
+  const auto pcrc = static_cast<std::uint32_t>(::crc32(
+      0, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
+  const std::string tail = le(seq, 8) + le(payload.size(), 4);
+  const auto rcrc = static_cast<std::uint32_t>(
+      ::crc32(pcrc, reinterpret_cast<const Bytef*>(tail.data()), static_cast<uInt>(tail.size())));
+  const std::string rec = le(0x4a524543, 4) + le(payload.size(), 4) + le(seq, 8) + le(rcrc, 4) +
+                          le(format, 4) + payload + std::string(64, '\0');
+  int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::pwrite(fd, rec.data(), rec.size(), DeliveryJournal::kDataStart),
+            static_cast<ssize_t>(rec.size()));
+  ::close(fd);
+}
+
+std::string payload(const std::string& unique,
+                    const std::vector<std::pair<int, std::string>>& dests,
+                    const std::string& content, bool typed) {
+  std::string p = le(unique.size(), 2) + unique + le(dests.size(), 2);
+  for (const auto& [kind, target] : dests) {
+    if (typed) p.push_back(static_cast<char>(kind));
+    p += le(target.size(), 2) + target;
+  }
+  return p + content;
+}
+
+TEST(DeliveryJournalFormats, TypedDestinationsRoundTrip) {
+  TempDir t;
+  const std::string path = t / "j";
+  {
+    auto j = open_ok(path);
+    ASSERT_TRUE(j->reset());
+    append_ok(*j, "u1", "c1", {"/m/a", "/m/b"});
+  }
+  auto j = open_ok(path);
+  auto recs = j->take_recovered();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].destinations,
+            (std::vector<JournalDestination>{{JournalDestination::Kind::Maildir, "/m/a"},
+                                             {JournalDestination::Kind::Maildir, "/m/b"}}));
+  EXPECT_TRUE(recs[0].all_known());
+}
+
+TEST(DeliveryJournalFormats, FirstFormatIsStillRead) {
+  TempDir t;
+  const std::string path = t / "j";
+  std::uint64_t seq = 0;
+  {
+    auto j = open_ok(path);
+    ASSERT_TRUE(j->reset());
+    seq = append_ok(*j, "u1", "x");
+  }
+  write_record(path, seq, payload("old1", {{0, "/m/a"}, {0, "/m/b"}}, "old content", false), 0);
+  auto j = open_ok(path);
+  auto recs = j->take_recovered();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].unique, "old1");
+  EXPECT_EQ(recs[0].maildirs(), (std::vector<std::string>{"/m/a", "/m/b"}));
+  EXPECT_EQ(recs[0].content, "old content");
+}
+
+TEST(DeliveryJournalFormats, UnknownKindsAreKeptNotDelivered) {
+  TempDir t;
+  const std::string path = t / "j";
+  std::uint64_t seq = 0;
+  {
+    auto j = open_ok(path);
+    ASSERT_TRUE(j->reset());
+    seq = append_ok(*j, "u1", "x");
+  }
+  write_record(path, seq, payload("new1", {{1, "/m/a"}, {7, "somewhere"}}, "c", true), 1);
+  auto j = open_ok(path);
+  auto recs = j->take_recovered();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_FALSE(recs[0].all_known());
+  EXPECT_EQ(recs[0].maildirs(), (std::vector<std::string>{"/m/a"}));
+  // A payload format from the future is not a record at all: the log ends before it.
+  write_record(path, seq, payload("new2", {{1, "/m/a"}}, "c", true), 2);
+  auto k = open_ok(path);
+  EXPECT_TRUE(k->take_recovered().empty());
 }
 
 }  // namespace
