@@ -318,7 +318,10 @@ tl::expected<net::ListenerConfig, std::string> parse_listen(const std::string& s
   auto res = std::from_chars(port.data(), port.data() + port.size(), p);
   if (port.empty() || res.ec != std::errc{} || res.ptr != port.data() + port.size() || p > 65535)
     return tl::unexpected("--listen " + spec + ": invalid port");
-  return net::ListenerConfig{addr, static_cast<std::uint16_t>(p)};
+  net::ListenerConfig l;
+  l.address = addr;
+  l.port = static_cast<std::uint16_t>(p);
+  return l;
 }
 
 tl::expected<Config, std::string> load_config(const std::string& path) {
