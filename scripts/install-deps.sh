@@ -7,7 +7,9 @@ build_pkgs=(g++ cmake make pkg-config libasio-dev libexpected-dev libssl-dev zli
             libcli11-dev libspdlog-dev libfmt-dev libc-ares-dev libcrypt-dev libgtest-dev)
 # swaks only Recommends Net::SSLeay, which --no-install-recommends skips; its --tls needs it.
 # libfuse3-dev + fuse3: crashfs, the power-cut file system of tests/crashfs (umount, fusermount3).
-test_pkgs=(python3 postfix swaks libnet-ssleay-perl curl openssl ca-certificates libfuse3-dev fuse3)
+# haproxy: a real PROXY protocol sender in front of Taube (test_proxy_protocol; never the system one).
+test_pkgs=(python3 postfix swaks libnet-ssleay-perl curl openssl ca-certificates libfuse3-dev fuse3
+           haproxy)
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   test) want+=("${test_pkgs[@]}") ;;

@@ -130,7 +130,11 @@ void LogObserver::bare_newlines(const events::BareNewlines& e) {
 }
 
 void LogObserver::disconnected(const events::Disconnected& e) {
-  const std::string_view last = smtp::verb_name(e.last);
+  // Postfix's "after CONNECT" when the client sent no command at all (a health check, a port
+  // probe), rather than the name of the "no command yet" verb.
+  std::uint32_t sent = 0;
+  for (const auto n : e.counts.sent) sent += n;
+  const std::string_view last = sent == 0 ? std::string_view("CONNECT") : smtp::verb_name(e.last);
   if (e.timed_out)
     spdlog::info("timeout after {} from {}", last, client_label(e.peer));
   else if (e.lost)

@@ -42,6 +42,7 @@ std::string InboundConnection::trace_headers(const smtp::Envelope& env) const {
   t.authenticated = !session_.client().auth_user.empty();
   t.auth_user = session_.client().auth_user;
   t.smtputf8 = env.mail_params.smtputf8;
+  t.lmtp = session_.dialect() == smtp::Dialect::Lmtp;
   return smtp::return_path_header(env.sender) + smtp::received_header(t);
 }
 

@@ -249,7 +249,9 @@ class ServerSession {
   void bdat_chunk_complete();
   void reply_ehlo();
   void end_message();  // DATA or last BDAT complete: commit or reject
-  void abort_message(const Reply& r);
+  // Refuses the message in progress with `r`. end_of_data: the refusal answers the end of the
+  // data (DATA's final dot, BDAT LAST), which LMTP answers once per accepted recipient.
+  void abort_message(const Reply& r, bool end_of_data = false);
   void begin_message();
 
   // server_commands.cpp: the commands outside a transaction.

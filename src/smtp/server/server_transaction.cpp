@@ -307,14 +307,14 @@ void ServerSession::end_message() {
   state_ = State::Ready;
   switch (err) {
     case DataError::TooBig:
-      abort_message(make_reply(ReplyId::MessageTooBig));
+      abort_message(make_reply(ReplyId::MessageTooBig), true);
       return;
     case DataError::BareNewline:
-      abort_message(make_reply(ReplyId::BareNewline));
+      abort_message(make_reply(ReplyId::BareNewline), true);
       return;
     case DataError::LineTooLong:
-      abort_message(
-          make_reply(ReplyId::TextLineTooLong, std::to_string(cfg_.limits.max_text_line)));
+      abort_message(make_reply(ReplyId::TextLineTooLong, std::to_string(cfg_.limits.max_text_line)),
+                    true);
       return;
     case DataError::None:
       break;
@@ -352,13 +352,30 @@ void ServerSession::commit_done(const CommitResult& result) {
   state_ = State::Ready;
 }
 
-void ServerSession::abort_message(const Reply& r) {
+void ServerSession::abort_message(const Reply& r, bool end_of_data) {
   if (message_open_) {
     push(Event{EventKind::MessageAbort, r, Verb::Invalid, {}, {}, 0, 0, nullptr});
     message_open_ = false;
     body_.clear();  // undrained content belongs to the dropped message, not to a later one
   }
-  reply(r);
+  const bool per_recipient =
+      end_of_data && policy_.dialect == Dialect::Lmtp && tx_ && !tx_->envelope.recipients.empty();
+  if (!per_recipient) {
+    reply(r);
+  } else {
+    // RFC 2033 §4.2: one reply per accepted recipient after the end of data, also when the
+    // message is refused as a whole: the client waits for all of them. Only the last goes
+    // through reply(), so the refusal counts once (Reject event, max_errors).
+    const auto& rcpts = tx_->envelope.recipients;
+    for (std::size_t i = 0; i < rcpts.size(); ++i) {
+      Reply each = r;
+      each.text = "<" + rcpts[i].mailbox.to_string() + "> " + r.text;
+      if (i + 1 < rcpts.size())
+        append_reply(out_, each);
+      else
+        reply(each);
+    }
+  }
   reset_transaction();
   // reply() may have closed the session (max_errors): nothing may follow that 421.
   if (state_ != State::Closed) state_ = idle_state();
@@ -434,9 +451,10 @@ void ServerSession::bdat_chunk_complete() {
     return;
   }
   if (bdat_->too_big()) {
-    // RFC 3030 §2: an error reply to a chunk fails the whole transaction.
+    // RFC 3030 §2: an error reply to a chunk fails the whole transaction. The LAST chunk ends
+    // the data: in LMTP it is answered per recipient (RFC 2033 §4.2), another chunk once.
     bdat_.reset();
-    abort_message(make_reply(ReplyId::MessageTooBig));
+    abort_message(make_reply(ReplyId::MessageTooBig), bdat_last_);
     return;
   }
   if (bdat_last_) {

@@ -25,8 +25,11 @@ std::string address_literal(const std::string& ip) {
 }  // namespace
 
 std::string received_header(const TraceInfo& t) {
-  std::string proto = t.smtputf8 ? "UTF8SMTP" : (t.esmtp ? "ESMTP" : "SMTP");
-  if (t.smtputf8 || t.esmtp) {
+  // RFC 3848 §2 registers LMTP (LHLO) beside ESMTP, both with the S and A suffixes; RFC 6531
+  // §3.7.3 the UTF8 forms of each.
+  std::string proto = t.lmtp ? (t.smtputf8 ? "UTF8LMTP" : "LMTP")
+                             : (t.smtputf8 ? "UTF8SMTP" : (t.esmtp ? "ESMTP" : "SMTP"));
+  if (t.lmtp || t.smtputf8 || t.esmtp) {
     if (t.tls) proto += "S";
     if (t.authenticated) proto += "A";
   }

@@ -19,13 +19,14 @@ struct TraceInfo {
   bool tls = false;
   bool authenticated = false;
   bool smtputf8 = false;
+  bool lmtp = false;      // the session was LMTP (RFC 2033): "with LMTP"
   std::string tls_info;   // e.g. "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384", may be empty
   std::string auth_user;  // shown as "(Authenticated sender: ...)" when authenticated
 };
 
 // "Received: from <helo> ([ip]) by <host> (Taube) with <protocol> id <id> for <rcpt>; <date>",
 // folded over several lines. <protocol> per RFC 3848 / RFC 6531 §3.7.3: SMTP, ESMTP, ESMTPS,
-// ESMTPSA, UTF8SMTP, UTF8SMTPS, UTF8SMTPSA ...
+// ESMTPSA, UTF8SMTP, UTF8SMTPS, UTF8SMTPSA, LMTP, LMTPS, LMTPSA, UTF8LMTP ...
 std::string received_header(const TraceInfo& t);
 
 // "Return-Path: <sender>" (RFC 5321 §4.4); "<>" for the null sender.
