@@ -14,7 +14,7 @@
 namespace taube::smtp {
 namespace {
 
-using testing::ParsedReply;
+using testing::ReplySeen;
 using testing::SessionDriver;
 using testing::test_config;
 
@@ -40,7 +40,7 @@ std::vector<std::string> lines_for(const std::string& input, SessionConfig cfg =
   };
   const std::string out = testing::expect_split_invariant(input, run);
   std::vector<std::string> lines;
-  for (const ParsedReply& r : testing::parse_replies(out)) lines.push_back(r.last_line());
+  for (const ReplySeen& r : testing::parse_replies(out)) lines.push_back(r.last_line());
   return lines;
 }
 
