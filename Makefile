@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps test-deps build run test clean sanitize tsan fuzz bench crash
+.PHONY: all deps test-deps build run test clean sanitize tsan fuzz bench crash install
 
 all: build
 
@@ -67,3 +67,10 @@ bench: build
 # runs a short form). Needs root and /dev/fuse; skipped (not passed) otherwise.
 crash: test-deps build
 	cd $(BUILD) && TAUBE_POWER_CUT=long ctest --output-on-failure -L crash --timeout 600
+
+# The taube binary, etc/taube.toml.example and the pure protocol libraries as the CMake package
+# Taube (docs/embedding.md) under $(DESTDIR)$(PREFIX).
+PREFIX ?= /usr/local
+DESTDIR ?=
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)

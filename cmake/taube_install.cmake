@@ -1,0 +1,51 @@
+# Installs the pure protocol libraries as the CMake package "Taube" (docs/embedding.md):
+#   find_package(Taube 0.1 REQUIRED)
+#   target_link_libraries(app PRIVATE taube::smtp)   # or taube::smtp_wire, taube::sasl, ...
+# plus the taube binary and the example configuration. Included by the top CMakeLists.txt after
+# every library is declared.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+# Only libraries with no I/O are offered to embedders: everything above them (store, net, app)
+# depends on Asio, OpenSSL and the file system and is Taube's own business.
+set(TAUBE_PACKAGE_LIBRARIES taube_smtp_wire taube_sasl taube_smtp_server taube_inet taube_proxy)
+# Headers go to include/taube/<dir>/, the same tree as src/, so that the libraries' own includes
+# ("smtp/wire/reply.hpp", "sasl/crypto.hpp") resolve against $<INSTALL_INTERFACE:include/taube>.
+set(TAUBE_PACKAGE_HEADER_DIRS smtp/wire sasl smtp/server inet proxy)
+set(TAUBE_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/Taube)
+
+foreach(lib IN LISTS TAUBE_PACKAGE_LIBRARIES)
+  string(REGEX REPLACE "^taube_" "" short ${lib})
+  # taube::smtp_wire rather than taube::taube_smtp_wire.
+  set_target_properties(${lib} PROPERTIES EXPORT_NAME ${short})
+  # The public headers use C++20 (std::span, defaulted comparisons): say so to the consumer.
+  target_compile_features(${lib} PUBLIC cxx_std_20)
+endforeach()
+set_target_properties(taube_smtp PROPERTIES EXPORT_NAME smtp)
+
+install(TARGETS ${TAUBE_PACKAGE_LIBRARIES} taube_smtp
+        EXPORT TaubeTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+foreach(dir IN LISTS TAUBE_PACKAGE_HEADER_DIRS)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/src/${dir}/ DESTINATION include/taube/${dir}
+          FILES_MATCHING PATTERN "*.hpp")
+endforeach()
+
+install(EXPORT TaubeTargets NAMESPACE taube:: DESTINATION ${TAUBE_CMAKE_DIR})
+configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/TaubeConfig.cmake.in
+                              ${PROJECT_BINARY_DIR}/TaubeConfig.cmake
+                              INSTALL_DESTINATION ${TAUBE_CMAKE_DIR})
+# 0.x: a minor release may change the API, so 0.1 accepts 0.1.* only.
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/TaubeConfigVersion.cmake
+                                 VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/TaubeConfig.cmake ${PROJECT_BINARY_DIR}/TaubeConfigVersion.cmake
+        DESTINATION ${TAUBE_CMAKE_DIR})
+
+# The server itself (absent in TAUBE_CORE_ONLY and fuzzer builds). systemd units and the man
+# page are not installed yet.
+if(TARGET taube)
+  install(TARGETS taube RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  install(FILES ${PROJECT_SOURCE_DIR}/etc/taube.toml.example
+          DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/taube)
+endif()
