@@ -116,7 +116,7 @@ bool answer(smtp::ServerSession& s, const Options& opt, std::optional<Message>& 
       return true;
     }
     case smtp::Pending::Auth:  // not offered (ChannelPolicy::auth is false)
-      s.auth_done(false);
+      s.auth_failed();
       return true;
   }
   return false;
