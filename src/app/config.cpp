@@ -145,6 +145,7 @@ tl::expected<void, std::string> read_limits(TableReader& r, Config& c) {
   TRY(r.integer("max_recipients", l.max_recipients, 1, 100000));
   TRY(r.integer("max_errors", l.max_errors, 1, 100000));
   TRY(r.integer("max_line_length", l.max_text_line, 80, 1 << 20));
+  TRY(r.integer("max_received_headers", l.max_received_headers, 0, 10000));
   TRY(r.integer("max_connections", c.server.connect.max_connections, 1, 1000000));
   TRY(r.integer("max_connections_per_ip", c.server.connect.max_per_client, 1, 1000000));
   if (r.table().contains("connection_limit_exempt")) {

@@ -45,6 +45,7 @@
 #include "smtp/wire/command_parser.hpp"
 #include "smtp/wire/dot_decoder.hpp"
 #include "smtp/wire/envelope.hpp"
+#include "smtp/wire/header_scanner.hpp"
 #include "smtp/wire/limits.hpp"
 #include "smtp/wire/reply.hpp"
 
@@ -296,6 +297,7 @@ class ServerSession {
   bool success_sent_ = false;
   BareNewlinePolicy bare_newline_;
   std::uint64_t message_size_ = 0;
+  HeaderScanner headers_;  // Received: count of the message in progress (loop detection)
   std::string line_;            // a partial command line carried between receive() calls
   bool line_overflow_ = false;  // the current command line exceeded the limit: skip to LF
   std::string out_;

@@ -267,6 +267,7 @@ void ServerSession::on_data(const Command& cmd) {
 
 void ServerSession::begin_message() {
   message_size_ = 0;
+  headers_ = HeaderScanner{};
   message_open_ = true;
   push(Event{EventKind::MessageBegin,
              {},
@@ -279,7 +280,9 @@ void ServerSession::begin_message() {
 }
 
 std::size_t ServerSession::receive_data(std::span<const char> in) {
+  const std::size_t before = body_.size();
   const std::size_t n = dot_->feed(in, body_);
+  headers_.feed(std::span<const char>(body_.data() + before, body_.size() - before));
   message_size_ = dot_->size();
   if (dot_->done()) end_message();
   return n;
@@ -318,6 +321,12 @@ void ServerSession::end_message() {
       return;
     case DataError::None:
       break;
+  }
+  // RFC 5321 §6.3: a message that has passed too many hops is looping.
+  if (cfg_.limits.max_received_headers != 0 &&
+      headers_.received() > cfg_.limits.max_received_headers) {
+    abort_message(make_reply(ReplyId::LoopDetected), true);
+    return;
   }
   pending_ = Pending::Commit;
 }
@@ -436,7 +445,9 @@ std::size_t ServerSession::receive_bdat(std::span<const char> in) {
     if (discard_remaining_ == 0) bdat_chunk_complete();
     return n;
   }
+  const std::size_t before = body_.size();
   n = bdat_->feed(in, body_);
+  headers_.feed(std::span<const char>(body_.data() + before, body_.size() - before));
   message_size_ = bdat_->size();
   if (bdat_->chunk_done()) bdat_chunk_complete();
   return n;

@@ -25,6 +25,9 @@ struct Limits {
   // Errors (4xx/5xx replies to commands) before the session is closed with 421 (RFC 5321 §4.2.5
   // lets a server close after repeated errors; Postfix's smtpd_hard_error_limit is 20).
   std::size_t max_errors = 20;
+  // RFC 5321 §6.3: more Received: headers than this is a mail loop: 554 5.4.6 at the end of
+  // data (Postfix's hopcount_limit is 50). 0: no limit.
+  std::size_t max_received_headers = 50;
 };
 
 }  // namespace taube::smtp

@@ -181,3 +181,34 @@ TEST(SessionLimits, LongTextLines) {
 
 }  // namespace
 }  // namespace taube::smtp
+
+namespace taube::smtp {
+namespace {
+
+// RFC 5321 §6.3: loop detection by the number of Received: headers, at N and N+1.
+std::string with_hops(int n) {
+  std::string m = "DATA\r\n";
+  for (int i = 0; i < n; ++i) m += "Received: from hop" + std::to_string(i) + "\r\n";
+  return m + "Subject: loop\r\n\r\nReceived: in the body does not count\r\n.\r\n";
+}
+
+TEST(SessionLimits, ReceivedHeadersNAndNPlusOne) {
+  SessionConfig cfg = test_config();
+  cfg.limits.max_received_headers = 3;
+  EXPECT_EQ(run_codes(kEhlo + kMail + kRcpt + with_hops(3), cfg), "250,250 2.1.0,250 2.1.5,354,250 2.0.0");
+  EXPECT_EQ(run_codes(kEhlo + kMail + kRcpt + with_hops(4), cfg), "250,250 2.1.0,250 2.1.5,354,554 5.4.6");
+  cfg.limits.max_received_headers = 0;  // off
+  EXPECT_EQ(run_codes(kEhlo + kMail + kRcpt + with_hops(200), cfg),
+            "250,250 2.1.0,250 2.1.5,354,250 2.0.0");
+  // The default is Postfix's 50; BDAT is counted the same way.
+  const std::string body = "Received: a\r\nReceived: b\r\n\r\nx\r\n";
+  cfg.limits.max_received_headers = 1;
+  EXPECT_EQ(run_codes(kEhlo + kMail + kRcpt + "BDAT " + std::to_string(body.size()) + " LAST\r\n" +
+                          body,
+                      cfg),
+            "250,250 2.1.0,250 2.1.5,554 5.4.6");
+  EXPECT_EQ(SessionConfig{}.limits.max_received_headers, 50u);
+}
+
+}  // namespace
+}  // namespace taube::smtp
