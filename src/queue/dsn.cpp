@@ -298,6 +298,7 @@ std::vector<RecipientReport> select_reports(const QueueEnvelope& envelope,
     r.action = e.action;
     r.status = e.status;
     r.remote_mta = e.remote_mta;
+    r.diagnostic_type = e.diagnostic_type;
     r.diagnostic = e.diagnostic;
     r.last_attempt = e.last_attempt;
     r.will_retry_until = e.will_retry_until;

@@ -67,7 +67,9 @@ struct RecipientReport {
 struct RecipientEvent {
   std::size_t recipient = 0;  // index into QueueEnvelope::recipients
   DsnAction action = DsnAction::Failed;
-  std::string status, remote_mta, diagnostic;
+  std::string status, remote_mta;
+  std::string diagnostic_type = "smtp";
+  std::string diagnostic;
   std::optional<std::int64_t> last_attempt, will_retry_until;
 };
 
