@@ -126,6 +126,8 @@ std::string clean_text(std::string_view in, TextCharset charset) {
 }
 
 std::string header_field(std::string_view name, std::string_view value) {
+  // A value built as "type; " + an empty address must not leave a trailing space.
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
   std::string line(name);
   line += ':';
   if (!value.empty()) {

@@ -1,118 +1,21 @@
 // Tests for src/queue/dsn.cpp: every DSN is read back with the strict walker of
 // tests/support/mini_mime.hpp and every field is checked; hostile replies and addresses (CR/LF,
 // 2000 octets, the boundary itself) cannot change the structure; RET, ENVID and the SMTPUTF8
-// (RFC 6533) variants; which recipients get which notice (RFC 3461 §4.1).
+// (RFC 6533) variants.
 #include "queue/dsn.hpp"
 
-#include <algorithm>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
-#include "mini_mime.hpp"
-#include "queue/mail_text.hpp"
+#include "dsn_test_support.hpp"
 
 namespace taube::queue {
 namespace {
 
+using namespace dsn_test;
 using testing::MimeEntity;
-
-constexpr std::int64_t kArrival = 1764600000;  // Mon, 1 Dec 2025 14:40:00 +0000
-const std::string kOriginal =
-    "Received: from client.example\nFrom: Alice <alice@example.org>\nSubject: Hello\n"
-    "Message-ID: <m1@example.org>\n\nBody line one\nBody line two\n";
-
-QueueEnvelope envelope() {
-  QueueEnvelope e;
-  e.id = "4F2A1B9C3D";
-  e.arrival = kArrival;
-  e.sender.mailbox = smtp::Mailbox{"alice", "example.org", false};
-  return e;
-}
-
-RecipientReport failed_report() {
-  RecipientReport r;
-  r.final_recipient = "bob@remote.test";
-  r.original_type = "rfc822";
-  r.original_address = "Bob@Remote.Test";
-  r.action = DsnAction::Failed;
-  r.status = "5.1.1";
-  r.remote_mta = "mx.remote.test";
-  r.diagnostic = "550 5.1.1 <bob@remote.test>: user unknown";
-  r.last_attempt = kArrival + 60;
-  return r;
-}
-
-DsnRequest request(std::vector<RecipientReport> reports) {
-  DsnRequest q;
-  q.reporting_mta = "mx.taube.example";
-  q.date = kArrival + 61;
-  q.message_id = "<dsn.4F2A1B9C3D@mx.taube.example>";
-  q.boundary = "=_taube_0123456789abcdef";
-  q.reports = std::move(reports);
-  return q;
-}
-
-struct Parsed {
-  MimeEntity top;
-  std::vector<MimeEntity> parts;
-  std::vector<MimeEntity> groups;  // of the delivery-status part
-};
-
-// Reads a DSN strictly: no CR, no line over 998 octets, a well-formed header, a multipart/report
-// of three parts whose boundary occurs only in its delimiter lines, and status groups.
-::testing::AssertionResult read_dsn(const std::string& msg, Parsed& out) {
-  if (msg.find('\r') != std::string::npos) return ::testing::AssertionFailure() << "CR";
-  if (msg.empty() || msg.back() != '\n') return ::testing::AssertionFailure() << "no final LF";
-  for (std::size_t pos = 0; pos < msg.size();) {
-    const std::size_t nl = msg.find('\n', pos);
-    if (nl - pos > kMaxLineOctets) return ::testing::AssertionFailure() << "long line";
-    pos = nl + 1;
-  }
-  auto top = testing::parse_entity(msg);
-  if (!top) return ::testing::AssertionFailure() << top.error();
-  if (testing::media_type(*top) != "multipart/report")
-    return ::testing::AssertionFailure() << "type " << testing::media_type(*top);
-  const auto boundary = testing::mime_param(*top->field("Content-Type"), "boundary");
-  if (!boundary) return ::testing::AssertionFailure() << "no boundary";
-  auto texts = testing::split_multipart(top->body, *boundary);
-  if (!texts) return ::testing::AssertionFailure() << texts.error();
-  if (texts->size() != 3) return ::testing::AssertionFailure() << texts->size() << " parts";
-  out = {};
-  out.top = std::move(*top);
-  for (const std::string& t : *texts) {
-    auto p = testing::parse_entity(t);
-    if (!p) return ::testing::AssertionFailure() << p.error();
-    out.parts.push_back(std::move(*p));
-  }
-  auto groups = testing::parse_status_groups(out.parts[1].body);
-  if (!groups) return ::testing::AssertionFailure() << groups.error();
-  out.groups = std::move(*groups);
-  return ::testing::AssertionSuccess();
-}
-
-Parsed build_and_read(const QueueEnvelope& e, const DsnRequest& q,
-                      const std::string& original = kOriginal) {
-  Parsed p;
-  auto d = build_dsn(e, q, original);
-  EXPECT_TRUE(d) << describe(d.error());
-  if (d) EXPECT_TRUE(read_dsn(d->message, p)) << d->message;
-  return p;
-}
-
-// The text part with its wrapped lines joined again (on one line, for searching).
-std::string flat(std::string text) {
-  for (std::size_t at; (at = text.find("\n    ")) != std::string::npos;) text.replace(at, 5, " ");
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  return text;
-}
-
-std::string field(const MimeEntity& e, std::string_view name) {
-  const std::string* v = e.field(name);
-  return v ? *v : "<absent>";
-}
-
 TEST(Dsn, FailureReportEveryField) {
   QueueEnvelope e = envelope();
   e.params.envid = "QQ314159";
@@ -504,75 +407,6 @@ TEST(Dsn, BoundaryInTheContentIsRefused) {
   QueueEnvelope sender = e;
   sender.sender.mailbox.local_part = q.boundary;
   EXPECT_EQ(build_dsn(sender, q, kOriginal).error(), DsnError::BoundaryInContent);
-}
-
-TEST(NoticeWanted, Rfc3461Rules) {
-  using smtp::NotifyDelay, smtp::NotifyFailure, smtp::NotifyNever, smtp::NotifySuccess;
-  const auto row = [](unsigned n) {
-    std::string s;
-    for (DsnAction a : {DsnAction::Failed, DsnAction::Delayed, DsnAction::Delivered,
-                        DsnAction::Relayed, DsnAction::Expanded})
-      s += notice_wanted(n, a) ? '1' : '0';
-    return s;
-  };
-  EXPECT_EQ(row(0), "11000");
-  EXPECT_EQ(row(NotifyNever), "00000");
-  EXPECT_EQ(row(NotifySuccess), "00111");
-  EXPECT_EQ(row(NotifyFailure), "10000");
-  EXPECT_EQ(row(NotifyDelay), "01000");
-  EXPECT_EQ(row(NotifySuccess | NotifyFailure | NotifyDelay), "11111");
-  EXPECT_EQ(row(NotifyNever | NotifyFailure), "00000");  // malformed: NEVER wins
-}
-
-TEST(SelectReports, FiltersByNotifyAndFillsAddresses) {
-  QueueEnvelope e = envelope();
-  QueuedRecipient never, success, plain;
-  never.mailbox = {"n", "x.test", false};
-  never.params.notify = smtp::NotifyNever;
-  success.mailbox = {"s", "x.test", false};
-  success.params.notify = smtp::NotifySuccess;
-  success.params.orcpt_type = "rfc822";
-  success.params.orcpt_address = "S@X.test";
-  plain.mailbox = {"p", "x.test", false};
-  plain.original = "alias@example.org";
-  e.recipients = {never, success, plain};
-  std::vector<RecipientEvent> events(5);
-  events[0] = {0, DsnAction::Failed, "5.1.1", "mx.x.test"};
-  events[1] = {1, DsnAction::Failed, "5.1.1", "mx.x.test"};  // SUCCESS only: no failure notice
-  events[2] = {1, DsnAction::Delivered, "2.0.0", ""};
-  events[3] = {2, DsnAction::Failed, "5.2.2", "mx.x.test", "smtp", "552 5.2.2 full", 7, {}};
-  events[4] = {9, DsnAction::Failed, "5.1.1", ""};  // no such recipient
-  const auto reports = select_reports(e, events);
-  ASSERT_EQ(reports.size(), 2u);
-  EXPECT_EQ(reports[0].final_recipient, "s@x.test");
-  EXPECT_EQ(reports[0].action, DsnAction::Delivered);
-  EXPECT_EQ(reports[0].original_type, "rfc822");
-  EXPECT_EQ(reports[0].original_address, "S@X.test");
-  EXPECT_EQ(reports[1].final_recipient, "p@x.test");
-  EXPECT_EQ(reports[1].expanded_from, "alias@example.org");
-  EXPECT_EQ(reports[1].diagnostic, "552 5.2.2 full");
-  EXPECT_EQ(reports[1].last_attempt, 7);
-  EXPECT_TRUE(reports[1].original_type.empty());
-
-  e.sender = smtp::Path{{}, true};
-  EXPECT_TRUE(select_reports(e, events).empty());
-}
-
-TEST(DsnEnvelope, FromNullToTheSender) {
-  const QueueEnvelope e = envelope();
-  auto d = build_dsn(e, request({failed_report()}), kOriginal);
-  ASSERT_TRUE(d);
-  const QueueEnvelope de = dsn_envelope(e, *d, "5A5A5A", kArrival + 62);
-  EXPECT_EQ(de.id, "5A5A5A");
-  EXPECT_EQ(de.arrival, kArrival + 62);
-  EXPECT_TRUE(de.sender.null);
-  ASSERT_EQ(de.recipients.size(), 1u);
-  EXPECT_EQ(de.recipients[0].mailbox, e.sender.mailbox);
-  EXPECT_EQ(de.params.size, d->message.size());
-  EXPECT_EQ(de.params.body, smtp::BodyType::SevenBit);
-  EXPECT_FALSE(de.params.smtputf8);
-  // The queue can store it.
-  EXPECT_TRUE(decode_envelope(encode_envelope(de)));
 }
 
 }  // namespace

@@ -51,6 +51,7 @@ TEST(CleanText, NonAsciiByCharset) {
 TEST(HeaderField, ShortFieldsStayOnOneLine) {
   EXPECT_EQ(header_field("Action", "failed"), "Action: failed\n");
   EXPECT_EQ(header_field("X-Empty", ""), "X-Empty:\n");
+  EXPECT_EQ(header_field("Final-Recipient", "rfc822; "), "Final-Recipient: rfc822;\n");
 }
 
 TEST(HeaderField, FoldsAtSpacesAndUnfoldsToTheSameValue) {
