@@ -371,6 +371,31 @@ sasl = [
 for name, opt, data in sasl:
     write("fuzz_sasl", name, bytes([opt]) + data)
 
+# ---------------------------------------------------------------- fuzz_dsn
+# Byte 0: options (bit 0 SMTPUTF8, bit 1 RET=FULL, bit 2 ENVID, bits 3-5 first action, bit 6 tiny
+# return limit). Then NUL-separated: original message, sender local part, ENVID, and per report
+# final recipient, diagnostic, remote MTA. The harness's boundary is "=_fz.q7Kx9".
+ORIG = "Received: from client.example\nFrom: Alice <alice@example.org>\nSubject: Hi\n\nBody\n"
+dsn = [
+    ("failed", 0x00, [ORIG, "alice", "", "bob@remote.test", "550 5.1.1 <bob@remote.test>: user unknown", "mx.remote.test"]),
+    ("delayed-envid", 0x0c, [ORIG, "alice", "QQ314159", "carol@slow.test", "connect: Connection timed out", ""]),
+    ("ret-full", 0x02, [ORIG, "alice", "", "bob@remote.test", "552 5.2.2 mailbox full", "mx.remote.test"]),
+    ("ret-full-tiny-limit", 0x42, [ORIG, "alice", "", "bob@remote.test", "552 5.2.2 full", "mx"]),
+    ("utf8", 0x03, ["From: jörg@bücher.example\nSubject: Grüße\n\nHallo\n", "jörg", "", "用户@example.net", "550 5.1.1 用户不存在", "mx.example.net"]),
+    ("crlf-injection", 0x04, ["Subject: x\r\nX-A: b\r\n\r\nbody\r\n", "a\r\nBcc: v@x", "id\r\nX-I: 1",
+                       "bob@x\r\nBcc: victim@x", "550 no\r\nX-Injected: yes\r\n\r\nAction: delivered", "mx\n\nStatus: 2.0.0"]),
+    ("long-reply", 0x00, [ORIG, "alice", "", "bob@remote.test", "550 " + "x" * 2000, "mx." + "y" * 1200]),
+    ("long-header", 0x02, ["X-Long: " + "v" * 1500 + "\nSubject: s\n\n" + "b" * 999 + "\n", "alice", "", "b@x", "550 5.0.0 no", "mx"]),
+    ("several", 0x08, [ORIG, "alice", "", "a@x.test", "451 4.7.1 later", "mx.x.test", "b@x.test", "250 ok", "",
+                       "c@x.test", "550 5.1.1 no", "mx.x.test", "dävid@x.test", "550 5.1.1 nö", "mx"]),
+    ("boundary-in-header", 0x00, ["Subject: --=_fz.q7Kx9\n\n", "alice", "", "b@x", "550 no", "mx"]),
+    ("boundary-after-cr", 0x02, ["Subject: x\n\n--=_fz\r.q7Kx9--\n", "alice", "", "b@x", "550 no", "mx"]),
+    ("boundary-in-reply", 0x00, [ORIG, "alice", "", "b@x", "550 --=_fz.q7Kx9", "mx"]),
+    ("empty", 0x00, []),
+]
+for name, opt, fields in dsn:
+    write("fuzz_dsn", name, bytes([opt]) + b"\0".join(b(f) for f in fields))
+
 total = 0
 for dirpath, _, files in os.walk(ROOT):
     for f in files:
