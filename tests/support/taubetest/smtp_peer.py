@@ -176,8 +176,7 @@ class SmtpPeer:
         self.tls, self.tls_fault = tls, tls_fault
         self.auth, self.auth_required = auth, auth_required
         self.greeting, self.on_mail, self.on_data = greeting, mail, data
-        self.on_rcpt = rcpt
-        self._rcpt_arity = len(inspect.signature(rcpt).parameters) if rcpt else 0
+        self.on_rcpt = rcpt  # the hooks may be replaced while the peer runs
         self.disconnect, self.delay = disconnect, delay
         self.size_limit = next((int(e.split()[1]) for e in self.extensions
                                 if e.upper().startswith("SIZE ")), None)
@@ -514,8 +513,8 @@ class _Conn:
             n = self.p._rcpt_seen[addr.lower()]
         reply = None
         if self.p.on_rcpt:
-            args = (addr, n, params)[:self.p._rcpt_arity]
-            reply = self.p.on_rcpt(*args)
+            arity = len(inspect.signature(self.p.on_rcpt).parameters)
+            reply = self.p.on_rcpt(*(addr, n, params)[:arity])
         if reply is None:
             bad = [k for k in params if k not in ("NOTIFY", "ORCPT") or not self._has("DSN")]
             reply = f"555 5.5.4 Unsupported parameter {bad[0]}" if bad else "250 2.1.5 Ok"
