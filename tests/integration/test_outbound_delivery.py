@@ -118,6 +118,32 @@ class Delivery(Base):
         self.assertEqual(self.peer.messages(), [])
 
 
+class Chunking(Base):
+    """A peer with CHUNKING (RFC 3030): DATA or BDAT, the content arrives the same."""
+    peer_kw = {"extensions": ["PIPELINING", "8BITMIME", "CHUNKING", "ENHANCEDSTATUSCODES"]}
+
+    def test_content_intact(self):
+        msg = o.message("out-chunk", body=BODY * 50)
+        o.submit(self.srv, "sender@client.test", [BOB], msg, mail_params="BODY=8BITMIME")
+        [m] = self.peer.wait_for(1, 10) or [None]
+        self.assertIsNotNone(m, self.diag())
+        self.assertIn(m.via, ("DATA", "BDAT"))
+        self.assertEqual(o.split_received(m.data)[1], msg)
+
+
+class SlowPeer(Base):
+    """A peer that takes its time (2 s before the greeting and the end-of-data reply) is
+    waited for (RFC 5321 §4.5.3.2: the client's timeouts are minutes), not given up on."""
+    peer_kw = {"delay": {"GREETING": 2.0, "DOT": 2.0}}
+
+    def test_slow_replies(self):
+        qid = o.submit(self.srv, "sender@client.test", [BOB], o.message("out-slow"))
+        self.assertEqual(len(self.peer.wait_for(1, 15)), 1, self.diag())
+        self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "sent", qid), 5), self.diag())
+        self.assertEqual(len(self.peer.sessions()), 1, "gave up on a slow peer" + self.diag())
+        self.assert_once("out-slow")
+
+
 class HeloName(Base):
     taube_kw = {"outbound": {"helo_name": "out.example.net"}}
 
@@ -198,10 +224,10 @@ class Reuse(unittest.TestCase):
         self.addCleanup(srv.cleanup)
         qids = [o.submit(srv, "sender@client.test", [BOB], o.message(f"out-reuse-{i}"))
                 for i in range(self.N)]
-        # Every message tried and deferred (connection refused) before the peer comes up.
-        for q in qids:
-            self.assertIsNotNone(srv.wait_log(o.status_rx(BOB, "deferred", q), 10),
-                                 o.diag(srv))
+        # All ten accepted; the destination was tried and found down before it comes up (a
+        # runner may hold the other nine back without trying each: one deferral is enough).
+        self.assertEqual(len(set(qids)), self.N)
+        self.assertIsNotNone(srv.wait_log(o.status_rx(BOB, "deferred"), 10), o.diag(srv))
         peer = SmtpPeer(port=port)
         self.addCleanup(peer.stop)
         got = peer.wait_for(self.N, 30)

@@ -109,7 +109,7 @@ class Required(Base):
 
 
 class SmarthostAuth(unittest.TestCase):
-    USER, PW = "relayuser", "s3cr\u00e9t pw"
+    USER, PW = "relayuser", "pa:ss word"  # split at the first colon only
 
     def smarthost(self, auth_line: str, **peer_kw):
         self.peer = SmtpPeer(tls=CERT, auth=(self.USER, self.PW), auth_required=True, **peer_kw)
