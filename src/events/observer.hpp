@@ -99,6 +99,30 @@ struct Disconnected {
   bool timed_out = false;
 };
 
+// The outbound queue (Postfix's qmgr/smtp/bounce lines).
+
+// One recipient's outcome of a delivery attempt, or its expiry.
+struct Delivery {
+  std::string queue_id;
+  std::string to, orig_to;  // orig_to: the address the client gave, when an alias led here
+  std::string relay;        // "mx.remote.test[192.0.2.1]:25", "none"
+  double delay = 0;         // seconds since arrival
+  // Postfix's four stages: before the queue, in the queue, connection setup, transmission.
+  double delays[4] = {0, 0, 0, 0};
+  std::string dsn;     // "2.0.0"
+  std::string status;  // sent | deferred | bounced | expired
+  std::string reply;   // the remote reply or the local reason
+};
+
+// Something the queue manager reports about a message: "from=<a@b>, size=N, nrcpt=N (queue
+// active)", "removed", "sender non-delivery notification: ID", a corrupt item moved aside.
+struct QueueNote {
+  std::string queue_id;
+  std::string text;
+  bool warning = false;
+  std::string tag = "qmgr";  // the Postfix program the line imitates: qmgr, smtp, bounce
+};
+
 class Observer {
  public:
   virtual ~Observer() = default;
@@ -112,6 +136,8 @@ class Observer {
   virtual void transaction(const Transaction&) {}
   virtual void bare_newlines(const BareNewlines&) {}
   virtual void disconnected(const Disconnected&) {}
+  virtual void delivery(const Delivery&) {}
+  virtual void queue_note(const QueueNote&) {}
 };
 
 // Fans every event out to the subscribers, in the order they were added.
@@ -129,6 +155,8 @@ class ObserverList final : public Observer {
   void transaction(const Transaction& e) override { each(&Observer::transaction, e); }
   void bare_newlines(const BareNewlines& e) override { each(&Observer::bare_newlines, e); }
   void disconnected(const Disconnected& e) override { each(&Observer::disconnected, e); }
+  void delivery(const Delivery& e) override { each(&Observer::delivery, e); }
+  void queue_note(const QueueNote& e) override { each(&Observer::queue_note, e); }
 
  private:
   template <class E>

@@ -52,6 +52,22 @@ tl::expected<std::shared_ptr<asio::ssl::context>, std::string> make_tls_context(
   return ctx;
 }
 
+tl::expected<std::shared_ptr<asio::ssl::context>, std::string> make_client_tls_context(
+    bool verify) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  SSL_CTX* native = ctx->native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  if (verify) {
+    if (SSL_CTX_set_default_verify_paths(native) != 1)
+      return tl::unexpected("trust store: " + openssl_error());
+    SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);
+  } else {
+    SSL_CTX_set_verify(native, SSL_VERIFY_NONE, nullptr);
+  }
+  return ctx;
+}
+
 tl::expected<void, std::string> ensure_self_signed(const TlsConfig& c,
                                                    const std::string& hostname) {
   namespace fs = std::filesystem;

@@ -19,6 +19,12 @@ struct TlsConfig {
 // Builds a server context from the configured files.
 tl::expected<std::shared_ptr<asio::ssl::context>, std::string> make_tls_context(const TlsConfig& c);
 
+// A client context for outbound SMTP: TLS 1.2 and 1.3. verify = false for opportunistic TLS
+// (RFC 7435: encryption without authentication beats plaintext; most MX certificates would not
+// verify against a host name from DNS without DNSSEC anyway); true checks the chain against the
+// system's trust store.
+tl::expected<std::shared_ptr<asio::ssl::context>, std::string> make_client_tls_context(bool verify);
+
 // Writes a self-signed certificate (EC P-256, SHA-256, 10 years, CN and subjectAltName = hostname)
 // and its key (mode 0600) unless both files exist already.
 tl::expected<void, std::string> ensure_self_signed(const TlsConfig& c, const std::string& hostname);

@@ -130,6 +130,34 @@ asio::awaitable<bool> Transport::start_tls(const std::shared_ptr<asio::ssl::cont
   co_return true;
 }
 
+asio::awaitable<bool> Transport::start_tls_client(const std::shared_ptr<asio::ssl::context>& ctx,
+                                                  const std::string& server_name,
+                                                  Clock::time_point deadline, std::string& error) {
+  if (!ctx) {
+    error = "no TLS context";
+    co_return false;
+  }
+  tls_ctx_ = ctx;
+  tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket>>(std::move(sock_), *tls_ctx_);
+  asio::error_code parse_ec;
+  asio::ip::make_address(server_name, parse_ec);
+  if (parse_ec && !server_name.empty())
+    SSL_set_tlsext_host_name(tls_->native_handle(), server_name.c_str());
+  arm(deadline);
+  auto [ec] =
+      co_await tls_->async_handshake(asio::ssl::stream_base::client, as_tuple(use_awaitable));
+  disarm();
+  if (timed_out_) {
+    error = "timeout";
+    co_return false;
+  }
+  if (ec) {
+    error = ec.message();
+    co_return false;
+  }
+  co_return true;
+}
+
 std::string Transport::tls_version() const {
   return tls_ ? SSL_get_version(tls_->native_handle()) : "";
 }

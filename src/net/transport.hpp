@@ -54,6 +54,11 @@ class Transport {
   // TLS handshake as the server. On failure `error` says why; the transport is then unusable.
   asio::awaitable<bool> start_tls(const std::shared_ptr<asio::ssl::context>& ctx,
                                   Clock::time_point deadline, std::string& error);
+  // TLS handshake as the client (outbound STARTTLS or implicit TLS), sending `server_name` as SNI
+  // when it is a host name (RFC 6066 §3: not for address literals).
+  asio::awaitable<bool> start_tls_client(const std::shared_ptr<asio::ssl::context>& ctx,
+                                         const std::string& server_name, Clock::time_point deadline,
+                                         std::string& error);
   bool tls() const { return tls_ != nullptr; }
   // "TLSv1.3" and the cipher name, once TLS is up.
   std::string tls_version() const;

@@ -33,11 +33,45 @@ queue::QueueEnvelope queue_envelope_for(const MessageInfo& info) {
   return env;
 }
 
+namespace {
+
+// The spool's writer: a MaildirWriter into the spool, and the runner told of the durable item.
+class QueueWriter final : public MessageWriter {
+ public:
+  QueueWriter(std::unique_ptr<MaildirWriter> inner, std::shared_ptr<std::string> name,
+              queue::QueueEnvelope env, const RelaySpoolSink::Queued& queued)
+      : inner_(std::move(inner)), name_(std::move(name)), env_(std::move(env)), queued_(queued) {}
+  void flush() override {
+    inner_->append(buffer_);
+    buffer_.clear();
+    inner_->flush();
+  }
+  CommitOutcome commit(std::string_view prefix) override {
+    inner_->append(buffer_);
+    buffer_.clear();
+    auto out = inner_->commit(prefix);
+    if (out.ok() && queued_) queued_(*name_, env_);
+    return out;
+  }
+  void abort() override { inner_->abort(); }
+
+ private:
+  std::unique_ptr<MaildirWriter> inner_;
+  std::shared_ptr<std::string> name_;
+  queue::QueueEnvelope env_;
+  const RelaySpoolSink::Queued& queued_;
+};
+
+}  // namespace
+
 std::unique_ptr<MessageWriter> RelaySpoolSink::begin(const MessageInfo& info,
                                                      std::string provisional_prefix) {
-  const std::string envelope = queue::encode_envelope(queue_envelope_for(info));
-  auto before = [this,
-                 envelope](const std::string& unique) -> tl::expected<std::string, StoreError> {
+  queue::QueueEnvelope qenv = queue_envelope_for(info);
+  const std::string envelope = queue::encode_envelope(qenv);
+  auto name = std::make_shared<std::string>();
+  auto before = [this, envelope,
+                 name](const std::string& unique) -> tl::expected<std::string, StoreError> {
+    *name = unique;
     const std::string env_dir = dir_ + "/env";
     if (fs_.mkdir(env_dir, 0700) == 0) {
       // The new directory's name is durable only once the spool directory is fsynced.
@@ -52,8 +86,9 @@ std::unique_ptr<MessageWriter> RelaySpoolSink::begin(const MessageInfo& info,
     if (auto p = f->publish({final_path}); !p) return tl::unexpected(p.error());
     return final_path;
   };
-  return std::make_unique<MaildirWriter>(store_, std::vector<std::string>{dir_}, nullptr,
-                                         std::move(provisional_prefix), std::move(before));
+  auto inner = std::make_unique<MaildirWriter>(store_, std::vector<std::string>{dir_}, nullptr,
+                                               std::move(provisional_prefix), std::move(before));
+  return std::make_unique<QueueWriter>(std::move(inner), std::move(name), std::move(qenv), queued_);
 }
 
 }  // namespace taube::store

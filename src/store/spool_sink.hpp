@@ -4,6 +4,7 @@
 // fsynced before the message is published, so a reader never sees a message without envelope.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "queue/envelope.hpp"
@@ -14,8 +15,14 @@ namespace taube::store {
 
 class RelaySpoolSink final : public MessageSink {
  public:
+  // Called (on the committing worker thread) once an item is durable: the queue runner learns
+  // of it at once (no polling of the directory), with its file name and envelope.
+  using Queued = std::function<void(const std::string& name, const queue::QueueEnvelope& env)>;
+
   RelaySpoolSink(MaildirStore& store, std::string spool_dir, Fs& fs = posix_fs())
       : store_(store), dir_(std::move(spool_dir)), fs_(fs) {}
+  // Before the first message.
+  void on_queued(Queued q) { queued_ = std::move(q); }
   std::unique_ptr<MessageWriter> begin(const MessageInfo& info,
                                        std::string provisional_prefix) override;
 
@@ -25,6 +32,7 @@ class RelaySpoolSink final : public MessageSink {
   MaildirStore& store_;
   std::string dir_;
   Fs& fs_;
+  Queued queued_;
 };
 
 // The queue envelope of the recipients of `info` that are routed to the queue.

@@ -1,0 +1,190 @@
+#include "store/queue_store.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <system_error>
+
+#include "store/durable_file.hpp"
+
+namespace taube::store {
+namespace {
+
+std::vector<std::string> list(const std::string& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string n = it->path().filename().string();
+    if (!n.empty() && n[0] != '.') names.push_back(n);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+tl::expected<std::string, StoreError> read_all(Fs& fs, const std::string& path) {
+  int fd = fs.open(path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return tl::unexpected(error_from_errno(errno));
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = fs.read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      fs.close(fd);
+      return tl::unexpected(error_from_errno(e));
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  fs.close(fd);
+  return out;
+}
+
+bool exists(Fs& fs, const std::string& path) {
+  struct ::stat st {};
+  return fs.stat(path, &st) == 0;
+}
+
+}  // namespace
+
+QueueStore::QueueStore(std::string dir, Fs& fs) : dir_(std::move(dir)), fs_(fs) {
+  while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
+}
+
+tl::expected<void, StoreError> QueueStore::ensure() {
+  if (auto r = make_directories(fs_, dir_); !r) return r;
+  bool created = false;
+  for (const char* sub : {"/tmp", "/new", "/env", "/corrupt", "/transcripts"}) {
+    if (fs_.mkdir(dir_ + sub, 0700) == 0)
+      created = true;
+    else if (errno != EEXIST)
+      return tl::unexpected(error_from_errno(errno));
+  }
+  if (created) return fsync_directory(fs_, dir_);
+  return {};
+}
+
+tl::expected<QueueScan, StoreError> QueueStore::scan() {
+  if (auto r = ensure(); !r) return tl::unexpected(r.error());
+  QueueScan out;
+  for (const auto& t : list(dir_ + "/tmp")) fs_.unlink(dir_ + "/tmp/" + t);
+  bool removed = false;
+  for (const auto& name : list(dir_ + "/env")) {
+    const std::string msg = message_path(name);
+    struct ::stat st {};
+    if (fs_.stat(msg, &st) != 0) {
+      fs_.unlink(envelope_path(name));
+      out.incomplete.push_back(name);
+      removed = true;
+      continue;
+    }
+    auto text = read_all(fs_, envelope_path(name));
+    if (!text) return tl::unexpected(text.error());
+    auto env = queue::decode_envelope(*text);
+    if (!env) {
+      out.corrupt.push_back(name + ": " + env.error());
+      if (auto m = move_corrupt(name); !m) return tl::unexpected(m.error());
+      continue;
+    }
+    out.items.push_back({name, std::move(*env), static_cast<std::uint64_t>(st.st_size)});
+  }
+  // A message without an envelope cannot happen (the envelope is published first), except by
+  // an operator's hand: it cannot be delivered (no recipients), so it goes to corrupt/ too.
+  for (const auto& name : list(dir_ + "/new")) {
+    if (exists(fs_, envelope_path(name))) continue;
+    out.corrupt.push_back(name + ": message without envelope");
+    if (fs_.rename(message_path(name), dir_ + "/corrupt/" + name) != 0)
+      return tl::unexpected(error_from_errno(errno));
+    removed = true;
+  }
+  if (removed) {
+    if (auto r = fsync_directory(fs_, dir_ + "/env"); !r) return tl::unexpected(r.error());
+    if (auto r = fsync_directory(fs_, dir_ + "/corrupt"); !r) return tl::unexpected(r.error());
+  }
+  return out;
+}
+
+tl::expected<void, StoreError> QueueStore::move_corrupt(const std::string& name) {
+  const std::string to = dir_ + "/corrupt/" + name;
+  if (fs_.rename(envelope_path(name), to + ".env") != 0)
+    return tl::unexpected(error_from_errno(errno));
+  if (fs_.rename(message_path(name), to) != 0 && errno != ENOENT)
+    return tl::unexpected(error_from_errno(errno));
+  // Moved, not lost: the new names must be durable before the old ones may vanish.
+  if (auto r = fsync_directory(fs_, dir_ + "/corrupt"); !r) return r;
+  if (auto r = fsync_directory(fs_, dir_ + "/env"); !r) return r;
+  return fsync_directory(fs_, dir_ + "/new");
+}
+
+tl::expected<queue::QueueEnvelope, std::string> QueueStore::load(const std::string& name) {
+  auto text = read_all(fs_, envelope_path(name));
+  if (!text) return tl::unexpected(std::string("cannot read ") + envelope_path(name));
+  return queue::decode_envelope(*text);
+}
+
+tl::expected<std::string, StoreError> QueueStore::read_message(const std::string& name) {
+  return read_all(fs_, message_path(name));
+}
+
+tl::expected<void, StoreError> QueueStore::update(const std::string& name,
+                                                  const queue::QueueEnvelope& env) {
+  const std::string tmp = dir_ + "/tmp/" + name + ".env";
+  fs_.unlink(tmp);  // a previous update of this item that failed half-way
+  auto f = DurableFile::create(fs_, tmp);
+  if (!f) return tl::unexpected(f.error());
+  if (auto w = f->write(queue::encode_envelope(env)); !w) return w;
+  int fd = f->fd();
+  if (fs_.fsync(fd) != 0) {
+    int e = errno;
+    f->abort();
+    return tl::unexpected(error_from_errno(e));
+  }
+  // rename() over the old envelope is atomic: a reader (or a crash) sees the old or the new.
+  // link_durable would refuse an existing name, so the temp name is renamed by hand.
+  if (fs_.rename(tmp, envelope_path(name)) != 0) {
+    int e = errno;
+    f->abort();
+    return tl::unexpected(error_from_errno(e));
+  }
+  f->abort();  // closes; the temp name is gone already
+  return fsync_directory(fs_, dir_ + "/env");
+}
+
+tl::expected<void, StoreError> QueueStore::remove(const std::string& name) {
+  fs_.unlink(transcript_path(name));
+  if (fs_.unlink(message_path(name)) != 0 && errno != ENOENT)
+    return tl::unexpected(error_from_errno(errno));
+  if (auto r = fsync_directory(fs_, dir_ + "/new"); !r) return r;
+  if (fs_.unlink(envelope_path(name)) != 0 && errno != ENOENT)
+    return tl::unexpected(error_from_errno(errno));
+  return fsync_directory(fs_, dir_ + "/env");
+}
+
+void QueueStore::save_transcript(const std::string& name, std::string_view text) {
+  const std::string tmp = dir_ + "/tmp/" + name + ".transcript";
+  int fd = fs_.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  std::size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = fs_.write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  fs_.close(fd);
+  if (done == text.size())
+    fs_.rename(tmp, transcript_path(name));
+  else
+    fs_.unlink(tmp);
+}
+
+std::string QueueStore::read_transcript(const std::string& name) {
+  auto t = read_all(fs_, transcript_path(name));
+  return t ? *t : std::string();
+}
+
+}  // namespace taube::store

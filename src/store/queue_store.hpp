@@ -1,0 +1,85 @@
+// QueueStore: the outbound queue's items on disk, as RelaySpoolSink files them (spool_sink.hpp):
+//
+//   <dir>/new/<name>          the message in stored form (LF line endings, trace headers on top)
+//   <dir>/env/<name>          its queue envelope (queue/envelope.hpp), the item's state
+//   <dir>/tmp/                files being written
+//   <dir>/corrupt/<name>.env  envelopes that did not parse, moved aside with their message
+//   <dir>/transcripts/<name>  the SMTP transcript of the item's last delivery attempt
+//
+// The envelope is published before the message (RelaySpoolSink), so an item is complete exactly
+// when its message file exists: an envelope without one is what a crash between the two left of a
+// message that was never acknowledged, and scan() removes it. Every state change replaces the
+// envelope durably (write to tmp/, fsync, rename over env/<name>, fsync env/): after a power cut
+// the item holds either the old state or the new one, never a mix (ARCHITECTURE.md practice 18:
+// write the fact before acting on it). A finished item is removed message first, then envelope:
+// a crash in between leaves an envelope without message, removed by the next scan.
+//
+// Blocking; every call runs on a worker thread. Calls for one item never overlap (the queue
+// runner owns each item while it works on it); calls for different items may.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "queue/envelope.hpp"
+#include "store/fs.hpp"
+#include "store/store_error.hpp"
+
+namespace taube::store {
+
+struct QueueItem {
+  std::string name;  // file name under new/ and env/
+  queue::QueueEnvelope envelope;
+  std::uint64_t size = 0;  // octets of the message file
+};
+
+struct QueueScan {
+  std::vector<QueueItem> items;
+  // One line per envelope that did not parse and was moved to corrupt/: "NAME: line 3: ...".
+  std::vector<std::string> corrupt;
+  // Envelopes without a message (a crash before the 250), removed.
+  std::vector<std::string> incomplete;
+};
+
+class QueueStore {
+ public:
+  explicit QueueStore(std::string dir, Fs& fs = posix_fs());
+
+  const std::string& directory() const { return dir_; }
+  std::string message_path(const std::string& name) const { return dir_ + "/new/" + name; }
+  std::string envelope_path(const std::string& name) const { return dir_ + "/env/" + name; }
+  std::string transcript_path(const std::string& name) const {
+    return dir_ + "/transcripts/" + name;
+  }
+
+  // Creates the directories (durably) where missing.
+  tl::expected<void, StoreError> ensure();
+  // Start-up: every complete item, with the clean-up described above. Files in tmp/ are removed
+  // (nothing can be in flight before the server starts).
+  tl::expected<QueueScan, StoreError> scan();
+  // The item's envelope, read again (after a scan, the runner keeps envelopes in memory; this
+  // is for tools and tests).
+  tl::expected<queue::QueueEnvelope, std::string> load(const std::string& name);
+  // The whole message file.
+  tl::expected<std::string, StoreError> read_message(const std::string& name);
+  // Replaces the envelope durably (see the class comment).
+  tl::expected<void, StoreError> update(const std::string& name, const queue::QueueEnvelope& env);
+  // Removes a finished item (message, envelope, transcript).
+  tl::expected<void, StoreError> remove(const std::string& name);
+  // Keeps the transcript of the last attempt. Not fsynced: it is information for the operator,
+  // and losing the last one in a power cut loses no mail.
+  void save_transcript(const std::string& name, std::string_view text);
+  std::string read_transcript(const std::string& name);
+
+ private:
+  tl::expected<void, StoreError> move_corrupt(const std::string& name);
+
+  std::string dir_;
+  Fs& fs_;
+};
+
+}  // namespace taube::store

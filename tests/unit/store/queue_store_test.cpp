@@ -1,0 +1,183 @@
+// QueueStore and the relay spool sink that fills it: items written by the sink are found by
+// scan(), state updates replace the envelope atomically, crash leftovers and corrupt items are
+// handled as the header promises.
+#include "store/queue_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/failing_fs.hpp"
+#include "store/maildir_store.hpp"
+#include "store/spool_sink.hpp"
+
+namespace taube::store {
+namespace {
+
+using test::FailingFs;
+using test::list_dir;
+using test::Op;
+using test::read_file;
+using test::TempDir;
+using test::write_file;
+
+MessageInfo relay_info(const std::string& id) {
+  MessageInfo info;
+  info.queue_id = id;
+  info.arrival = 1700000000;
+  info.envelope.sender = smtp::Path{*smtp::parse_mailbox("alice@local.test"), false};
+  smtp::Recipient r;
+  r.mailbox = *smtp::parse_mailbox("bob@remote.test");
+  r.params.notify = smtp::NotifyFailure;
+  r.destinations.push_back({smtp::Destination::Route::Queue, "bob@remote.test"});
+  info.envelope.recipients.push_back(r);
+  info.client_address = "127.0.0.1";
+  info.client_helo = "client.test";
+  return info;
+}
+
+struct Queued {
+  std::mutex mu;
+  std::vector<std::pair<std::string, queue::QueueEnvelope>> items;
+};
+
+std::string spool(RelaySpoolSink& sink, const MessageInfo& info, const std::string& body) {
+  auto w = sink.begin(info, "Received: x\n");
+  w->append(body);
+  auto out = w->commit("Received: x\n");
+  EXPECT_TRUE(out.ok());
+  return body;
+}
+
+TEST(QueueStore, SpooledItemIsScannedWithItsEnvelope) {
+  TempDir dir;
+  MaildirStore maildir("host.test");
+  QueueStore q(dir / "queue");
+  ASSERT_TRUE(q.ensure());
+  RelaySpoolSink sink(maildir, q.directory());
+  Queued seen;
+  sink.on_queued([&](const std::string& name, const queue::QueueEnvelope& env) {
+    std::lock_guard l(seen.mu);
+    seen.items.emplace_back(name, env);
+  });
+  spool(sink, relay_info("ABC123"), "Subject: hi\n\nbody\n");
+  ASSERT_EQ(seen.items.size(), 1u);
+  const std::string name = seen.items[0].first;
+  EXPECT_EQ(seen.items[0].second.id, "ABC123");
+
+  auto scan = q.scan();
+  ASSERT_TRUE(scan);
+  ASSERT_EQ(scan->items.size(), 1u);
+  EXPECT_TRUE(scan->corrupt.empty());
+  EXPECT_EQ(scan->items[0].name, name);
+  EXPECT_EQ(scan->items[0].envelope, seen.items[0].second);
+  EXPECT_EQ(scan->items[0].envelope.recipients.at(0).mailbox.to_string(), "bob@remote.test");
+  auto msg = q.read_message(name);
+  ASSERT_TRUE(msg);
+  EXPECT_EQ(*msg, "Received: x\nSubject: hi\n\nbody\n");
+  EXPECT_EQ(scan->items[0].size, msg->size());
+}
+
+TEST(QueueStore, UpdateReplacesTheEnvelopeAndRemoveDeletesTheItem) {
+  TempDir dir;
+  MaildirStore maildir("host.test");
+  QueueStore q(dir / "queue");
+  ASSERT_TRUE(q.ensure());
+  RelaySpoolSink sink(maildir, q.directory());
+  spool(sink, relay_info("ID1"), "a\n");
+  auto scan = q.scan();
+  ASSERT_TRUE(scan && scan->items.size() == 1);
+  auto item = scan->items[0];
+  item.envelope.recipients[0].state = queue::RecipientState::Deferred;
+  item.envelope.recipients[0].attempts = 3;
+  item.envelope.recipients[0].last_reply = "451 4.7.1 greylisted";
+  ASSERT_TRUE(q.update(item.name, item.envelope));
+  auto again = q.load(item.name);
+  ASSERT_TRUE(again) << again.error();
+  EXPECT_EQ(*again, item.envelope);
+  EXPECT_TRUE(list_dir(dir / "queue/tmp").empty());
+
+  q.save_transcript(item.name, "> EHLO x\n< 250 ok\n");
+  EXPECT_EQ(q.read_transcript(item.name), "> EHLO x\n< 250 ok\n");
+  ASSERT_TRUE(q.remove(item.name));
+  EXPECT_TRUE(list_dir(dir / "queue/new").empty());
+  EXPECT_TRUE(list_dir(dir / "queue/env").empty());
+  EXPECT_TRUE(list_dir(dir / "queue/transcripts").empty());
+  auto empty = q.scan();
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->items.empty());
+}
+
+TEST(QueueStore, FailedUpdateKeepsTheOldState) {
+  TempDir dir;
+  MaildirStore maildir("host.test");
+  FailingFs fs;
+  QueueStore q(dir / "queue", fs);
+  ASSERT_TRUE(q.ensure());
+  RelaySpoolSink sink(maildir, q.directory());
+  spool(sink, relay_info("ID2"), "a\n");
+  auto scan = q.scan();
+  ASSERT_TRUE(scan && scan->items.size() == 1);
+  const auto before = scan->items[0].envelope;
+  auto changed = before;
+  changed.recipients[0].state = queue::RecipientState::Delivered;
+  for (Op op : {Op::Open, Op::Write, Op::Fsync, Op::Rename}) {
+    fs.fail_nth(op, fs.calls(op) + 1, EIO);
+    EXPECT_FALSE(q.update(scan->items[0].name, changed));
+    auto now = q.load(scan->items[0].name);
+    ASSERT_TRUE(now);
+    EXPECT_EQ(*now, before) << "op " << static_cast<int>(op);
+    EXPECT_TRUE(list_dir(dir / "queue/tmp").empty());
+  }
+}
+
+TEST(QueueStore, ScanRemovesAnEnvelopeWithoutMessageAndTmpLeftovers) {
+  TempDir dir;
+  QueueStore q(dir / "queue");
+  ASSERT_TRUE(q.ensure());
+  queue::QueueEnvelope env;
+  env.id = "X1";
+  env.sender = smtp::Path{{}, true};
+  write_file(dir / "queue/env/1.half", queue::encode_envelope(env));
+  write_file(dir / "queue/tmp/junk", "partial");
+  auto scan = q.scan();
+  ASSERT_TRUE(scan);
+  EXPECT_TRUE(scan->items.empty());
+  EXPECT_EQ(scan->incomplete, std::vector<std::string>{"1.half"});
+  EXPECT_TRUE(list_dir(dir / "queue/env").empty());
+  EXPECT_TRUE(list_dir(dir / "queue/tmp").empty());
+}
+
+TEST(QueueStore, CorruptItemIsMovedAsideAndTheRestIsKept) {
+  TempDir dir;
+  MaildirStore maildir("host.test");
+  QueueStore q(dir / "queue");
+  ASSERT_TRUE(q.ensure());
+  RelaySpoolSink sink(maildir, q.directory());
+  spool(sink, relay_info("GOOD"), "good\n");
+  write_file(dir / "queue/env/2.bad", "taube-envelope 1\nid X\ngarbage here\n");
+  write_file(dir / "queue/new/2.bad", "some message\n");
+  write_file(dir / "queue/new/3.orphan", "no envelope\n");
+  auto scan = q.scan();
+  ASSERT_TRUE(scan);
+  ASSERT_EQ(scan->items.size(), 1u);
+  EXPECT_EQ(scan->items[0].envelope.id, "GOOD");
+  ASSERT_EQ(scan->corrupt.size(), 2u);
+  EXPECT_NE(scan->corrupt[0].find("2.bad: line"), std::string::npos) << scan->corrupt[0];
+  EXPECT_NE(scan->corrupt[1].find("3.orphan"), std::string::npos);
+  auto moved = list_dir(dir / "queue/corrupt");
+  std::sort(moved.begin(), moved.end());
+  EXPECT_EQ(moved, (std::vector<std::string>{"2.bad", "2.bad.env", "3.orphan"}));
+  EXPECT_EQ(read_file(dir / "queue/corrupt/2.bad"), "some message\n");
+  // A second scan finds the same good item and nothing corrupt.
+  auto again = q.scan();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->items.size(), 1u);
+  EXPECT_TRUE(again->corrupt.empty());
+}
+
+}  // namespace
+}  // namespace taube::store
