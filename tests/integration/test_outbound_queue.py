@@ -73,31 +73,55 @@ class Durable(unittest.TestCase):
         self.srv.restart()
         self.assert_delivered_once("q-stop", qid)
 
-    def test_corrupt_item_moved_aside(self):
+    def corrupt_setup(self, with_message: bool):
+        """A valid item deferred, taube stopped, a garbage envelope written into env/ (and,
+        with_message and a queue layout with new/, a message file of the same name: a complete
+        item whose envelope does not parse), then the peer and taube started."""
         qid = self.queue_and_defer("q-valid")
         self.srv.stop()
         env = o.queue_path(self.srv) / "env"
         self.assertTrue(env.is_dir(), f"no {env}: " + self.diag())
-        bad = env / "ZZCORRUPT0001"
-        garbage = b"\x00\xffnot an envelope\n\x01" * 7
-        bad.write_bytes(garbage)
+        self.bad = env / "ZZCORRUPT0001"
+        self.garbage = b"\x00\xffnot an envelope\n\x01" * 7
+        self.bad.write_bytes(self.garbage)
+        new = o.queue_path(self.srv) / "new"
+        if with_message and new.is_dir():
+            (new / self.bad.name).write_bytes(o.message("q-corrupt").replace(b"\r\n", b"\n"))
         self.peer_up()
-        mark = len(self.srv.lines())
+        self.mark = len(self.srv.lines())
         self.srv.restart()
-        self.assertIsNotNone(self.srv.wait_log(r"ZZCORRUPT0001", 10, start=mark),
-                             "no log line names the corrupt item" + self.diag())
-        corrupt = o.queue_path(self.srv) / "corrupt"
-        deadline = time.monotonic() + 10
-        while bad.exists() and time.monotonic() < deadline:
+        return qid
+
+    def wait_gone(self, path: Path, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while path.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-        self.assertFalse(bad.exists(), "corrupt item left in env/" + self.diag())
-        moved = [p for p in corrupt.rglob("*") if p.is_file() and p.read_bytes() == garbage] \
+        return not path.exists()
+
+    def test_corrupt_item_moved_aside(self):
+        qid = self.corrupt_setup(with_message=True)
+        self.assertIsNotNone(self.srv.wait_log(r"ZZCORRUPT0001", 10, start=self.mark),
+                             "no log line names the corrupt item" + self.diag())
+        self.assertTrue(self.wait_gone(self.bad), "corrupt item left in env/" + self.diag())
+        corrupt = o.queue_path(self.srv) / "corrupt"
+        moved = [p for p in corrupt.rglob("*") if p.is_file() and p.read_bytes() == self.garbage] \
             if corrupt.is_dir() else []
         self.assertEqual(len(moved), 1, f"not moved into {corrupt}" + self.diag())
         self.assert_delivered_once("q-valid", qid)
+        self.assertEqual([m for m in self.peer.messages() if b"q-corrupt" in m.data], [],
+                         "an item whose envelope did not parse was delivered")
         self.srv.assert_alive()
         self.srv.stop()
 
+    def test_lone_garbage_envelope_does_not_stop_the_queue(self):
+        """A garbage file alone in env/ (no message next to it): whether it is taken for a
+        crash's leftover (removed) or moved aside, it leaves env/ and the valid item is
+        delivered."""
+        qid = self.corrupt_setup(with_message=False)
+        self.assertTrue(self.wait_gone(self.bad), "garbage left in env/" + self.diag())
+        self.assert_delivered_once("q-valid", qid)
+        self.srv.assert_alive()
+        self.srv.stop()
 
 if __name__ == "__main__":
     h.main()
