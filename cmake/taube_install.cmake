@@ -8,10 +8,11 @@ include(CMakePackageConfigHelpers)
 
 # Only libraries with no I/O are offered to embedders: everything above them (store, net, app)
 # depends on Asio, OpenSSL and the file system and is Taube's own business.
-set(TAUBE_PACKAGE_LIBRARIES taube_smtp_wire taube_sasl taube_smtp_server taube_inet taube_proxy)
+set(TAUBE_PACKAGE_LIBRARIES taube_smtp_wire taube_sasl taube_smtp_server taube_smtp_client taube_inet
+                             taube_proxy)
 # Headers go to include/taube/<dir>/, the same tree as src/, so that the libraries' own includes
 # ("smtp/wire/reply.hpp", "sasl/crypto.hpp") resolve against $<INSTALL_INTERFACE:include/taube>.
-set(TAUBE_PACKAGE_HEADER_DIRS smtp/wire sasl smtp/server inet proxy)
+set(TAUBE_PACKAGE_HEADER_DIRS smtp/wire sasl smtp/server smtp/client inet proxy)
 set(TAUBE_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/Taube)
 
 foreach(lib IN LISTS TAUBE_PACKAGE_LIBRARIES)

@@ -43,6 +43,7 @@
 #include "smtp/server/verdicts.hpp"
 #include "smtp/wire/bdat_decoder.hpp"
 #include "smtp/wire/command_parser.hpp"
+#include "smtp/wire/dialect.hpp"
 #include "smtp/wire/dot_decoder.hpp"
 #include "smtp/wire/envelope.hpp"
 #include "smtp/wire/header_scanner.hpp"
@@ -52,7 +53,6 @@
 namespace taube::smtp {
 
 enum class VrfyMode { Disabled, CannotVerify, Verify };
-enum class Dialect { Smtp, Lmtp };
 
 struct SessionConfig {
   std::string hostname = "localhost";
