@@ -1,0 +1,127 @@
+"""The outbound queue is durable: a 250 means the message survives kill -9 and is delivered
+exactly once after the restart (RFC 5321 §4.1.1.4, §6.1: the receiver takes responsibility),
+also after a clean stop; a corrupt queue item is moved aside to <queue>/corrupt/ with a log line
+and does not stop the valid messages next to it."""
+
+import sys
+import time
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness as h  # noqa: E402
+from taubetest import outbound as o  # noqa: E402
+from taubetest.outbound import ALICE, BOB  # noqa: E402
+from taubetest.smtp_peer import SmtpPeer, free_port  # noqa: E402
+
+
+class Durable(unittest.TestCase):
+    """The destination is down (its port closed) while taube queues and dies; it comes up
+    after the restart."""
+
+    def setUp(self):
+        self.peer_port = free_port("127.0.0.2")
+        self.srv = o.start({o.REMOTE: f"smtp:[127.0.0.2]:{self.peer_port}"}, port=h.free_port())
+        self.addCleanup(self.srv.cleanup)
+        self.peer = None
+
+    def diag(self) -> str:
+        return o.diag(self.srv, self.peer)
+
+    def queue_and_defer(self, marker: str) -> str:
+        qid = o.submit(self.srv, ALICE, [BOB], o.message(marker))
+        self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "deferred", qid), 10),
+                             self.diag())
+        self.assertTrue(o.queue_holding(self.srv, marker.encode()), self.diag())
+        return qid
+
+    def peer_up(self) -> SmtpPeer:
+        self.peer = SmtpPeer(port=self.peer_port)
+        self.addCleanup(self.peer.stop)
+        return self.peer
+
+    def assert_delivered_once(self, marker: str, qid: str):
+        got = self.peer.wait_for(1, 20)
+        self.assertEqual(len(got), 1, self.diag())
+        self.assertIn(f"marker {marker}".encode(), got[0].data)
+        self.assertEqual(o.wait_queue_clear(self.srv, marker.encode()), [], self.diag())
+        self.assertEqual(len(self.peer.messages()), 1, "delivered twice" + self.diag())
+        self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "sent", qid), 5), self.diag())
+        self.assertEqual(o.dsns(self.srv, ALICE), [])
+
+    def test_kill9_then_restart(self):
+        qid = self.queue_and_defer("q-kill9")
+        self.assertEqual(self.srv.kill9(), -9)
+        self.peer_up()
+        self.srv.restart()
+        self.assert_delivered_once("q-kill9", qid)
+        self.srv.stop()
+
+    def test_kill9_right_after_the_250(self):
+        """No attempt logged yet: the 250 alone must have made it durable."""
+        qid = o.submit(self.srv, ALICE, [BOB], o.message("q-kill9-early"))
+        self.srv.kill9()
+        self.peer_up()
+        self.srv.restart()
+        self.assert_delivered_once("q-kill9-early", qid)
+
+    def test_clean_stop_then_restart(self):
+        qid = self.queue_and_defer("q-stop")
+        self.srv.stop()
+        self.assertTrue(o.queue_holding(self.srv, b"q-stop"), "a stop emptied the queue")
+        self.peer_up()
+        self.srv.restart()
+        self.assert_delivered_once("q-stop", qid)
+
+    def corrupt_setup(self, with_message: bool):
+        """A valid item deferred, taube stopped, a garbage envelope written into env/ (and,
+        with_message and a queue layout with new/, a message file of the same name: a complete
+        item whose envelope does not parse), then the peer and taube started."""
+        qid = self.queue_and_defer("q-valid")
+        self.srv.stop()
+        env = o.queue_path(self.srv) / "env"
+        self.assertTrue(env.is_dir(), f"no {env}: " + self.diag())
+        self.bad = env / "ZZCORRUPT0001"
+        self.garbage = b"\x00\xffnot an envelope\n\x01" * 7
+        self.bad.write_bytes(self.garbage)
+        new = o.queue_path(self.srv) / "new"
+        if with_message and new.is_dir():
+            (new / self.bad.name).write_bytes(o.message("q-corrupt").replace(b"\r\n", b"\n"))
+        self.peer_up()
+        self.mark = len(self.srv.lines())
+        self.srv.restart()
+        return qid
+
+    def wait_gone(self, path: Path, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not path.exists()
+
+    def test_corrupt_item_moved_aside(self):
+        qid = self.corrupt_setup(with_message=True)
+        self.assertIsNotNone(self.srv.wait_log(r"ZZCORRUPT0001", 10, start=self.mark),
+                             "no log line names the corrupt item" + self.diag())
+        self.assertTrue(self.wait_gone(self.bad), "corrupt item left in env/" + self.diag())
+        corrupt = o.queue_path(self.srv) / "corrupt"
+        moved = [p for p in corrupt.rglob("*") if p.is_file() and p.read_bytes() == self.garbage] \
+            if corrupt.is_dir() else []
+        self.assertEqual(len(moved), 1, f"not moved into {corrupt}" + self.diag())
+        self.assert_delivered_once("q-valid", qid)
+        self.assertEqual([m for m in self.peer.messages() if b"q-corrupt" in m.data], [],
+                         "an item whose envelope did not parse was delivered")
+        self.srv.assert_alive()
+        self.srv.stop()
+
+    def test_lone_garbage_envelope_does_not_stop_the_queue(self):
+        """A garbage file alone in env/ (no message next to it): whether it is taken for a
+        crash's leftover (removed) or moved aside, it leaves env/ and the valid item is
+        delivered."""
+        qid = self.corrupt_setup(with_message=False)
+        self.assertTrue(self.wait_gone(self.bad), "garbage left in env/" + self.diag())
+        self.assert_delivered_once("q-valid", qid)
+        self.srv.assert_alive()
+        self.srv.stop()
+
+if __name__ == "__main__":
+    h.main()
