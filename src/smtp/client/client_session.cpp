@@ -241,6 +241,9 @@ void ClientSession::on_reply(const Pending& p, const ParsedReply& r) {
     case Expect::Auth:
       on_auth(r);
       return;
+    case Expect::DataAbort:  // the answer to the lone "." (RFC 2920 §3.1), whatever it is
+      send_rset();
+      return;
     case Expect::Rset:
       if (reply_class(r) != 2) {
         fail_reply(r, "rset", true);
@@ -321,7 +324,7 @@ void ClientSession::after_hello() {
 void ClientSession::on_starttls(const ParsedReply& r) {
   if (r.reply.code == 220) {
     // RFC 3207 §4.2 / CVE-2011-0411: nothing may follow the 220 before the handshake.
-    if (parser_.queued() > 0 || parser_.partial()) {
+    if (parser_.queued() > 0 || parser_.partial() || parser_.failed()) {
       fail(Outcome::Deferred, "plaintext received after the 220 to STARTTLS (response injection)",
            "4.7.0", "starttls", false);
       return;

@@ -155,9 +155,6 @@ void ClientSession::on_tx_reply(const Pending& p, const ParsedReply& r) {
       t.data_reply = r;
       envelope_done();
       return;
-    case Expect::DataAbort:  // the answer to the lone "." (RFC 2920 §3.1), whatever it is
-      send_rset();
-      return;
     case Expect::Bdat:
       if (!ok(r) && !t.chunk_failure) t.chunk_failure = r;
       return;

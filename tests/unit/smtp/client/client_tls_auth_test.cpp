@@ -85,7 +85,7 @@ TEST(ClientTls, StartTlsRefused) {
 
 TEST(ClientTls, ResponseInjectionAfter220) {
   for (const std::string injected :
-       {"220 go\r\n250 injected\r\n", "220 go\r\n2", "220 go\r\n250-a\r\n"}) {
+       {"220 go\r\n250 injected\r\n", "220 go\r\n2", "220 go\r\n250-a\r\n", "220 go\r\n\r"}) {
     const auto run = run_split(tls_config(TlsPolicy::Opportunistic),
                                {kGreeting, ehlo_reply({"STARTTLS"}), injected}, {});
     ASSERT_TRUE(run.failure) << injected;
