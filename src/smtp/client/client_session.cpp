@@ -489,7 +489,7 @@ void ClientSession::fail(Outcome outcome, std::string reply, std::string status,
                          std::string stage, bool polite) {
   if (state_ == State::Done) return;
   if (tx_) {
-    settle_all_open(Outcome::Deferred, reply, status, true);
+    settle_all_open(Outcome::Deferred, reply, status.starts_with('4') ? status : "4.0.0", true);
     finish_transaction();
   }
   if (polite) {
@@ -498,6 +498,10 @@ void ClientSession::fail(Outcome outcome, std::string reply, std::string status,
   }
   SessionFailure f;
   f.outcome = outcome == Outcome::Failed ? Outcome::Failed : Outcome::Deferred;
+  // The status agrees with the outcome's class (a 2xx or 3xx where a refusal was due is a
+  // protocol error, RFC 3463 X.5.0).
+  const char want = f.outcome == Outcome::Failed ? '5' : '4';
+  if (status.empty() || status[0] != want) status = std::string(1, want) + ".5.0";
   f.reply = std::move(reply);
   f.status = std::move(status);
   f.stage = std::move(stage);
