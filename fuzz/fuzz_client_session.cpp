@@ -151,7 +151,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // stops in Ready when the plan has nothing more to do).
   if (run.done && run.written.find("MAIL FROM:") != std::string::npos)
     TAUBE_FUZZ_CHECK(!run.results.empty());
-  if (cfg.tls == client::TlsPolicy::None || cfg.tls_active) TAUBE_FUZZ_CHECK(run.tls_handshakes == 0);
+  if (cfg.tls == client::TlsPolicy::None || cfg.tls_active)
+    TAUBE_FUZZ_CHECK(run.tls_handshakes == 0);
   TAUBE_FUZZ_CHECK(run.tls_handshakes <= 1);
   if (!cfg.plaintext_auth && !cfg.tls_active && run.tls_handshakes == 0)
     TAUBE_FUZZ_CHECK(run.written.find("AUTH ") == std::string::npos);

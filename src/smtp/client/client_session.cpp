@@ -210,8 +210,7 @@ void ClientSession::on_reply(const Pending& p, const ParsedReply& r) {
   if (r.reply.code == 421) {
     // RFC 5321 §3.8: the peer is closing. Every recipient without an answer yet is Deferred
     // with this reply (it answers the end of data too: that message was not taken).
-    if (tx_)
-      settle_all_open(Outcome::Deferred, reply_line(r.reply), reply_status(r.reply));
+    if (tx_) settle_all_open(Outcome::Deferred, reply_line(r.reply), reply_status(r.reply));
     fail_reply(r, std::string(stage_of(p.what)), false);
     return;
   }
@@ -275,8 +274,9 @@ void ClientSession::send_hello() {
   const bool lmtp = config_.dialect == Dialect::Lmtp;
   auto line = lmtp ? format_lhlo(config_.helo_name) : format_ehlo(config_.helo_name);
   if (!line) {
-    fail(Outcome::Deferred, "local configuration: helo_name: " + std::string(describe(line.error())),
-         "4.3.5", "ehlo", true);
+    fail(Outcome::Deferred,
+         "local configuration: helo_name: " + std::string(describe(line.error())), "4.3.5", "ehlo",
+         true);
     return;
   }
   state_ = State::Ehlo;
@@ -310,8 +310,7 @@ void ClientSession::after_hello() {
     return;
   }
   if (!tls_active_ && config_.tls == TlsPolicy::Required) {
-    fail(Outcome::Deferred, "TLS required but not offered by the peer", "4.7.10", "starttls",
-         true);
+    fail(Outcome::Deferred, "TLS required but not offered by the peer", "4.7.10", "starttls", true);
     return;
   }
   if (config_.credentials && !authenticated_) {
@@ -371,8 +370,9 @@ void ClientSession::start_auth() {
     if (!chosen.empty()) break;
   }
   if (chosen.empty()) {
-    fail(Outcome::Deferred, offered.empty() ? "AUTH not offered by the peer"
-                                            : "AUTH offered without a usable mechanism",
+    fail(Outcome::Deferred,
+         offered.empty() ? "AUTH not offered by the peer"
+                         : "AUTH offered without a usable mechanism",
          "4.7.0", "auth", true);
     return;
   }
@@ -381,8 +381,8 @@ void ClientSession::start_auth() {
   mech_ = sasl::make_client_mechanism(chosen, *config_.credentials, crypto);
   auto initial = mech_->initial_response();
   if (!initial) {
-    fail(Outcome::Deferred, "SASL " + std::string(chosen) + ": " + initial.error(), "4.7.0",
-         "auth", true);
+    fail(Outcome::Deferred, "SASL " + std::string(chosen) + ": " + initial.error(), "4.7.0", "auth",
+         true);
     return;
   }
   state_ = State::Auth;
@@ -485,8 +485,8 @@ void ClientSession::command(std::string line, Expect what, std::size_t index,
   expect_.push_back({what, index});
 }
 
-void ClientSession::fail(Outcome outcome, std::string reply, std::string status,
-                         std::string stage, bool polite) {
+void ClientSession::fail(Outcome outcome, std::string reply, std::string status, std::string stage,
+                         bool polite) {
   if (state_ == State::Done) return;
   if (tx_) {
     settle_all_open(Outcome::Deferred, reply, status.starts_with('4') ? status : "4.0.0", true);
@@ -519,8 +519,8 @@ void ClientSession::fail_reply(const ParsedReply& r, std::string stage, bool pol
 
 void ClientSession::broken(std::string reason, std::string status) {
   if (state_ == State::Done) return;
-  std::string stage = !expect_.empty()            ? std::string(stage_of(expect_.front().what))
-                      : state_ == State::Content  ? "content"
+  std::string stage = !expect_.empty()             ? std::string(stage_of(expect_.front().what))
+                      : state_ == State::Content   ? "content"
                       : state_ == State::Handshake ? "tls"
                                                    : "idle";
   if (tx_) settle_lost(reason, status);

@@ -16,9 +16,9 @@ const std::vector<std::string> kAccepting = {kGreeting, ehlo_reply({"PIPELINING"
 TEST(ClientLocalChecks, SizeOverThePeersLimit) {
   auto m = test_message({"bob@b.example", "carol@c.example"});
   m.params.size = 1001;
-  const auto run = run_split(test_client_config(),
-                             {kGreeting, ehlo_reply({"SIZE 1000"}), "221 bye\r\n"},
-                             one_message(m, {"x\n"}));
+  const auto run =
+      run_split(test_client_config(), {kGreeting, ehlo_reply({"SIZE 1000"}), "221 bye\r\n"},
+                one_message(m, {"x\n"}));
   EXPECT_EQ(run.written, "EHLO client.example\r\nQUIT\r\n");  // no command for it
   ASSERT_EQ(run.results.size(), 1u);
   for (const auto& r : run.results[0].recipients) {
@@ -152,12 +152,12 @@ TEST(ClientRefusals, AllRecipientsRefusedPipelined) {
   ClientPlan plan = one_message(test_message({"bob@b.example"}), {"never sent\n"});
   plan.messages.push_back(test_message({"carol@c.example"}));
   plan.contents.push_back({"second\n"});
-  const auto run = run_split(test_client_config(),
-                             {kGreeting, ehlo_reply({"PIPELINING"}),
-                              "250 ok\r\n550 5.1.1 no\r\n554 5.5.1 no valid recipients\r\n",
-                              "250 2.0.0 reset\r\n", "250 ok\r\n250 ok\r\n354 go\r\n",
-                              "250 ok\r\n", "221 bye\r\n"},
-                             plan);
+  const auto run = run_split(
+      test_client_config(),
+      {kGreeting, ehlo_reply({"PIPELINING"}),
+       "250 ok\r\n550 5.1.1 no\r\n554 5.5.1 no valid recipients\r\n", "250 2.0.0 reset\r\n",
+       "250 ok\r\n250 ok\r\n354 go\r\n", "250 ok\r\n", "221 bye\r\n"},
+      plan);
   EXPECT_EQ(run.written.find("never sent"), std::string::npos);
   EXPECT_NE(run.written.find("DATA\r\nRSET\r\nMAIL FROM:"), std::string::npos);
   EXPECT_EQ(run.results.at(0).recipients.at(0).reply, "550 5.1.1 no");
@@ -166,11 +166,11 @@ TEST(ClientRefusals, AllRecipientsRefusedPipelined) {
 
 TEST(ClientRefusals, AllRefusedButDataAnswered354) {
   // RFC 2920 §3.1: a server that answers 354 anyway gets "." at once, then RSET.
-  const auto run = run_split(test_client_config(),
-                             {kGreeting, ehlo_reply({"PIPELINING"}),
-                              "250 ok\r\n550 5.1.1 no\r\n354 go\r\n", "554 5.5.1 empty\r\n",
-                              "250 ok\r\n", "221 bye\r\n"},
-                             one_message(test_message({"bob@b.example"}), {"never sent\n"}));
+  const auto run =
+      run_split(test_client_config(),
+                {kGreeting, ehlo_reply({"PIPELINING"}), "250 ok\r\n550 5.1.1 no\r\n354 go\r\n",
+                 "554 5.5.1 empty\r\n", "250 ok\r\n", "221 bye\r\n"},
+                one_message(test_message({"bob@b.example"}), {"never sent\n"}));
   EXPECT_NE(run.written.find("DATA\r\n.\r\nRSET\r\nQUIT\r\n"), std::string::npos);
   EXPECT_EQ(run.results.at(0).recipients.at(0).outcome, Outcome::Failed);
   EXPECT_FALSE(run.failure);
@@ -190,12 +190,11 @@ TEST(ClientRefusals, MailRefused) {
   }
   EXPECT_NE(run.written.find("DATA\r\nRSET\r\nQUIT\r\n"), std::string::npos);
 
-  run = run_split(test_client_config(),
-                  {kGreeting, ehlo_reply({}), "550 5.7.1 sender refused\r\n", "250 ok\r\n",
-                   "221 bye\r\n"},
-                  one_message(test_message({"bob@b.example"}), {"x\n"}));
-  EXPECT_EQ(run.written,
-            "EHLO client.example\r\nMAIL FROM:<alice@a.example>\r\nRSET\r\nQUIT\r\n");
+  run = run_split(
+      test_client_config(),
+      {kGreeting, ehlo_reply({}), "550 5.7.1 sender refused\r\n", "250 ok\r\n", "221 bye\r\n"},
+      one_message(test_message({"bob@b.example"}), {"x\n"}));
+  EXPECT_EQ(run.written, "EHLO client.example\r\nMAIL FROM:<alice@a.example>\r\nRSET\r\nQUIT\r\n");
   EXPECT_EQ(run.results.at(0).recipients.at(0).outcome, Outcome::Failed);
 }
 
@@ -217,10 +216,10 @@ TEST(ClientRefusals, DataRefusedAndEndOfDataRefused) {
 }
 
 TEST(ClientRefusals, StatusClassMismatch) {
-  const auto run = run_split(test_client_config(),
-                             {kGreeting, ehlo_reply({}), "250 ok\r\n", "550 4.1.1 odd\r\n",
-                              "250 ok\r\n", "221 bye\r\n"},
-                             one_message(test_message({"bob@b.example"}), {"x\n"}));
+  const auto run = run_split(
+      test_client_config(),
+      {kGreeting, ehlo_reply({}), "250 ok\r\n", "550 4.1.1 odd\r\n", "250 ok\r\n", "221 bye\r\n"},
+      one_message(test_message({"bob@b.example"}), {"x\n"}));
   EXPECT_EQ(run.results.at(0).recipients.at(0).status, "5.0.0");
   EXPECT_EQ(run.results.at(0).recipients.at(0).reply, "550 4.1.1 odd");
 }
@@ -256,8 +255,7 @@ TEST(ClientBroken, Closing421AtEndOfDataAndWhileIdle) {
 
 TEST(ClientBroken, ClosedBeforeAndAfterEndOfData) {
   // Before: the RCPT replies never came.
-  auto run = run_split(test_client_config(),
-                       {kGreeting, ehlo_reply({"PIPELINING"}), "250 ok\r\n"},
+  auto run = run_split(test_client_config(), {kGreeting, ehlo_reply({"PIPELINING"}), "250 ok\r\n"},
                        one_message(test_message({"bob@b.example"}), {"x\n"}));
   EXPECT_EQ(run.results.at(0).recipients.at(0).outcome, Outcome::Deferred);
   EXPECT_EQ(run.results.at(0).recipients.at(0).status, "4.4.2");
@@ -274,10 +272,10 @@ TEST(ClientBroken, ClosedBeforeAndAfterEndOfData) {
   EXPECT_EQ(run.failure->stage, "content");
 
   // After the final dot: nobody knows.
-  run = run_split(test_client_config(),
-                  {kGreeting, ehlo_reply({"PIPELINING"}), "250 ok\r\n250 ok\r\n354 go\r\n",
-                   "250 partial"},
-                  one_message(test_message({"bob@b.example"}), {"x\n"}));
+  run = run_split(
+      test_client_config(),
+      {kGreeting, ehlo_reply({"PIPELINING"}), "250 ok\r\n250 ok\r\n354 go\r\n", "250 partial"},
+      one_message(test_message({"bob@b.example"}), {"x\n"}));
   EXPECT_EQ(run.results.at(0).recipients.at(0).outcome, Outcome::Unknown);
   EXPECT_EQ(run.failure->stage, "end-of-data");
   EXPECT_EQ(run.failure->outcome, Outcome::Deferred);
@@ -291,10 +289,9 @@ TEST(ClientBroken, ClosedDuringQuitIsClean) {
 
 TEST(ClientBroken, ParseErrorIsALostConnection) {
   using namespace std::string_literals;
-  for (const std::string bad : {"250 ok\r\n25\x00 x\r\n"s, "250 ok\r\n999 x\r\n"s,
-                                "250 ok\r\n250-a\r\n550 b\r\n"s}) {
-    const auto run = run_split(test_client_config(),
-                               {kGreeting, ehlo_reply({"PIPELINING"}), bad},
+  for (const std::string bad :
+       {"250 ok\r\n25\x00 x\r\n"s, "250 ok\r\n999 x\r\n"s, "250 ok\r\n250-a\r\n550 b\r\n"s}) {
+    const auto run = run_split(test_client_config(), {kGreeting, ehlo_reply({"PIPELINING"}), bad},
                                one_message(test_message({"bob@b.example"}), {"x\n"}));
     EXPECT_EQ(run.results.at(0).recipients.at(0).outcome, Outcome::Deferred) << visible(bad);
     ASSERT_TRUE(run.failure);

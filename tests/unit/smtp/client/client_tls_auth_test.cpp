@@ -130,8 +130,8 @@ std::string answer(AuthServerState& s, sasl::ServerStep step) {
     if (auto* v = std::get_if<sasl::VerifyPassword>(&step)) {
       step = s.mech->credentials_checked(v->username == "alice" && v->password == "s3cret");
     } else if (auto* l = std::get_if<sasl::LookupSecret>(&step)) {
-      step = s.mech->provide_secret(l->username == "alice" ? std::optional(s.secret)
-                                                           : std::nullopt);
+      step =
+          s.mech->provide_secret(l->username == "alice" ? std::optional(s.secret) : std::nullopt);
     } else if (auto* c = std::get_if<sasl::Challenge>(&step)) {
       return "334 " + base64_encode(c->data) + "\r\n";
     } else if (auto* ok = std::get_if<sasl::Success>(&step)) {
@@ -210,11 +210,11 @@ AuthRun run_auth(const AuthCase& c, const ClientPlan& plan) {
   AuthRun result;
   auto once = [&](const Splitter& split) {
     auto s = std::make_shared<AuthServerState>();
-    s->before = {kGreeting, c.ehlo.size() == 1 ? ehlo_reply({c.ehlo[0]})
-                                               : ehlo_reply({c.ehlo[0], c.ehlo[1]})};
+    s->before = {kGreeting,
+                 c.ehlo.size() == 1 ? ehlo_reply({c.ehlo[0]}) : ehlo_reply({c.ehlo[0], c.ehlo[1]})};
     auto salted = s->crypto.pbkdf2_sha256("s3cret", "0123456789abcdef", 4096);
-    s->secret = *sasl::scram_secret_from_salted_password(s->crypto, salted, "0123456789abcdef",
-                                                          4096);
+    s->secret =
+        *sasl::scram_secret_from_salted_password(s->crypto, salted, "0123456789abcdef", 4096);
     s->corrupt_final = c.corrupt_final;
     s->skip_final = c.skip_final;
     test::FakeSaslCrypto client_crypto;
@@ -310,8 +310,8 @@ TEST(ClientAuth, TemporaryFailureIsDeferred) {
   auto cfg = test_client_config();
   cfg.plaintext_auth = true;
   cfg.credentials = sasl::ClientCredentials{"", "alice", "s3cret"};
-  const auto run = run_split(
-      cfg, {kGreeting, ehlo_reply({"AUTH PLAIN"}), "454 4.7.0 try later\r\n"}, {});
+  const auto run =
+      run_split(cfg, {kGreeting, ehlo_reply({"AUTH PLAIN"}), "454 4.7.0 try later\r\n"}, {});
   ASSERT_TRUE(run.failure);
   EXPECT_EQ(run.failure->outcome, Outcome::Deferred);
   EXPECT_EQ(run.failure->status, "4.7.0");
