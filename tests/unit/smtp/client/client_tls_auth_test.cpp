@@ -167,7 +167,7 @@ Responder auth_server(std::shared_ptr<AuthServerState> s) {
         std::optional<std::string> ir;
         if (sp != std::string::npos) {
           const std::string arg = line.substr(sp + 1);
-          ir = arg == "=" ? std::string() : base64_decode(arg).value_or("\x01bad");
+          ir = arg == "=" ? std::string() : base64_decode(arg).value_or("\x01" "bad");
         }
         out += answer(*s, s->mech->start(ir));
       } else if (s->final_pending) {
@@ -176,7 +176,7 @@ Responder auth_server(std::shared_ptr<AuthServerState> s) {
       } else if (line == "*") {
         out += "501 5.7.0 cancelled\r\n";
       } else if (s->mech && !s->mech->finished()) {
-        out += answer(*s, s->mech->step(base64_decode(line).value_or("\x01bad")));
+        out += answer(*s, s->mech->step(base64_decode(line).value_or("\x01" "bad")));
       } else if (line == "QUIT") {
         out += "221 bye\r\n";
       } else if (line == "DATA") {
