@@ -519,6 +519,11 @@ void ClientSession::fail_reply(const ParsedReply& r, std::string stage, bool pol
 
 void ClientSession::broken(std::string reason, std::string status) {
   if (state_ == State::Done) return;
+  if (state_ == State::Quit) {  // everything was settled; whatever the peer does now is harmless
+    state_ = State::Done;
+    expect_.clear();
+    return;
+  }
   std::string stage = !expect_.empty()             ? std::string(stage_of(expect_.front().what))
                       : state_ == State::Content   ? "content"
                       : state_ == State::Handshake ? "tls"
@@ -529,12 +534,7 @@ void ClientSession::broken(std::string reason, std::string status) {
 
 void ClientSession::closed(std::string reason) {
   if (state_ == State::Done) return;
-  if (state_ == State::Quit) {  // the peer closed after (or instead of) its 221: clean
-    state_ = State::Done;
-    expect_.clear();
-    return;
-  }
-  broken("connection lost: " + reason, "4.4.2");
+  broken("connection lost: " + reason, "4.4.2");  // clean while quitting (see broken())
 }
 
 void ClientSession::log(std::string line) {

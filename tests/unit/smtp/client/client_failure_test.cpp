@@ -287,6 +287,12 @@ TEST(ClientBroken, ClosedDuringQuitIsClean) {
   EXPECT_TRUE(run.done);
 }
 
+TEST(ClientBroken, GarbageAfterQuitIsClean) {
+  const auto run = run_split(test_client_config(), {kGreeting, ehlo_reply({}), "999 what\r\n"}, {});
+  EXPECT_FALSE(run.failure);
+  EXPECT_TRUE(run.done);
+}
+
 TEST(ClientBroken, ParseErrorIsALostConnection) {
   using namespace std::string_literals;
   for (const std::string bad :
