@@ -60,6 +60,8 @@ ClientSession::ClientSession(ClientConfig config)
 }
 
 ClientSession::~ClientSession() = default;
+ClientSession::ClientSession(ClientSession&&) noexcept = default;
+ClientSession& ClientSession::operator=(ClientSession&&) noexcept = default;
 
 Step ClientSession::step() const {
   switch (state_) {

@@ -137,6 +137,8 @@ class ClientSession {
  public:
   explicit ClientSession(ClientConfig config);
   ~ClientSession();
+  ClientSession(ClientSession&&) noexcept;
+  ClientSession& operator=(ClientSession&&) noexcept;
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
 

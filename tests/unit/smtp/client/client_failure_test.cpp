@@ -341,6 +341,8 @@ TEST(ClientSessionApi, TimeoutsFollowTheWait) {
   EXPECT_EQ(s.timeout(), cfg.timeouts.final_dot);
   s.received("250 ok\r\n");
   EXPECT_TRUE(s.take_result());
+  client::ClientSession moved = std::move(s);  // the I/O layer may keep it in an optional
+  s = std::move(moved);
   s.quit();
   EXPECT_EQ(s.timeout(), cfg.timeouts.quit);
   s.send(test_message({"x@y.example"}));  // ignored outside Ready
