@@ -53,4 +53,12 @@ std::optional<MxRecord> parse_mx_rdata(std::span<const std::uint8_t> rdata);
 // A (4 octets, RFC 1035 §3.4.1) or AAAA (16 octets, RFC 3596 §2.2) RDATA; nullopt otherwise.
 std::optional<inet::IpAddress> parse_address_rdata(std::span<const std::uint8_t> rdata, bool ipv6);
 
+// A DNS server to forward to ([dns] servers): "192.0.2.53", "192.0.2.53:5353", "2001:db8::53"
+// or "[2001:db8::53]:5353"; port 53 when none is given.
+struct ServerAddress {
+  inet::IpAddress address;
+  std::uint16_t port = 53;
+};
+std::optional<ServerAddress> parse_server(std::string_view spec);
+
 }  // namespace taube::dns

@@ -1,5 +1,6 @@
 #include "dns/answers.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -62,6 +63,40 @@ std::optional<inet::IpAddress> parse_address_rdata(std::span<const std::uint8_t>
   std::array<std::uint8_t, 4> o{};
   std::memcpy(o.data(), rdata.data(), 4);
   return inet::IpAddress::from_v4(o);
+}
+
+std::optional<ServerAddress> parse_server(std::string_view spec) {
+  ServerAddress out;
+  std::string_view host = spec;
+  std::string_view port;
+  if (!spec.empty() && spec.front() == '[') {
+    const auto close = spec.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = spec.substr(1, close - 1);
+    const std::string_view rest = spec.substr(close + 1);
+    if (rest.empty() || rest.front() != ':') return std::nullopt;
+    port = rest.substr(1);
+    if (port.empty()) return std::nullopt;
+  } else if (std::count(spec.begin(), spec.end(), ':') == 1) {
+    // One colon: IPv4 with a port (an IPv6 address has at least two).
+    const auto colon = spec.find(':');
+    host = spec.substr(0, colon);
+    port = spec.substr(colon + 1);
+    if (port.empty()) return std::nullopt;
+  }
+  auto addr = inet::IpAddress::parse(host);
+  if (!addr) return std::nullopt;
+  out.address = *addr;
+  if (!port.empty()) {
+    unsigned p = 0;
+    for (char c : port) {
+      if (c < '0' || c > '9' || p > 65535) return std::nullopt;
+      p = p * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (p == 0 || p > 65535) return std::nullopt;
+    out.port = static_cast<std::uint16_t>(p);
+  }
+  return out;
 }
 
 }  // namespace taube::dns

@@ -81,3 +81,24 @@ TEST(NormalizeName, LowerCaseOneTrailingDot) {
   EXPECT_EQ(normalize_name("."), "");
   EXPECT_EQ(normalize_name("a"), "a");
 }
+
+TEST(ServerAddress, Forms) {
+  auto s = parse_server("192.0.2.53");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->address.to_string(), "192.0.2.53");
+  EXPECT_EQ(s->port, 53);
+  s = parse_server("127.0.0.1:5353");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->port, 5353);
+  s = parse_server("2001:db8::53");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->address.to_string(), "2001:db8::53");
+  EXPECT_EQ(s->port, 53);
+  s = parse_server("[::1]:5353");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->address.to_string(), "::1");
+  EXPECT_EQ(s->port, 5353);
+  for (const char* bad : {"", "dns.example", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536",
+                          "127.0.0.1:53x", "[::1]", "[::1]:", "[::1", "1.2.3.4:99999999999"})
+    EXPECT_FALSE(parse_server(bad)) << bad;
+}
