@@ -189,10 +189,10 @@ asio::awaitable<Raw> wait(const std::shared_ptr<Query>& q) {
   if (q->done) co_return q->raw;
   if (q->cancelled) co_return Raw{dns::Rcode::ServFail, {}, "cancelled"};
   q->owner->expire(*q);
-  co_return Raw{dns::Rcode::ServFail,
-                {},
-                "timeout after " + std::to_string(q->timeout.count() / 1000.0).substr(0, 4) +
-                    " s (" + q->what + ")"};
+  const auto ms = q->timeout.count();
+  const std::string after =
+      ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
+  co_return Raw{dns::Rcode::ServFail, {}, "timeout after " + after + " (" + q->what + ")"};
 }
 
 dns::MxAnswer to_mx(const Raw& raw) {

@@ -81,8 +81,9 @@ struct RouteOptions {
 
 // The whole lookup for one destination domain: an address literal directly (plan_literal);
 // otherwise MX, then A/AAAA of the hosts in order (in parallel), then dns::plan_targets.
-// random01 breaks MX preference ties (RFC 5321 §5.1); it is called before the first suspension
-// returns, never after the resolver is gone.
+// random01 breaks MX preference ties (RFC 5321 §5.1); it, `domain` and `options` must stay
+// valid until the coroutine completes. The resolver may be destroyed meanwhile: the plan is
+// then TempFail "cancelled".
 asio::awaitable<dns::RoutePlan> resolve_route(Resolver& resolver, const std::string& domain,
                                               const RouteOptions& options,
                                               const std::function<double()>& random01);

@@ -150,6 +150,15 @@ TEST(ResolverCreate, RejectsBadServers) {
   EXPECT_NE(r.error().find("not-an-ip"), std::string::npos);
 }
 
+TEST(ResolverCreate, FromResolvConf) {
+  if (access("/etc/resolv.conf", R_OK) != 0) GTEST_SKIP() << "no /etc/resolv.conf";
+  asio::io_context io;
+  auto r = net::Resolver::create(io, std::vector<std::string>{});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ((*r)->pending(), 0u);
+  io.run();  // nothing pending: returns at once
+}
+
 TEST_F(ResolverTest, MxRecordsLowerCased) {
   const std::string name = "Two.Example";
   const auto mx = run(resolver_->mx(name));
