@@ -184,6 +184,8 @@ tl::expected<void, std::string> read_dns(TableReader& r, Config& c) {
 }  // namespace
 
 void finish(Config& c) {
+  c.server.outbound.dns_servers = c.dns_servers;
+  c.server.outbound.dns_family = c.dns_family;
   // Postfix's default for smtpd_client_connection_limit_exceptions is $mynetworks: loopback and
   // the relay networks have no per-client limit unless the operator says otherwise.
   if (!c.connection_limit_exempt_set) {

@@ -308,7 +308,10 @@ asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
   NexthopOptions opts;
   opts.max_addresses = cfg_.max_addresses;
   opts.self_names = {hostname_};
-  ResolvedNexthop resolved = co_await resolve_nexthop(io_, resolver_, d.hop, opts);
+  opts.self_endpoints = self_endpoints_;
+  opts.family = cfg_.dns_family;
+  const std::function<double()> draw = [this] { return random01(); };
+  ResolvedNexthop resolved = co_await resolve_nexthop(io_, resolver_, d.hop, opts, draw);
 
   std::unique_ptr<OutboundConnection> conn;
   std::string error;

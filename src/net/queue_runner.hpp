@@ -30,6 +30,7 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
 #include <asio/ssl/context.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
@@ -57,6 +58,10 @@ class QueueRunner {
 
   // The resolver for MX delivery (may stay unset: MX routes then defer).
   void set_resolver(Resolver* r) { resolver_ = r; }
+  // Our listeners: a next hop that leads back to one of them is a loop (5.4.6).
+  void set_self_endpoints(std::vector<asio::ip::tcp::endpoint> e) {
+    self_endpoints_ = std::move(e);
+  }
   // Start-up, before start(): scans the queue directory (blocking).
   tl::expected<void, std::string> open();
   void start();
@@ -130,6 +135,7 @@ class QueueRunner {
   const policy::RecipientPolicy& recipients_;
   events::Observer& observer_;
   Resolver* resolver_ = nullptr;
+  std::vector<asio::ip::tcp::endpoint> self_endpoints_;
   sasl::ClientCrypto* sasl_crypto_;
   std::shared_ptr<asio::ssl::context> tls_;
 

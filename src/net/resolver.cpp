@@ -287,6 +287,12 @@ tl::expected<std::unique_ptr<Resolver>, std::string> Resolver::create(
   } else {
     for (const auto& f : forwarders)
       if (int rc = ub_ctx_set_fwd(ctx, f.c_str()); rc != 0) return fail("DNS server " + f, rc);
+    // unbound answers the RFC 6761 special-use names (.test, .example, .invalid) NXDOMAIN itself.
+    // With servers configured by the operator (a lab, a split-horizon resolver, the test suite's
+    // server), those servers decide about .test and .example too.
+    for (const char* zone : {"test. transparent", "example. transparent"})
+      if (int rc = ub_ctx_set_option(ctx, "local-zone:", zone); rc != 0)
+        return fail(std::string("unbound local-zone ") + zone, rc);
   }
   // ub_fd() finalizes the configuration; a bad one shows here.
   if (ub_fd(ctx) < 0) {
