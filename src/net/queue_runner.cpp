@@ -97,7 +97,9 @@ tl::expected<void, std::string> QueueRunner::open() {
         {"", "warning: corrupt queue file moved to " + store_.directory() + "/corrupt/: " + c,
          true});
   for (const auto& n : scan->incomplete)
-    observer_.queue_note({"", "removed incomplete queue file " + n + " (never acknowledged)"});
+    observer_.queue_note({"", "removed incomplete queue file " + n +
+                                  " (a receipt cut short before its 250, or the removal of a "
+                                  "finished item)"});
   for (auto& item : scan->items) add(item.name, std::move(item.envelope));
   if (!items_.empty())
     observer_.queue_note({"", "queue " + store_.directory() + ": " + std::to_string(items_.size()) +
@@ -247,9 +249,11 @@ void QueueRunner::wake_idle(Destination& d) {
 void QueueRunner::dispatch(std::int64_t t) {
   for (auto& [key, d] : destinations_) {
     if (d.ready.empty() || d.state.held(t)) continue;
-    const std::size_t idle = d.idle_waiters.size();
+    // Idle connections take the new work first; a busy one takes the next item when its
+    // transaction ends. New connections only for work beyond what the open ones will carry
+    // (a connection per message would be churn, not concurrency).
     wake_idle(d);
-    std::size_t wanted = d.ready.size() > idle ? d.ready.size() - idle : 0;
+    std::size_t wanted = d.ready.size() > d.active ? d.ready.size() - d.active : 0;
     while (wanted > 0 && d.state.may_connect(t, d.active) && active_ < cfg_.max_connections) {
       ++d.active;
       ++active_;
@@ -368,13 +372,17 @@ asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
     while (!stopping_) {
       std::string name = take_ready(d);
       if (name.empty()) {
-        // Idle: wait a moment for more mail to this destination before saying QUIT.
-        asio::steady_timer idle(io_);
-        idle.expires_after(cfg_.idle_time);
-        d.idle_waiters.push_back(&idle);
-        co_await idle.async_wait(as_tuple(use_awaitable));
-        std::erase(d.idle_waiters, &idle);
-        name = take_ready(d);
+        // Idle: wait up to idle_time for more mail to this destination before saying QUIT. A
+        // wake-up whose work another connection took first waits on.
+        const auto until = std::chrono::steady_clock::now() + cfg_.idle_time;
+        while (name.empty() && !stopping_ && std::chrono::steady_clock::now() < until) {
+          asio::steady_timer idle(io_);
+          idle.expires_at(until);
+          d.idle_waiters.push_back(&idle);
+          co_await idle.async_wait(as_tuple(use_awaitable));
+          std::erase(d.idle_waiters, &idle);
+          name = take_ready(d);
+        }
         if (name.empty()) break;
       }
       Item& item = *items_.at(name);
@@ -464,6 +472,10 @@ asio::awaitable<void> QueueRunner::fail_all(Item& item, const std::vector<std::s
     a.index = i;
     a.result.outcome = outcome;
     a.result.reply = reply;
+    // A local reason ("connect to ...: Connection refused") carries no code: RFC 3463 X.4.1 "no
+    // answer from host", as Postfix reports it. DNS failures come with their own code.
+    if (reply.empty() || reply[0] < '2' || reply[0] > '5')
+      a.result.status = outcome == AttemptOutcome::Failed ? "5.4.4" : "4.4.1";
     a.relay = relay;
     attempts.push_back(std::move(a));
   }
@@ -561,7 +573,8 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
     }
     // Only once the notice is durable does the envelope say the recipient was reported.
     if (!o.notice_error.empty()) return o;
-    if (!transcript.empty()) store_.save_transcript(name, transcript);
+    // The transcript answers "why is this still here": a finished item needs none.
+    if (!transcript.empty() && !finished) store_.save_transcript(name, transcript);
     auto r = finished ? store_.remove(name) : store_.update(name, updated);
     if (!r) o.store_error = r.error();
     return o;

@@ -48,6 +48,11 @@ Server::Server(asio::io_context& io, ServerConfig config, policy::Directory dire
       ctx_{cfg_, policy_, sink_, pool_, observers_, throttle_, creds_, registry_, stopping_},
       grace_timer_(io) {
   if (!cfg_.discard) {
+    // ETRN (RFC 1985) makes the queued mail of a domain due now. The session and the runner
+    // share the event loop thread, so the call is direct.
+    cfg_.session.etrn_run = [this](const std::string& domain) -> std::size_t {
+      return runner_ ? runner_->flush_domain(domain) : 0;
+    };
     runner_ =
         std::make_unique<QueueRunner>(io_, cfg_.outbound, cfg_.session.hostname, pool_,
                                       queue_store_, sink_, recipients_, observers_, &sasl_crypto_);

@@ -107,7 +107,27 @@ void ServerSession::on_etrn(const Command& cmd) {
     reply(Reply{503, "5.5.1", "Error: MAIL transaction in progress"});  // RFC 1985 §5
     return;
   }
-  reply(ReplyId::EtrnNoQueue, cmd.argument);
+  // RFC 1985 §3: "@domain" asks for the domain and its subdomains (taken as the domain
+  // itself here), "#queue" names a queue Taube does not have.
+  std::string_view node = cmd.argument;
+  if (!node.empty() && node.front() == '@') node.remove_prefix(1);
+  if (!node.empty() && node.front() == '#') {
+    reply(ReplyId::EtrnNoQueue, cmd.argument);
+    return;
+  }
+  if (!is_valid_domain(node, false)) {
+    reply(ReplyId::EtrnBadNode, cmd.argument);
+    return;
+  }
+  if (!cfg_.etrn_run) {
+    reply(ReplyId::EtrnNoQueue, cmd.argument);
+    return;
+  }
+  const std::string domain(node);
+  if (cfg_.etrn_run(domain) == 0)
+    reply(ReplyId::EtrnNothing, domain);
+  else
+    reply(ReplyId::EtrnStarted, domain);
 }
 
 void ServerSession::on_unknown(const Command&) {

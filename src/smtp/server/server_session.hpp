@@ -32,6 +32,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -61,7 +62,10 @@ struct SessionConfig {
   bool reject_long_lines = false;  // text lines over limits.max_text_line
   VrfyMode vrfy = VrfyMode::CannotVerify;
   bool expn = false;
-  bool etrn = false;  // advertise ETRN (answers 458 until a queue exists)
+  bool etrn = false;  // advertise ETRN (RFC 1985)
+  // The queue's ETRN hook: makes the mail queued for a domain due now and returns how many
+  // recipients that was; empty (no queue: discard mode, tests): 458.
+  std::function<std::size_t(const std::string& domain)> etrn_run;
   bool require_helo = true;
   // The SASL mechanisms' cryptography (process-wide, crypto::OpenSslSasl in the server) and a
   // per-process random key for SCRAM's stand-in secrets (sasl/server_mechanism.hpp). Without
@@ -297,7 +301,7 @@ class ServerSession {
   bool success_sent_ = false;
   BareNewlinePolicy bare_newline_;
   std::uint64_t message_size_ = 0;
-  HeaderScanner headers_;  // Received: count of the message in progress (loop detection)
+  HeaderScanner headers_;       // Received: count of the message in progress (loop detection)
   std::string line_;            // a partial command line carried between receive() calls
   bool line_overflow_ = false;  // the current command line exceeded the limit: skip to LF
   std::string out_;

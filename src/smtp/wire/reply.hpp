@@ -32,6 +32,9 @@ enum class ReplyId {
   ExpnDisabled,          // 502 5.5.1
   EtrnDisabled,          // 502 5.5.1
   EtrnNoQueue,           // 458 4.3.0
+  EtrnStarted,           // 250 2.0.0
+  EtrnNothing,           // 251 2.0.0
+  EtrnBadNode,           // 459 4.3.0
   Help,                  // 214 2.0.0
   NotImplemented,        // 502 5.5.1
   NeedHelo,              // 503 5.5.1

@@ -57,7 +57,11 @@ class SecTaube(Taube):
         cfg: dict = {
             "listener": listeners,
             "tls": {"certificate": str(self.cert), "key": str(self.key), "self_signed": True},
-            "relay": {"networks": [], "spool": str(self.spool)},
+            # The relay tests look at what was queued: a smarthost that refuses connections
+            # keeps every relayed message in the queue (deferred, next try in an hour).
+            "relay": {"networks": [], "spool": str(self.spool), "smarthost": "127.0.0.1:1",
+                      "smarthost_tls": "none"},
+            "queue": {"retry_min": 3600, "retry_max": 3600},
         }
         try:
             if users:

@@ -175,7 +175,7 @@ TEST_F(ConfigTest, ValidateChecksDirectory) {
   auto ok = load_config(write("[aliases]\n\"a@localhost\" = [\"x@elsewhere.net\"]\n"));
   ASSERT_TRUE(ok.has_value()) << ok.error();
   EXPECT_TRUE(validate(*ok).has_value());
-  auto c = load_config(write("[aliases]\n\"a@localhost\" = [\"nobody@localhost\"]\n"));
+  auto c = load_config(write("[aliases]\n\"a@localhost\" = [\"no-at-sign\"]\n"));
   ASSERT_TRUE(c.has_value()) << c.error();
   auto d = validate(*c);
   ASSERT_FALSE(d.has_value());

@@ -133,5 +133,24 @@ TEST(SessionEtrn, Enabled) {
             "250,458 4.3.0,501 5.5.4,250 2.1.0,503 5.5.1");
 }
 
+TEST(SessionEtrn, StartsAQueueRun) {
+  SessionConfig cfg = test_config();
+  cfg.etrn = true;
+  std::vector<std::string> asked;
+  cfg.etrn_run = [&](const std::string& domain) -> std::size_t {
+    asked.push_back(domain);
+    return domain == "busy.example" ? 3 : 0;
+  };
+  SessionDriver d(cfg);
+  d.start();
+  const auto rs = replies_to(d, kEhlo +
+                                    "ETRN busy.example\r\nETRN @idle.example\r\n"
+                                    "ETRN #queue1\r\nETRN not_a..domain\r\n");
+  EXPECT_EQ(codes(rs), "250,250 2.0.0,251 2.0.0,458 4.3.0,459 4.3.0");
+  EXPECT_EQ(rs.at(1).last_line(), "250 2.0.0 Queuing for node busy.example started");
+  EXPECT_EQ(rs.at(2).last_line(), "251 2.0.0 No messages waiting for node idle.example");
+  EXPECT_EQ(asked, (std::vector<std::string>{"busy.example", "idle.example"}));
+}
+
 }  // namespace
 }  // namespace taube::smtp
