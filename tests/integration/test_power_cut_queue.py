@@ -1,0 +1,331 @@
+"""Power cuts of the outbound queue (issue 14): "every acknowledged message is delivered or
+bounced, none vanishes", on crashfs (tests/crashfs), where whatever was not fsynced is gone
+after the cut. The queue directory and the mail root (the local sender's bounces) are on it.
+
+Relay clients (from 127.0.0.1, a [relay] network) submit uniquely marked messages from the local
+user alice@example.org to recipients at remote.test, routed to an SmtpPeer on 127.0.0.2.
+Scenarios, each a cut -> kill -9 -> remount -> restart -> check cycle (tests/crashfs/queue_cut.py):
+
+1. Queueing: the peer is down (port closed), so everything acknowledged stays queued; cuts at
+   random moments, right after a client saw a 250, and armed at the N-th sync-class call (after
+   it, or instead of it). After each cut every acknowledged message must still be a complete
+   queue item. At the end the peer comes up: each arrives exactly once (it was never handed
+   over before, so a duplicate would be a bug too), complete; the queue drains with no files
+   left in new/, env/, tmp/, corrupt/.
+2. Delivery: the peer accepts; cuts at random moments under load, and armed from the peer's
+   end of data (the N-th sync after/instead of it: the window between the peer's 250 and
+   Taube's removal of the item). Every acknowledged message arrives at least once. SMTP is
+   at-least-once (RFC 5321 §6.1, §4.5.4): a cut after the peer's 250 and before the removal is
+   durable repeats the delivery, so duplicates are allowed and counted; a loss is a bug.
+3. Bounces: the peer answers 550 to every x*@remote.test; the DSN goes to alice's Maildir on
+   the crashfs (queued before the envelope says "failed", src/net/queue_runner.cpp). Cuts at
+   random moments and armed from the 550. Every failed recipient of an acknowledged message
+   gets a bounce (duplicates counted, allowed: notice first, then the envelope), every other
+   one arrives; none both, none neither.
+
+Each scenario prints a MEASURE line (cuts, acked, delivered, duplicates, lost). Short form a
+handful of cuts each; TAUBE_POWER_CUT=long (make crash) dozens. Needs root and /dev/fuse (exit
+77 otherwise). TAUBE_CRASH_SEED repeats a run.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "crashfs"))
+import crashfs  # noqa: E402
+import harness as h  # noqa: E402
+import power_cut as pc  # noqa: E402
+import queue_cut as qc  # noqa: E402
+from taubetest import robust as rh  # noqa: E402
+
+LONG = os.environ.get("TAUBE_POWER_CUT") == "long"
+RANDOM_CUTS = 16 if LONG else 2
+ACK_CUT_EVERY = 4 if LONG else 2
+SWEEP = 8 if LONG else 3          # armed cuts at sync 1..SWEEP, after and instead of it
+ROUNDS = 3 if LONG else 1         # armed sweeps from the peer's reply (scenarios 2 and 3)
+BOB, CAROL = "bob@remote.test", "carol@remote.test"
+VERBOSE = bool(os.environ.get("TAUBE_CRASH_VERBOSE"))  # a line per cut
+T0 = time.monotonic()
+
+
+def reject_x(addr: str, n: int):
+    return "550 5.1.1 no such user here" if addr.lower().startswith("x") else None
+
+
+class QRunner:
+    def __init__(self, workdir: Path, peer_up: bool, journal: bool = False, rcpt=None):
+        self.fs = crashfs.CrashFs(workdir)
+        self.fs.mount()
+        for sub in ("tmp", "new", "cur"):
+            (self.fs.mnt / "mail" / "example.org" / "alice" / sub).mkdir(parents=True)
+        self.fs.sync()
+        self.peer = qc.SmtpPeer(port=qc.free_port("127.0.0.2"), rcpt=rcpt)
+        if not peer_up:
+            self.peer.stop()
+        self.srv = None
+        self.srv = qc.QueueServer(self.fs, self.peer.port, journal)
+        self.ledger = pc.Ledger()
+        self.stats = pc.Stats()
+        self.last = qc.Account()
+        self.fs.events()
+
+    def close(self) -> None:
+        try:
+            self.peer.stop()
+            if self.srv:
+                self.srv.cleanup()
+        finally:
+            self.fs.cleanup()
+
+    def check(self, label: str, settle: float = 8.0) -> qc.Account:
+        """Every acked recipient queued, delivered or bounced; retried for `settle` seconds
+        (the journal publishes a bounce a moment after its 250)."""
+        deadline = time.monotonic() + settle
+        while True:
+            a = qc.account(self.srv, self.peer, self.ledger.snapshot())
+            if not a.bad() or time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
+        if a.bad():
+            self.stats.violations.append((label, a.summary(), a.lost[:3], a.partial[:3],
+                                          a.both[:3]))
+        self.last = a
+        return a
+
+    def after_cut(self, load: qc.Load | None, label: str) -> None:
+        self.stats.cuts += 1
+        if load:
+            load.gate.clear()
+            load.wait_idle()
+        self.srv.kill9()
+        self.fs.remount()
+        try:
+            self.srv.restart()
+        except pc.StartFailed as e:
+            self.stats.restart_failures.append(str(e)[:2000])
+            raise
+        a = self.check(label)
+        if VERBOSE:
+            print(f"{time.monotonic() - T0:7.2f}s {label}: {a.summary()}", file=sys.stderr)
+        self.fs.events()
+        if load:
+            load.gate.set()
+
+    def random_cuts(self, n: int, rng: random.Random, rcpts_of, ack_cut_every: int,
+                    threads: int = 3) -> None:
+        fired = threading.Event()
+        armed = [False]
+        lock = threading.Lock()
+
+        def cut_on_ack(_rec) -> None:
+            with lock:
+                if not armed[0]:
+                    return
+                armed[0] = False
+            self.fs.cut_quietly()
+            fired.set()
+
+        load = qc.Load(lambda: self.srv.port, self.ledger, rng.randrange(1 << 30), rcpts_of,
+                       threads, tag=f"r{self.stats.cuts}")
+        try:
+            for k in range(n):
+                time.sleep(rng.uniform(0.2, 0.8))
+                ack = bool(ack_cut_every) and k % ack_cut_every == ack_cut_every - 1
+                if ack:
+                    fired.clear()
+                    armed[0] = True
+                    load.on_ack = cut_on_ack
+                    if not fired.wait(15):
+                        raise AssertionError("no 250 within 15 s")
+                    load.on_ack = None
+                    self.stats.ack_cuts += 1
+                else:
+                    self.fs.cut()
+                    self.stats.random_cuts += 1
+                    pc.Runner.note_cut_point(self)
+                self.after_cut(load, f"{'ack' if ack else 'random'} cut {k + 1}")
+            time.sleep(0.3)
+        finally:
+            load.join()
+
+    def one(self, tag: str, rng: random.Random, rcpts: list[str]) -> qc.QRecord:
+        rec = qc.QRecord(tag, qc.make_message(tag, rng, rcpts), rcpts)
+        self.ledger.add(rec)
+        qc.submit(self.srv.port, rec)
+        return rec
+
+    def armed_sweep(self, calls: int, rng: random.Random, rcpts_of) -> None:
+        """Scenario 1: cut at the N-th sync-class call from now, one message at a time."""
+        for n in range(1, calls + 1):
+            for after in (True, False):
+                self.fs.events()
+                self.fs.arm(n, after=after)
+                for k in range(6):
+                    tag = f"q-a{self.stats.cuts}-{n}{'a' if after else 'b'}-{k}"
+                    self.one(tag, rng, rcpts_of(rng, tag))
+                    time.sleep(0.05)
+                    if self.fs.dead():
+                        break
+                if not self.fs.dead():
+                    self.fs.disarm()
+                    continue
+                self.stats.armed_cuts += 1
+                pc.Runner.note_cut_point(self, instead=not after)
+                self.after_cut(None, f"armed cut {'after' if after else 'before'} sync {n}")
+
+    def hooked_sweep(self, calls: int, rounds: int, rng: random.Random, rcpts_of,
+                     hook: str) -> None:
+        """Scenarios 2 and 3: arm the cut from the peer's reply (`hook`: "data" = its end of
+        data, "rcpt" = a 550 to RCPT): the N-th sync-class call Taube makes after it."""
+        for rnd in range(rounds):
+            for n in range(1, calls + 1):
+                for after in (True, False):
+                    once = [True]
+
+                    def arm(*args):
+                        if once[0]:
+                            once[0] = False
+                            self.fs.events()
+                            self.fs.arm(n, after=after)
+                        return None
+
+                    def rcpt(addr, k):
+                        reply = reject_x(addr, k)
+                        if reply:
+                            arm()
+                        return reply
+
+                    if hook == "data":
+                        self.peer.on_data = lambda t: arm()
+                    else:
+                        self.peer.on_rcpt = rcpt
+                    tag = f"q-h{self.stats.cuts}-{rnd}-{n}{'a' if after else 'b'}"
+                    self.one(tag, rng, rcpts_of(rng, tag))
+                    deadline = time.monotonic() + 6
+                    while time.monotonic() < deadline and not self.fs.dead():
+                        time.sleep(0.05)
+                    self.peer.on_data = None
+                    self.peer.on_rcpt = reject_x
+                    if not self.fs.dead():
+                        self.fs.disarm()
+                        continue
+                    self.stats.armed_cuts += 1
+                    pc.Runner.note_cut_point(self, instead=not after)
+                    self.after_cut(None, f"{hook} cut {'after' if after else 'before'} sync {n}")
+
+    def finish(self, drain: float = 90.0) -> tuple[qc.Account, list[str], int]:
+        """The peer up, the queue drained, a clean stop; (final account, stray files, exit)."""
+        self.peer.on_data = None
+        if self.peer._server is None:
+            self.peer.start()
+        drained = qc.wait_drained(self.srv, drain)
+        a = self.check("final", settle=10.0)
+        rc = self.srv.stop(check=False)
+        stray = qc.stray_files(self.srv.queue)
+        if not drained:
+            stray.insert(0, "the queue did not drain")
+        self.fs.unmount()
+        return a, stray, rc
+
+
+def rcpts_remote(rng: random.Random, marker: str) -> list[str]:
+    return [BOB] if rng.random() < 0.6 else [BOB, CAROL]
+
+
+def rcpts_bounce(rng: random.Random, marker: str) -> list[str]:
+    x = f"x{abs(hash(marker)) % 1000}@remote.test"
+    return rng.choice([[BOB, x], [x], [x, CAROL, f"x2{abs(hash(marker)) % 97}@remote.test"]])
+
+
+class PowerCutQueue(unittest.TestCase):
+    def setUp(self):
+        self.seed = int(os.environ.get("TAUBE_CRASH_SEED", random.randrange(1, 1 << 30)))
+        self.rng = random.Random(self.seed)
+        print(f"{self.id()}: seed {self.seed} (TAUBE_CRASH_SEED to repeat)", file=sys.stderr)
+        self.work = Path(tempfile.mkdtemp(prefix="taube-qcut-"))
+        self.addCleanup(shutil.rmtree, self.work, True)
+
+    def conclude(self, scenario: str, r: QRunner, final: qc.Account, stray: list[str], rc: int,
+                 allow_duplicates: bool) -> None:
+        st = r.stats
+        recs = r.ledger.snapshot()
+        unacked = sum(1 for x in recs if x.status != "acked")
+        rh.report("power_cut_queue", scenario=scenario, seed=self.seed, cuts=st.cuts,
+                  random=st.random_cuts, after_250=st.ack_cuts, armed=st.armed_cuts,
+                  acked=final.acked, unacked=unacked, delivered=final.delivered,
+                  bounced=final.bounced, duplicates=final.duplicates, lost=len(final.lost),
+                  partial=len(final.partial), unacked_delivered=final.unacked_delivered,
+                  cut_points=";".join(f"{k.replace(' ', '_')}:{v}"
+                                      for k, v in sorted(st.cut_points.items())))
+        self.assertEqual(st.restart_failures, [], "the server must start after every cut")
+        self.assertEqual(st.violations, [], "after some cut: (when, summary, lost, partial, "
+                         "delivered and bounced)")
+        self.assertEqual(final.lost, [], "acknowledged recipients neither delivered nor bounced")
+        self.assertEqual(final.partial, [], "partial queue files, deliveries or bounces")
+        self.assertEqual(final.both, [], "delivered and bounced")
+        self.assertEqual(final.queued, 0, "still queued after the drain")
+        self.assertEqual(stray, [], "files left in the queue after it drained")
+        self.assertEqual(rc, 0, "exit 0 on SIGTERM after the last restart")
+        if not allow_duplicates:
+            self.assertEqual(final.duplicates, 0, "delivered more than once")
+        self.assertGreater(final.acked, 10, "the load must have queued real traffic")
+
+    def test_cut_while_queueing(self):
+        r = QRunner(self.work, peer_up=False)
+        try:
+            r.random_cuts(RANDOM_CUTS, self.rng, rcpts_remote, ACK_CUT_EVERY)
+            r.armed_sweep(SWEEP, self.rng, rcpts_remote)
+            final, stray, rc = r.finish()
+        finally:
+            r.close()
+        # Nothing was handed to the peer before the end: exactly once.
+        self.conclude("queueing", r, final, stray, rc, allow_duplicates=False)
+        self.assertGreater(r.stats.armed_cuts, 0)
+
+    def test_cut_during_delivery(self):
+        r = QRunner(self.work, peer_up=True)
+        try:
+            r.random_cuts(RANDOM_CUTS, self.rng, rcpts_remote, ACK_CUT_EVERY)
+            r.hooked_sweep(SWEEP // 2 + 1, ROUNDS, self.rng, rcpts_remote, "data")
+            final, stray, rc = r.finish()
+        finally:
+            r.close()
+        self.conclude("delivery", r, final, stray, rc, allow_duplicates=True)
+        self.assertGreater(final.delivered, 0)
+
+    def run_bounces(self, journal: bool) -> None:
+        r = QRunner(self.work, peer_up=True, journal=journal, rcpt=reject_x)
+        try:
+            r.random_cuts(RANDOM_CUTS, self.rng, rcpts_bounce, ACK_CUT_EVERY)
+            r.hooked_sweep(SWEEP // 2 + 2, ROUNDS, self.rng, rcpts_bounce, "rcpt")
+            final, stray, rc = r.finish()
+        finally:
+            r.close()
+        self.conclude(f"bounces/journal={'on' if journal else 'off'}", r, final, stray, rc,
+                      allow_duplicates=True)
+        self.assertGreater(final.bounced, 0)
+
+    def test_cut_while_bouncing(self):
+        self.run_bounces(False)
+
+    @unittest.skipUnless(LONG, "the journal variant runs in the long form")
+    def test_cut_while_bouncing_with_journal(self):
+        self.run_bounces(True)
+
+
+if __name__ == "__main__":
+    reason = crashfs.skip_reason()
+    if reason:
+        print(f"SKIP: {reason}", file=sys.stderr)
+        sys.exit(h.SKIP)
+    h.main()
