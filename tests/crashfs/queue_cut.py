@@ -312,8 +312,9 @@ def account(srv: QueueServer, peer: SmtpPeer, records: list[QRecord],
 
 
 def stray_files(queue: Path) -> list[str]:
-    """After the queue drained: anything left in new/, env/, tmp/ or corrupt/."""
-    return [str(p) for sub in ("new", "env", "tmp", "corrupt") if (queue / sub).is_dir()
+    """After the queue drained: anything left in new/, env/, tmp/, corrupt/ or transcripts/."""
+    return [str(p) for sub in ("new", "env", "tmp", "corrupt", "transcripts")
+            if (queue / sub).is_dir()
             for p in (queue / sub).iterdir()]
 
 

@@ -53,6 +53,9 @@ RANDOM_CUTS = 16 if LONG else 2
 ACK_CUT_EVERY = 4 if LONG else 2
 SWEEP = 8 if LONG else 3          # armed cuts at sync 1..SWEEP, after and instead of it
 ROUNDS = 3 if LONG else 1         # armed sweeps from the peer's reply (scenarios 2 and 3)
+DELIVERY_SYNCS = 5 if LONG else 2  # after the peer's 250: fsyncdir of queue/new/, queue/env/
+BOUNCE_SYNCS = 6 if LONG else 4    # after its 550: the DSN's fsync and new/, then the item's
+FIRST_BOUNCE_SYNCS = 7
 BOB, CAROL = "bob@remote.test", "carol@remote.test"
 VERBOSE = bool(os.environ.get("TAUBE_CRASH_VERBOSE"))  # a line per cut
 T0 = time.monotonic()
@@ -63,10 +66,12 @@ def reject_x(addr: str, n: int):
 
 
 class QRunner:
-    def __init__(self, workdir: Path, peer_up: bool, journal: bool = False, rcpt=None):
+    def __init__(self, workdir: Path, peer_up: bool, journal: bool = False, rcpt=None,
+                 sender_maildir: bool = True):
         self.fs = crashfs.CrashFs(workdir)
         self.fs.mount()
-        for sub in ("tmp", "new", "cur"):
+        (self.fs.mnt / "mail").mkdir()
+        for sub in ("tmp", "new", "cur") if sender_maildir else ():
             (self.fs.mnt / "mail" / "example.org" / "alice" / sub).mkdir(parents=True)
         self.fs.sync()
         self.peer = qc.SmtpPeer(port=qc.free_port("127.0.0.2"), rcpt=rcpt)
@@ -185,50 +190,61 @@ class QRunner:
 
     def hooked_sweep(self, calls: int, rounds: int, rng: random.Random, rcpts_of,
                      hook: str) -> None:
-        """Scenarios 2 and 3: arm the cut from the peer's reply (`hook`: "data" = its end of
-        data, "rcpt" = a 550 to RCPT): the N-th sync-class call Taube makes after it."""
+        """Scenarios 2 and 3: for N = 1..calls, after and instead, hooked_cut()."""
         for rnd in range(rounds):
             for n in range(1, calls + 1):
                 for after in (True, False):
-                    once = [True]
-
-                    def arm(*args):
-                        if once[0]:
-                            once[0] = False
-                            self.fs.events()
-                            self.fs.arm(n, after=after)
-                        return None
-
-                    def rcpt(addr, k):
-                        reply = reject_x(addr, k)
-                        if reply:
-                            arm()
-                        return reply
-
-                    if hook == "data":
-                        self.peer.on_data = lambda t: arm()
-                    else:
-                        self.peer.on_rcpt = rcpt
                     tag = f"q-h{self.stats.cuts}-{rnd}-{n}{'a' if after else 'b'}"
-                    self.one(tag, rng, rcpts_of(rng, tag))
-                    deadline = time.monotonic() + 6
-                    while time.monotonic() < deadline and not self.fs.dead():
-                        time.sleep(0.05)
-                    self.peer.on_data = None
-                    self.peer.on_rcpt = reject_x
-                    if not self.fs.dead():
-                        self.fs.disarm()
-                        continue
-                    self.stats.armed_cuts += 1
-                    pc.Runner.note_cut_point(self, instead=not after)
-                    self.after_cut(None, f"{hook} cut {'after' if after else 'before'} sync {n}")
+                    self.hooked_cut(n, after, hook, rcpts_of(rng, tag), tag, rng)
+
+    def hooked_cut(self, n: int, after: bool, hook: str, rcpts: list[str], tag: str,
+                   rng: random.Random) -> bool:
+        """Arms the cut from the peer's reply (`hook`: "data" = its end of data, "rcpt" = its
+        550 to RCPT) at the N-th sync-class call Taube makes after it (after the call or
+        instead of it), sends one message; if the power went, the cycle. Returns whether it
+        did (Taube made fewer than N calls otherwise)."""
+        once = [True]
+        saved = self.peer.on_data, self.peer.on_rcpt
+
+        def arm() -> None:
+            if once[0]:
+                once[0] = False
+                self.fs.events()
+                self.fs.arm(n, after=after)
+
+        def rcpt(addr, k):
+            reply = reject_x(addr, k)
+            if reply:
+                arm()
+            return reply
+
+        if hook == "data":
+            self.peer.on_data = lambda t: arm()
+        else:
+            self.peer.on_rcpt = rcpt
+        self.one(tag, rng, rcpts)
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline and not self.fs.dead():
+            time.sleep(0.05)
+        self.peer.on_data, self.peer.on_rcpt = saved
+        if not self.fs.dead():
+            self.fs.disarm()
+            return False
+        self.stats.armed_cuts += 1
+        pc.Runner.note_cut_point(self, instead=not after)
+        self.after_cut(None, f"{hook} cut {'after' if after else 'before'} sync {n}")
+        return True
 
     def finish(self, drain: float = 90.0) -> tuple[qc.Account, list[str], int]:
         """The peer up, the queue drained, a clean stop; (final account, stray files, exit)."""
         self.peer.on_data = None
         if self.peer._server is None:
             self.peer.start()
+        t = time.monotonic()
         drained = qc.wait_drained(self.srv, drain)
+        if VERBOSE:
+            print(f"{time.monotonic() - T0:7.2f}s drained in {time.monotonic() - t:.1f}s",
+                  file=sys.stderr)
         a = self.check("final", settle=10.0)
         rc = self.srv.stop(check=False)
         stray = qc.stray_files(self.srv.queue)
@@ -285,6 +301,7 @@ class PowerCutQueue(unittest.TestCase):
         try:
             r.random_cuts(RANDOM_CUTS, self.rng, rcpts_remote, ACK_CUT_EVERY)
             r.armed_sweep(SWEEP, self.rng, rcpts_remote)
+            self.assertEqual(r.peer.sessions(), [], "the peer was down")
             final, stray, rc = r.finish()
         finally:
             r.close()
@@ -296,7 +313,7 @@ class PowerCutQueue(unittest.TestCase):
         r = QRunner(self.work, peer_up=True)
         try:
             r.random_cuts(RANDOM_CUTS, self.rng, rcpts_remote, ACK_CUT_EVERY)
-            r.hooked_sweep(SWEEP // 2 + 1, ROUNDS, self.rng, rcpts_remote, "data")
+            r.hooked_sweep(DELIVERY_SYNCS, ROUNDS, self.rng, rcpts_remote, "data")
             final, stray, rc = r.finish()
         finally:
             r.close()
@@ -307,7 +324,7 @@ class PowerCutQueue(unittest.TestCase):
         r = QRunner(self.work, peer_up=True, journal=journal, rcpt=reject_x)
         try:
             r.random_cuts(RANDOM_CUTS, self.rng, rcpts_bounce, ACK_CUT_EVERY)
-            r.hooked_sweep(SWEEP // 2 + 2, ROUNDS, self.rng, rcpts_bounce, "rcpt")
+            r.hooked_sweep(BOUNCE_SYNCS, ROUNDS, self.rng, rcpts_bounce, "rcpt")
             final, stray, rc = r.finish()
         finally:
             r.close()
@@ -317,6 +334,34 @@ class PowerCutQueue(unittest.TestCase):
 
     def test_cut_while_bouncing(self):
         self.run_bounces(False)
+
+    def test_first_bounce_creates_the_senders_maildir(self):
+        """The sender has no Maildir yet: the bounce creates it (MaildirStore::ensure_maildir
+        must make the new directories durable, finding P1 in docs/robustness.md) before the
+        envelope says "failed" and the item is removed. A fresh file system for each N."""
+        cuts = dups = 0
+        # After the 550: fsyncdir of example.org/, mail/, alice/ (the new directories), fsync
+        # of the DSN, fsyncdir of alice/new/, then the item's removal: queue/new/, queue/env/.
+        for n in range(1, FIRST_BOUNCE_SYNCS + 1):
+            for after in (True, False):
+                with self.subTest(n=n, after=after):
+                    work = self.work / f"{n}{'a' if after else 'b'}"
+                    r = QRunner(work, peer_up=True, rcpt=reject_x, sender_maildir=False)
+                    try:
+                        tag = f"q-first-{n}{'a' if after else 'b'}"
+                        cut = r.hooked_cut(n, after, "rcpt", ["x1@remote.test"], tag, self.rng)
+                        final, stray, rc = r.finish()
+                    finally:
+                        r.close()
+                    cuts += cut
+                    self.assertTrue(cut, "the sync was reached")
+                    dups += final.duplicates
+                    self.assertEqual(r.stats.violations, [])
+                    self.assertEqual((final.acked, final.bounced, final.lost), (1, 1, []))
+                    self.assertEqual(stray, [])
+        rh.report("power_cut_queue", scenario="first_bounce", seed=self.seed, cuts=cuts,
+                  acked=2 * FIRST_BOUNCE_SYNCS, bounced=2 * FIRST_BOUNCE_SYNCS, duplicates=dups,
+                  lost=0)
 
     @unittest.skipUnless(LONG, "the journal variant runs in the long form")
     def test_cut_while_bouncing_with_journal(self):
