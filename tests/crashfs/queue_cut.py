@@ -43,7 +43,8 @@ MARKER_RX = re.compile(rb"<(q-[0-9A-Za-z-]+)@client\.test>")
 
 
 class QueueServer(rh.RTaube):
-    def __init__(self, fs: crashfs.CrashFs, peer_port: int, journal: bool = False):
+    def __init__(self, fs: crashfs.CrashFs, peer_port: int, journal: bool = False,
+                 drop: str = ""):
         cfg = o.config({o.REMOTE: f"smtp:[127.0.0.2]:{peer_port}"},
                        queue={"path": str(fs.mnt / "queue"), "max_lifetime": 86400},
                        outbound={"tls": "none"})
@@ -51,7 +52,7 @@ class QueueServer(rh.RTaube):
                           "server": {"worker_threads": 4}})
         try:
             super().__init__(cfg, port=h.free_port(), mail_root=fs.mnt / "mail",
-                             env=crashfs.preload_env())
+                             env=crashfs.preload_env(drop))
         except AssertionError as e:
             raise pc.StartFailed(str(e)) from None
         self.queue = fs.mnt / "queue"

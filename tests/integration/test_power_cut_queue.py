@@ -52,9 +52,9 @@ LONG = os.environ.get("TAUBE_POWER_CUT") == "long"
 RANDOM_CUTS = 16 if LONG else 2
 ACK_CUT_EVERY = 4 if LONG else 2
 SWEEP = 8 if LONG else 3          # armed cuts at sync 1..SWEEP, after and instead of it
-ROUNDS = 3 if LONG else 1         # armed sweeps from the peer's reply (scenarios 2 and 3)
-DELIVERY_SYNCS = 5 if LONG else 2  # after the peer's 250: fsyncdir of queue/new/, queue/env/
-BOUNCE_SYNCS = 6 if LONG else 4    # after its 550: the DSN's fsync and new/, then the item's
+ROUNDS = 6 if LONG else 1         # armed sweeps from the peer's reply (scenarios 2 and 3)
+DELIVERY_SYNCS = 2  # after the peer's 250: fsyncdir of queue/new/, queue/env/
+BOUNCE_SYNCS = 4  # after its 550: the DSN's fsync and new/, then the item's new/, env/
 FIRST_BOUNCE_SYNCS = 7
 BOB, CAROL = "bob@remote.test", "carol@remote.test"
 VERBOSE = bool(os.environ.get("TAUBE_CRASH_VERBOSE"))  # a line per cut
@@ -67,8 +67,8 @@ def reject_x(addr: str, n: int):
 
 class QRunner:
     def __init__(self, workdir: Path, peer_up: bool, journal: bool = False, rcpt=None,
-                 sender_maildir: bool = True):
-        self.fs = crashfs.CrashFs(workdir)
+                 sender_maildir: bool = True, tmpfile: bool = True, drop: str = ""):
+        self.fs = crashfs.CrashFs(workdir, tmpfile=tmpfile)
         self.fs.mount()
         (self.fs.mnt / "mail").mkdir()
         for sub in ("tmp", "new", "cur") if sender_maildir else ():
@@ -78,10 +78,11 @@ class QRunner:
         if not peer_up:
             self.peer.stop()
         self.srv = None
-        self.srv = qc.QueueServer(self.fs, self.peer.port, journal)
+        self.srv = qc.QueueServer(self.fs, self.peer.port, journal, drop)
         self.ledger = pc.Ledger()
         self.stats = pc.Stats()
         self.last = qc.Account()
+        self.settle = 8.0  # how long check() waits for a missing recipient to turn up
         self.fs.events()
 
     def close(self) -> None:
@@ -92,10 +93,10 @@ class QRunner:
         finally:
             self.fs.cleanup()
 
-    def check(self, label: str, settle: float = 8.0) -> qc.Account:
+    def check(self, label: str, settle: float | None = None) -> qc.Account:
         """Every acked recipient queued, delivered or bounced; retried for `settle` seconds
         (the journal publishes a bounce a moment after its 250)."""
-        deadline = time.monotonic() + settle
+        deadline = time.monotonic() + (self.settle if settle is None else settle)
         while True:
             a = qc.account(self.srv, self.peer, self.ledger.snapshot())
             if not a.bad() or time.monotonic() > deadline:
@@ -297,7 +298,14 @@ class PowerCutQueue(unittest.TestCase):
         self.assertGreater(final.acked, 10, "the load must have queued real traffic")
 
     def test_cut_while_queueing(self):
-        r = QRunner(self.work, peer_up=False)
+        self.run_queueing(True)
+
+    def test_cut_while_queueing_named_temp_files(self):
+        """crashfs without O_TMPFILE: DurableFile falls back to named files in tmp/."""
+        self.run_queueing(False)
+
+    def run_queueing(self, tmpfile: bool):
+        r = QRunner(self.work, peer_up=False, tmpfile=tmpfile)
         try:
             r.random_cuts(RANDOM_CUTS, self.rng, rcpts_remote, ACK_CUT_EVERY)
             r.armed_sweep(SWEEP, self.rng, rcpts_remote)
@@ -306,8 +314,33 @@ class PowerCutQueue(unittest.TestCase):
         finally:
             r.close()
         # Nothing was handed to the peer before the end: exactly once.
-        self.conclude("queueing", r, final, stray, rc, allow_duplicates=False)
+        self.conclude("queueing/" + ("O_TMPFILE" if tmpfile else "named_tmp"), r, final, stray, rc, allow_duplicates=False)
         self.assertGreater(r.stats.armed_cuts, 0)
+
+    def test_a_dropped_sync_is_caught(self):
+        """The checks have teeth: a "broken build" (the shim turns every fsync of a file, or of
+        a directory, into a no-op that succeeds: CRASHFS_DROP) loses acknowledged queue items
+        at the first cuts right after a 250 (peer down, so they must all be in the queue)."""
+        for drop in ("file-fsync", "dir-fsync"):
+            with self.subTest(drop=drop):
+                r = QRunner(self.work / drop, peer_up=False, drop=drop)
+                r.settle = 0.5
+                try:
+                    for k in range(4):
+                        try:
+                            r.random_cuts(1, self.rng, rcpts_remote, 1)
+                        except pc.StartFailed:
+                            break
+                        if r.stats.violations:
+                            break
+                finally:
+                    r.close()
+                how = r.stats.violations[0][1] if r.stats.violations else "not caught"
+                rh.report("power_cut_queue_variant", drop=drop, cuts=r.stats.cuts,
+                          caught="yes" if r.stats.violations or r.stats.restart_failures
+                          else "no", how=how.replace(" ", "_"))
+                self.assertTrue(r.stats.violations or r.stats.restart_failures,
+                                f"dropping {drop} went unnoticed after {r.stats.cuts} cuts")
 
     def test_cut_during_delivery(self):
         r = QRunner(self.work, peer_up=True)
