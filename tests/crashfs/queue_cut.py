@@ -202,7 +202,10 @@ def queue_partial(queue: Path, records: list[QRecord]) -> list:
     bad = []
     new = queue / "new"
     for p in sorted(new.iterdir()) if new.is_dir() else []:
-        raw = p.read_bytes()
+        try:
+            raw = p.read_bytes()
+        except FileNotFoundError:
+            continue  # delivered and removed since the listing
         m = MARKER_RX.search(raw)
         mk = m.group(1).decode() if m else None
         if mk not in sent:
