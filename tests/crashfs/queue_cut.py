@@ -44,9 +44,9 @@ MARKER_RX = re.compile(rb"<(q-[0-9A-Za-z-]+)@client\.test>")
 
 class QueueServer(rh.RTaube):
     def __init__(self, fs: crashfs.CrashFs, peer_port: int, journal: bool = False,
-                 drop: str = ""):
+                 drop: str = "", queue: dict | None = None):
         cfg = o.config({o.REMOTE: f"smtp:[127.0.0.2]:{peer_port}"},
-                       queue={"path": str(fs.mnt / "queue"), "max_lifetime": 86400},
+                       queue=merge({"path": str(fs.mnt / "queue"), "max_lifetime": 86400}, queue),
                        outbound={"tls": "none"})
         cfg = merge(cfg, {"delivery": {"journal": journal, "journal_size_mb": 4},
                           "server": {"worker_threads": 4}})

@@ -56,6 +56,7 @@ ROUNDS = 6 if LONG else 1         # armed sweeps from the peer's reply (scenario
 DELIVERY_SYNCS = 2  # after the peer's 250: fsyncdir of queue/new/, queue/env/
 BOUNCE_SYNCS = 4  # after its 550: the DSN's fsync and new/, then the item's new/, env/
 FIRST_BOUNCE_SYNCS = 7
+EXPIRY_ARMED = 10 if LONG else 3
 BOB, CAROL = "bob@remote.test", "carol@remote.test"
 VERBOSE = bool(os.environ.get("TAUBE_CRASH_VERBOSE"))  # a line per cut
 T0 = time.monotonic()
@@ -67,7 +68,8 @@ def reject_x(addr: str, n: int):
 
 class QRunner:
     def __init__(self, workdir: Path, peer_up: bool, journal: bool = False, rcpt=None,
-                 sender_maildir: bool = True, tmpfile: bool = True, drop: str = ""):
+                 sender_maildir: bool = True, tmpfile: bool = True, drop: str = "",
+                 queue: dict | None = None):
         self.fs = crashfs.CrashFs(workdir, tmpfile=tmpfile)
         self.fs.mount()
         (self.fs.mnt / "mail").mkdir()
@@ -78,7 +80,7 @@ class QRunner:
         if not peer_up:
             self.peer.stop()
         self.srv = None
-        self.srv = qc.QueueServer(self.fs, self.peer.port, journal, drop)
+        self.srv = qc.QueueServer(self.fs, self.peer.port, journal, drop, queue)
         self.ledger = pc.Ledger()
         self.stats = pc.Stats()
         self.last = qc.Account()
@@ -236,10 +238,11 @@ class QRunner:
         self.after_cut(None, f"{hook} cut {'after' if after else 'before'} sync {n}")
         return True
 
-    def finish(self, drain: float = 90.0) -> tuple[qc.Account, list[str], int]:
+    def finish(self, drain: float = 90.0, peer_up: bool = True) -> tuple[qc.Account, list[str],
+                                                                         int]:
         """The peer up, the queue drained, a clean stop; (final account, stray files, exit)."""
         self.peer.on_data = None
-        if self.peer._server is None:
+        if peer_up and self.peer._server is None:
             self.peer.start()
         t = time.monotonic()
         drained = qc.wait_drained(self.srv, drain)
@@ -367,6 +370,39 @@ class PowerCutQueue(unittest.TestCase):
 
     def test_cut_while_bouncing(self):
         self.run_bounces(False)
+
+    def test_cut_while_expiring(self):
+        """The peer stays down and [queue] max_lifetime is 2 s: every message expires and
+        bounces (QueueRunner::expire, the same commit_applied: notice, then removal) while
+        cuts fall at random and right after 250s."""
+        r = QRunner(self.work, peer_up=False, queue={"max_lifetime": 2})
+        try:
+            r.random_cuts(RANDOM_CUTS, self.rng, rcpts_remote, ACK_CUT_EVERY)
+            # Armed: three messages, then a cut at the N-th sync-class call from there on,
+            # N past their deferrals (each rewrites its envelope) into their expiry.
+            for n in range(1, EXPIRY_ARMED + 1):
+                for k in range(3):
+                    tag = f"q-e{r.stats.cuts}-{n}-{k}"
+                    r.one(tag, self.rng, rcpts_remote(self.rng, tag))
+                # Each is deferred once (2 syncs) before it expires (4: DSN, removal).
+                r.fs.events()
+                r.fs.arm(6 + n, after=n % 2 == 1)
+                deadline = time.monotonic() + 8
+                while time.monotonic() < deadline and not r.fs.dead():
+                    time.sleep(0.05)
+                if not r.fs.dead():
+                    r.fs.disarm()
+                    continue
+                r.stats.armed_cuts += 1
+                pc.Runner.note_cut_point(r, instead=n % 2 == 0)
+                r.after_cut(None, f"expiry cut at sync {6 + n}")
+            final, stray, rc = r.finish(peer_up=False)
+        finally:
+            r.close()
+        self.conclude("expiry", r, final, stray, rc, allow_duplicates=True)
+        self.assertEqual(final.delivered, 0)
+        self.assertEqual(final.bounced, sum(len(x.rcpts) for x in r.ledger.snapshot()
+                                            if x.status == "acked"))
 
     def test_first_bounce_creates_the_senders_maildir(self):
         """The sender has no Maildir yet: the bounce creates it (MaildirStore::ensure_maildir
