@@ -21,7 +21,13 @@ Scenarios, each a cut -> kill -9 -> remount -> restart -> check cycle (tests/cra
    the crashfs (queued before the envelope says "failed", src/net/queue_runner.cpp). Cuts at
    random moments and armed from the 550. Every failed recipient of an acknowledged message
    gets a bounce (duplicates counted, allowed: notice first, then the envelope), every other
-   one arrives; none both, none neither.
+   one arrives; none both, none neither. Also with the delivery journal (long form), and for
+   the first bounce to a sender without a Maildir (every sync after the 550, each on a fresh
+   file system).
+4. Expiry: the peer stays down, max_lifetime is 2 s: every message bounces as it expires.
+5. The checks have teeth: with every file fsync, or every directory fsync, dropped by the shim
+   (CRASHFS_DROP), acknowledged items are lost at the first cut.
+Scenario 1 runs with O_TMPFILE and with named temp files (crashfs --no-tmpfile).
 
 Each scenario prints a MEASURE line (cuts, acked, delivered, duplicates, lost). Short form a
 handful of cuts each; TAUBE_POWER_CUT=long (make crash) dozens. Needs root and /dev/fuse (exit
@@ -130,7 +136,7 @@ class QRunner:
             load.gate.set()
 
     def random_cuts(self, n: int, rng: random.Random, rcpts_of, ack_cut_every: int,
-                    threads: int = 3) -> None:
+                    threads: int = 3, pace: float = 0.02) -> None:
         fired = threading.Event()
         armed = [False]
         lock = threading.Lock()
@@ -144,7 +150,7 @@ class QRunner:
             fired.set()
 
         load = qc.Load(lambda: self.srv.port, self.ledger, rng.randrange(1 << 30), rcpts_of,
-                       threads, tag=f"r{self.stats.cuts}")
+                       threads, tag=f"r{self.stats.cuts}", pace=pace)
         try:
             for k in range(n):
                 time.sleep(rng.uniform(0.2, 0.8))
@@ -310,14 +316,17 @@ class PowerCutQueue(unittest.TestCase):
     def run_queueing(self, tmpfile: bool):
         r = QRunner(self.work, peer_up=False, tmpfile=tmpfile)
         try:
-            r.random_cuts(RANDOM_CUTS, self.rng, rcpts_remote, ACK_CUT_EVERY)
+            # Slower clients: with the peer down the queue only grows, and every retry
+            # rewrites every envelope (two syncs each).
+            r.random_cuts(RANDOM_CUTS, self.rng, rcpts_remote, ACK_CUT_EVERY, 2, 0.08)
             r.armed_sweep(SWEEP, self.rng, rcpts_remote)
             self.assertEqual(r.peer.sessions(), [], "the peer was down")
             final, stray, rc = r.finish()
         finally:
             r.close()
         # Nothing was handed to the peer before the end: exactly once.
-        self.conclude("queueing/" + ("O_TMPFILE" if tmpfile else "named_tmp"), r, final, stray, rc, allow_duplicates=False)
+        self.conclude("queueing/" + ("O_TMPFILE" if tmpfile else "named_tmp"), r, final, stray,
+                      rc, allow_duplicates=False)
         self.assertGreater(r.stats.armed_cuts, 0)
 
     def test_a_dropped_sync_is_caught(self):
