@@ -441,6 +441,44 @@ class PowerCutQueue(unittest.TestCase):
                   acked=2 * FIRST_BOUNCE_SYNCS, bounced=2 * FIRST_BOUNCE_SYNCS, duplicates=dups,
                   lost=0)
 
+    def test_no_transcript_left_by_a_cut_after_the_removal(self):
+        """A delivery attempt's transcript (transcripts/NAME, not fsynced: information for the
+        operator) can still become durable with a later rename out of tmp/ (the envelope's
+        update). A cut after the item's removal then brings back the transcript of an item that
+        is gone; the next scan() must remove it, or such files pile up. Found by
+        test_cut_while_bouncing_with_journal (a stray file after the drain)."""
+        grey = "grey@remote.test"
+        r = QRunner(self.work, peer_up=True,
+                    rcpt=lambda addr, n: "451 4.7.1 greylisted" if n == 1 else None)
+        try:
+            once = [True]
+
+            def arm(_t):
+                if once[0]:
+                    once[0] = False
+                    r.fs.events()
+                    r.fs.arm(2, after=True)  # the removal's fsync of queue/env/
+
+            # The first attempt ends at RCPT (451: the envelope is rewritten, the transcript
+            # saved); the first end of data is the retry's, moments later.
+            r.peer.on_data = arm
+            rec = r.one("q-transcript-1", self.rng, [grey])
+            self.assertEqual(rec.status, "acked")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not r.fs.dead():
+                time.sleep(0.05)
+            self.assertTrue(r.fs.dead(), "the retry was delivered and the cut came"
+                            + qc.o.diag(r.srv, r.peer))
+            transcripts = r.srv.queue / "transcripts"
+            r.after_cut(None, "after the removal")
+            left = [p.name for p in transcripts.iterdir()]
+            final, stray, rc = r.finish()
+        finally:
+            r.close()
+        self.assertEqual(left, [], "transcripts of removed items after the restart")
+        self.assertEqual(stray, [])
+        self.assertEqual((final.acked, final.delivered, final.lost), (1, 1, []))
+
     @unittest.skipUnless(LONG, "the journal variant runs in the long form")
     def test_cut_while_bouncing_with_journal(self):
         self.run_bounces(True)
