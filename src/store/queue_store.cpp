@@ -101,6 +101,13 @@ tl::expected<QueueScan, StoreError> QueueStore::scan() {
       return tl::unexpected(error_from_errno(errno));
     removed = true;
   }
+  // A transcript whose item is gone: remove() unlinks it without an fsync (it is information,
+  // not mail), but its name may have become durable earlier, with the rename out of tmp/ of a
+  // later update() (the file system commits the operations on tmp/ in order). A power cut after
+  // the removal then brings it back; nothing else would ever delete it. Not fsynced either: if
+  // this unlink is lost too, the next scan() repeats it.
+  for (const auto& name : list(dir_ + "/transcripts"))
+    if (!exists(fs_, envelope_path(name))) fs_.unlink(transcript_path(name));
   if (removed) {
     if (auto r = fsync_directory(fs_, dir_ + "/env"); !r) return tl::unexpected(r.error());
     if (auto r = fsync_directory(fs_, dir_ + "/corrupt"); !r) return tl::unexpected(r.error());

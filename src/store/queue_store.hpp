@@ -59,7 +59,8 @@ class QueueStore {
   // Creates the directories (durably) where missing.
   tl::expected<void, StoreError> ensure();
   // Start-up: every complete item, with the clean-up described above. Files in tmp/ are removed
-  // (nothing can be in flight before the server starts).
+  // (nothing can be in flight before the server starts), and so are transcripts of items that
+  // are gone (a power cut can bring back one that remove() had unlinked).
   tl::expected<QueueScan, StoreError> scan();
   // The item's envelope, read again (after a scan, the runner keeps envelopes in memory; this
   // is for tools and tests).

@@ -8,8 +8,8 @@ The pieces, so that other workloads (the outbound queue, when it exists) plug in
 - A workload: something that sends traffic and keeps a ledger of what the server promised.
   MailLoad (SMTP clients sending uniquely marked messages, each recorded as acked / rejected /
   unknown) is the receive path's; sequential() sends one message at a time (for armed cuts).
-  A queue workload would record, say, "250 for relay" and check the queue files and a fake
-  remote's deliveries instead.
+  The outbound queue's workload and checks (relay submissions; queue files, a recording
+  destination's deliveries, DSNs) are in queue_cut.py.
 - A checker: survey() reads every Maildir and classifies every file against the ledger
   (complete copies per recipient, partial files, unknown files); Verdict holds what must be 0.
 - Runner: the cut -> kill -> remount -> restart -> check cycle, with the cut strategies: at a

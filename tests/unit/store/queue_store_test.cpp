@@ -151,6 +151,31 @@ TEST(QueueStore, ScanRemovesAnEnvelopeWithoutMessageAndTmpLeftovers) {
   EXPECT_TRUE(list_dir(dir / "queue/tmp").empty());
 }
 
+// A power cut after remove() can bring back the item's transcript (its unlink is not fsynced):
+// scan() removes transcripts without an envelope, and those of items it removes itself.
+TEST(QueueStore, ScanRemovesTranscriptsOfItemsThatAreGone) {
+  TempDir dir;
+  QueueStore q(dir / "queue");
+  ASSERT_TRUE(q.ensure());
+  queue::QueueEnvelope env;
+  env.id = "X1";
+  env.sender = smtp::Path{{}, true};
+  env.recipients.push_back({});
+  env.recipients.back().mailbox = *smtp::parse_mailbox("bob@remote.test");
+  write_file(dir / "queue/env/1.kept", queue::encode_envelope(env));
+  write_file(dir / "queue/new/1.kept", "Received: x\n\nbody\n");
+  write_file(dir / "queue/transcripts/1.kept", "> EHLO x\n");
+  write_file(dir / "queue/transcripts/2.removed", "> EHLO x\n");
+  write_file(dir / "queue/env/3.half", queue::encode_envelope(env));
+  write_file(dir / "queue/transcripts/3.half", "> EHLO x\n");
+  auto scan = q.scan();
+  ASSERT_TRUE(scan);
+  ASSERT_EQ(scan->items.size(), 1u);
+  EXPECT_EQ(scan->incomplete, std::vector<std::string>{"3.half"});
+  EXPECT_EQ(list_dir(dir / "queue/transcripts"), std::vector<std::string>{"1.kept"});
+  EXPECT_EQ(q.read_transcript("1.kept"), "> EHLO x\n");
+}
+
 TEST(QueueStore, CorruptItemIsMovedAsideAndTheRestIsKept) {
   TempDir dir;
   MaildirStore maildir("host.test");
