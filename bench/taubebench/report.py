@@ -78,9 +78,11 @@ def relay(b, out: list[str], missed: list[str]) -> None:
                        f"{cell(b, 'taube', 'relay', variant, field)} | "
                        f"{cell(b, 'postfix', 'relay', variant, field)} | {ratio(t, pf)} | "
                        f"{target} |")
-        t = med(b.results.get(("relay", variant, "taube")), "cpu_us")
         out.append(f"| {names[variant]} — Taube CPU µs per relayed message | "
                    f"{cell(b, 'taube', 'relay', variant, 'cpu_us')} | — | | |")
+        out.append(f"| {names[variant]} — connections the destinations saw per message | "
+                   f"{cell(b, 'taube', 'relay', variant, 'conn_per_msg', 3)} | "
+                   f"{cell(b, 'postfix', 'relay', variant, 'conn_per_msg', 3)} | | |")
     for field, what in (("lost", "lost (acknowledged, never at a destination)"),
                         ("dup", "duplicated (at a destination more than once)")):
         cells = []
@@ -260,6 +262,8 @@ def raw_runs(b) -> str:
                      f"dup {r['dup']}")
                 if r.get("cpu_us") is not None:
                     v += f", cpu {fmt(r['cpu_us'])} µs/msg"
+                if r.get("conn_per_msg") is not None:
+                    v += f", {fmt(r['conn_per_msg'], 3)} connections/msg"
                 if r.get("errors"):
                     v += f", {r['errors']} submission errors"
             elif section == "relay-lat":
