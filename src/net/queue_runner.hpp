@@ -93,15 +93,17 @@ class QueueRunner {
   void schedule();        // due items to their destinations, connections opened, timer set
   void dispatch(std::int64_t now);
   void wake_idle(Destination& d);
-  asio::awaitable<void> deliver(std::string key);
+  // `key` is the destination's key in destinations_ (a std::map: the reference stays valid).
+  // GCC 12 rule of src/net/transport.hpp: no non-trivial by-value coroutine parameters.
+  asio::awaitable<void> deliver(const std::string& key);
   asio::awaitable<void> timer_loop();
   // Takes the next item with recipients due at `key`, marks it busy; "" when none.
   std::string take_ready(Destination& d);
   // The recipients of `item` due at destination `key` (at most max_recipients).
   std::vector<std::size_t> due_recipients(const Item& item, const std::string& key,
                                           std::int64_t now) const;
-  asio::awaitable<void> transact(Item& item, std::vector<std::size_t> rcpts,
-                                 OutboundConnection& conn);
+  asio::awaitable<void> transact(Item& item, const std::vector<std::size_t>& rcpts,
+                                 OutboundConnection& conn, double setup_seconds);
   // Records the outcome for these recipients (all the same), e.g. no connection possible.
   asio::awaitable<void> fail_all(Item& item, const std::vector<std::size_t>& rcpts,
                                  queue::AttemptOutcome outcome, const std::string& reply,
@@ -109,9 +111,10 @@ class QueueRunner {
   asio::awaitable<void> expire(Item& item);
   // Writes the outcome: notices queued first, then the envelope rewritten or the item removed;
   // then the log lines, and the item is free again.
-  asio::awaitable<void> commit_applied(Item& item, queue::QueueEnvelope updated,
-                                       queue::AppliedAttempt applied, std::string transcript,
-                                       double setup_seconds, double transmit_seconds);
+  asio::awaitable<void> commit_applied(Item& item, queue::QueueEnvelope& updated,
+                                       queue::AppliedAttempt& applied,
+                                       const std::string& transcript, double setup_seconds,
+                                       double transmit_seconds);
   void done_with(Item& item, bool finished);
 
   std::int64_t now() const;
