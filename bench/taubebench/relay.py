@@ -24,8 +24,9 @@ from .servers import Postfix, Taube
 
 NDEST = 20
 SINK_HOSTS = [f"127.0.0.{i}" for i in range(2, 2 + NDEST)]
-# Not *.test: Taube's resolver (libunbound) answers NXDOMAIN for .test itself (RFC 6761
-# special-use zone) without asking the configured server, so MX routing needs another name.
+# Not *.test: libunbound answers NXDOMAIN for that special-use zone (RFC 6761) itself, without
+# asking the configured server, in Taube builds before its resolver made `test.` transparent;
+# .example works with every build.
 DEST_DOMAINS = [f"d{i}.example" for i in range(1, NDEST + 1)]
 ID_RX = re.compile(rb"\nX-Bench-Id: (\S+)\r?\n")
 LINE = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ab\r\n"
