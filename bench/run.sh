@@ -3,32 +3,40 @@
 #   bench/run.sh           full run: 3 repetitions per point, writes bench/RESULTS.md (~10-20 min)
 #   bench/run.sh --quick   one repetition per point, prints the table only
 #   bench/run.sh --smoke   small CI version (well under a minute): fails if a run fails or a
-#                          message is lost
+#                          message is lost (or, relayed, duplicated)
+#   --only relay|receive   with any mode: only the relay, or only the receiving, measurements
 # Needs root (private Postfix instance, smtp-sink -u nobody) and the packages of
 # `scripts/install-deps.sh bench`. TAUBE_BIN overrides build/taube.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
+cmd="bench/run.sh${*:+ $*}"
 mode=full
-for a in "$@"; do
-  case "$a" in
+only=all
+usage="usage: bench/run.sh [--smoke|--quick] [--only relay|receive]"
+while [ $# -gt 0 ]; do
+  case "$1" in
     --smoke) mode=smoke ;;
     --quick) mode=quick ;;
-    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    *) echo "usage: bench/run.sh [--smoke|--quick]" >&2; exit 2 ;;
+    --only) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; only="$2"; shift ;;
+    --only=*) only="${1#--only=}" ;;
+    -h|--help) sed -n '2,10p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
+  shift
 done
+case "$only" in all|relay|receive) ;; *) echo "$usage" >&2; exit 2 ;; esac
 # 10,000 idle client connections plus as many server sockets: raise the open-files limit
 # (children inherit it). Root may raise the hard limit; otherwise take what there is.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 py=/usr/bin/python3
 [ -x "$py" ] || py="$(command -v python3)"
-cmd="bench/run.sh${*:+ $*}"
 [ -n "${MAKELEVEL:-}" ] && [ "$mode" = full ] && cmd="make bench (bench/run.sh)"
-args=(--taube "${TAUBE_BIN:-$repo/build/taube}" --command "$cmd")
+args=(--taube "${TAUBE_BIN:-$repo/build/taube}" --command "$cmd" --only "$only")
 case "$mode" in
   smoke) args+=(--smoke) ;;
   quick) args+=(--quick) ;;
-  full) args+=(--write-results "$here/RESULTS.md") ;;
+  # A partial run prints its tables only: RESULTS.md holds whole runs.
+  full) [ "$only" = all ] && args+=(--write-results "$here/RESULTS.md") ;;
 esac
 exec "$py" "$here/bench.py" "${args[@]}"

@@ -23,13 +23,16 @@ SYS_PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else s
 PROFILES = {
     "full": dict(reps=3,
                  points=[(1, KIB, 1000), (10, KIB, 3000), (100, KIB, 10000), (10, 100 * KIB, 1000)],
-                 idle=[1000, 10000], idle_postfix=1000, big=100 * MIB, lat_tx=1000),
+                 idle=[1000, 10000], idle_postfix=1000, big=100 * MIB, lat_tx=1000,
+                 relay=10000, relay_sessions=20, relay_lat=200),
     "quick": dict(reps=1,
                   points=[(1, KIB, 1000), (10, KIB, 3000), (100, KIB, 10000), (10, 100 * KIB, 1000)],
-                  idle=[1000, 10000], idle_postfix=1000, big=100 * MIB, lat_tx=1000),
+                  idle=[1000, 10000], idle_postfix=1000, big=100 * MIB, lat_tx=1000,
+                  relay=10000, relay_sessions=20, relay_lat=200),
     "smoke": dict(reps=1,
                   points=[(1, KIB, 50), (10, KIB, 200), (100, KIB, 300), (10, 100 * KIB, 50)],
-                  idle=[200, 1000], idle_postfix=100, big=8 * MIB, lat_tx=100),
+                  idle=[200, 1000], idle_postfix=100, big=8 * MIB, lat_tx=100,
+                  relay=200, relay_sessions=20, relay_lat=20),
 }
 LAT_SESSIONS = 10
 
@@ -38,6 +41,8 @@ RATIO_TARGETS = {1: 2.0, 10: 3.0, 100: 5.0}
 DISCARD_TARGETS = {10: 1.0, 100: 1.0}  # Taube (discard) / smtp-sink, 1 KiB, accepted/s
 IDLE_TARGET_KIB = 8.0          # per idle connection at 10k
 BIG_GROWTH_TARGET_MIB = 16.0   # peak RSS growth for one 100 MiB message
+RELAY_RATIO_TARGET = 5.0       # relay throughput, Taube / Postfix (to the last arrival)
+RELAY_P50_TARGET_MS = 5.0      # submission-to-destination latency on an idle queue
 
 
 def log(msg: str) -> None:

@@ -13,6 +13,7 @@ from .common import DOMAIN, KIB, LAT_SESSIONS, MIB, fmt, log, message_bytes
 from .latency import full_transaction, latency
 from .load import throughput
 from .memory import big, idle
+from .relay import run_relay
 from .servers import ProcServer, Server, Taube, make, preflight
 from .system import cpu_busy, settle_disk
 
@@ -137,6 +138,14 @@ class Bench:
         return None
 
     def run(self) -> None:
+        """`--only receive`: the receiving measurements; `--only relay`: the relay ones."""
+        only = getattr(self.args, "only", "all")
+        if only in ("all", "receive"):
+            self.run_receive()
+        if only in ("all", "relay"):
+            run_relay(self)
+
+    def run_receive(self) -> None:
         reps = self.p["reps"]
         # The servers compared with each other run side by side, and every repetition of a
         # point runs each of them in turn (the order rotating), so that the shared machine's

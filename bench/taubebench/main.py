@@ -28,6 +28,8 @@ def main() -> int:
     ap.add_argument("--taube", default=os.environ.get("TAUBE_BIN", str(REPO / "build" / "taube")))
     ap.add_argument("--write-results", default=None)
     ap.add_argument("--command", default="bench/run.sh")
+    ap.add_argument("--only", choices=("all", "receive", "relay"), default="all",
+                    help="run only the receiving or only the relay measurements")
     args = ap.parse_args()
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     profile = PROFILES[mode]

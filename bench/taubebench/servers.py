@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 from taubetest import process as tp
+from taubetest.config import merge
 from taubetest.postfix import PrivatePostfix
 from taubetest.procinfo import cpu_seconds, proc_status, process_tree, pss_kb
 
@@ -89,9 +90,11 @@ class ProcServer(Server):
 class Taube(ProcServer):
     """build/taube (a private copy) with `mode = "maildir"` or `"discard"`, log level warn."""
 
-    def __init__(self, root: Path, binary: str, mode: str = "maildir"):
+    def __init__(self, root: Path, binary: str, mode: str = "maildir",
+                 extra: dict | None = None):
         super().__init__(root)
         self.binary = binary
+        self.extra = extra  # merged over the config (the relay benchmark's queue and routes)
         self.mode = mode
         self.name = "taube" if mode == "maildir" else f"taube-{mode}"
         self.stores = mode == "maildir"
@@ -110,6 +113,7 @@ class Taube(ProcServer):
                        "max_message_size": 209715200},
             "server": {"worker_threads": 16},
         }
+        cfg = merge(cfg, self.extra)
         self.logfile = self.root / f"{self.name}.log"
         # At log level warn there is no "listening on" line: ready once it greets.
         try:
@@ -168,7 +172,7 @@ class Postfix(Server):
     name = "postfix"
     mem_kind = "PSS"
 
-    def __init__(self, root: Path, process_limit: int):
+    def __init__(self, root: Path, process_limit: int, extra_main: dict | None = None):
         super().__init__(root)
         self.vmail = root / "vmail"
         nobody = pwd.getpwnam("nobody")
@@ -196,6 +200,7 @@ class Postfix(Server):
             "in_flow_delay": "0",
             "smtpd_soft_error_limit": "1000",
             "smtpd_hard_error_limit": "1000",
+            **(extra_main or {}),
         })
         self.port = self.pf.port
 
