@@ -90,6 +90,7 @@ class Failures(Base):
         self.assertIsNotNone(m, self.diag())
         self.assertIn(USER_UNKNOWN, m.group("text"))
         self.assertEqual(m.group("dsn"), "5.1.1")
+        self.assertEqual(m.group("relay"), f"127.0.0.2[127.0.0.2]:{self.peer.port}")
         n = self.srv.wait_log(rf"\b{qid}: sender non-delivery notification: (\w+)", 5)
         self.assertIsNotNone(n, self.diag())
         self.assertNotEqual(n.group(1), qid)
