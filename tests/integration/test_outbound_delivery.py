@@ -245,5 +245,20 @@ class Reuse(unittest.TestCase):
         self.assertLessEqual(peer.max_concurrency, self.PER_DEST)
 
 
+class PerDestination(unittest.TestCase):
+    """A slow peer (1 s per end of data) and eight messages: never more than per_destination
+    connections to it at once."""
+
+    def test_limit(self):
+        peer = SmtpPeer(delay={"DOT": 1.0})
+        self.addCleanup(peer.stop)
+        srv = o.start({o.REMOTE: o.route(peer)}, queue={"per_destination": 3})
+        self.addCleanup(srv.cleanup)
+        for i in range(8):
+            o.submit(srv, "sender@client.test", [BOB], o.message(f"out-limit-{i}"))
+        self.assertEqual(len(peer.wait_for(8, 30)), 8, o.diag(srv, peer))
+        self.assertLessEqual(peer.max_concurrency, 3, o.diag(srv, peer))
+
+
 if __name__ == "__main__":
     h.main()

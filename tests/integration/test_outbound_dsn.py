@@ -218,6 +218,20 @@ class DelayWarning(Base):
         self.assertEqual([n.actions() for n in notices], [["delayed"]], notices)
 
 
+    def test_notify_failure_only_gets_no_delay_warning(self):
+        """RFC 3461 §4.1: NOTIFY=FAILURE without DELAY: no "delayed" notice."""
+        accept = threading.Event()
+        self.peer.on_rcpt = lambda addr, n: None if accept.is_set() else "451 4.2.0 mailbox busy"
+        o.submit(self.srv, ALICE, [BOB], o.message("dsn-nodelay"),
+                 rcpt_params={BOB: "NOTIFY=FAILURE"})
+        # Past delay_warning (3 s) with attempts still failing: at least 5 tries (1+2+2+2 s).
+        self.assertTrue(self.peer.wait(lambda p: len(p.transactions()) >= 5, 20), self.diag())
+        accept.set()
+        self.assertEqual(len(self.peer.wait_for(1, 15)), 1, self.diag())
+        self.assertEqual(o.wait_queue_clear(self.srv, b"dsn-nodelay"), [], self.diag())
+        self.assertEqual(o.dsns(self.srv, ALICE), [])
+
+
 class Refused(Base):
     """What the peer cannot take is bounced without sending the data."""
     peer_kw = {"extensions": ["PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "SIZE 2000"]}
