@@ -117,11 +117,49 @@ void LogObserver::transaction(const events::Transaction& e) {
         "{}: to=<{}>, relay=local, delay={:.2f}, delays={:.2f}/0/0/0, dsn=2.0.0, "
         "status=sent (delivered to maildir)",
         e.queue_id, to, e.seconds, e.seconds);
-  for (const auto& to : e.relayed)
-    spdlog::info(
-        "{}: to=<{}>, relay=none, delay={:.2f}, dsn=4.0.0, status=deferred (waiting in the "
-        "outbound spool)",
-        e.queue_id, to, e.seconds);
+  // Relayed recipients are logged by the queue as their attempts end (delivery()).
+}
+
+namespace {
+
+// Postfix's delay format: two significant digits without exponent ("0.12", "1.3", "14", "0").
+std::string delay_text(double d) {
+  std::string s;
+  if (d >= 10)
+    s = fmt::format("{:.0f}", d);
+  else if (d >= 1)
+    s = fmt::format("{:.1f}", d);
+  else if (d >= 0.01)
+    s = fmt::format("{:.2f}", d);
+  else
+    return "0";
+  if (s.find('.') != std::string::npos) {
+    while (s.back() == '0') s.pop_back();
+    if (s.back() == '.') s.pop_back();
+  }
+  return s;
+}
+
+}  // namespace
+
+void LogObserver::delivery(const events::Delivery& e) {
+  // Postfix's smtp(8) line; pflogsumm's regex needs nothing between delays= and dsn=.
+  std::string orig = e.orig_to.empty() ? "" : ", orig_to=<" + e.orig_to + ">";
+  auto line = fmt::format(
+      "{}: to=<{}>{}, relay={}, delay={}, delays={}/{}/{}/{}, dsn={}, status={} ({})", e.queue_id,
+      e.to, orig, e.relay, delay_text(e.delay), delay_text(e.delays[0]), delay_text(e.delays[1]),
+      delay_text(e.delays[2]), delay_text(e.delays[3]), e.dsn, e.status, e.reply);
+  if (e.status == "sent")
+    spdlog::info("{}", line);
+  else
+    spdlog::warn("{}", line);
+}
+
+void LogObserver::queue_note(const events::QueueNote& e) {
+  if (e.warning)
+    spdlog::warn("{}{}{}", e.queue_id, e.queue_id.empty() ? "" : ": ", e.text);
+  else
+    spdlog::info("{}{}{}", e.queue_id, e.queue_id.empty() ? "" : ": ", e.text);
 }
 
 void LogObserver::bare_newlines(const events::BareNewlines& e) {

@@ -19,6 +19,8 @@ class LogObserver final : public events::Observer {
   void transaction(const events::Transaction& e) override;
   void bare_newlines(const events::BareNewlines& e) override;
   void disconnected(const events::Disconnected& e) override;
+  void delivery(const events::Delivery& e) override;
+  void queue_note(const events::QueueNote& e) override;
 };
 
 // "ehlo=1 mail=1 rcpt=0/1 data=0/1 quit=1 commands=3/5" (Postfix's order of commands).

@@ -17,6 +17,7 @@
 #include <asio/signal_set.hpp>
 
 #include "app/config.hpp"
+#include "app/config_outbound.hpp"
 #include "app/log_observer.hpp"
 #include "net/server.hpp"
 #include "net/tls_context.hpp"
@@ -143,6 +144,10 @@ int serve(const ServeOptions& o) {
     spdlog::critical("{}", r.error());
     return 1;
   }
+  if (auto r = server.open_queue(); !r) {
+    spdlog::critical("{}", r.error());
+    return 1;
+  }
   // Signal handling before anything listens: a SIGTERM that arrives as soon as a client (or a
   // test) can connect must stop the server cleanly, not kill it with the default action.
   // asio::signal_set installs its handler now and delivers the signal once io.run() starts.
@@ -220,6 +225,8 @@ int main(int argc, char** argv) {
       std::cerr << "taube: " << check_file << ": " << dir.error() << "\n";
       return 1;
     }
+    for (const auto& w : taube::app::outbound_warnings(*cfg))
+      std::cerr << "taube: " << check_file << ": warning: " << w << "\n";
     std::cout << check_file << ": ok\n";
     return 0;
   }

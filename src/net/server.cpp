@@ -40,11 +40,23 @@ Server::Server(asio::io_context& io, ServerConfig config, policy::Directory dire
       pool_(cfg_.worker_threads),
       mailbox_sink_(cfg_.discard ? std::unique_ptr<store::MessageSink>(new store::NullSink)
                                  : std::make_unique<store::MaildirSink>(store_, nullptr)),
-      queue_sink_(cfg_.discard ? std::unique_ptr<store::MessageSink>(new store::NullSink)
-                               : std::make_unique<store::RelaySpoolSink>(store_, cfg_.relay_spool)),
+      queue_sink_(cfg_.discard
+                      ? std::unique_ptr<store::MessageSink>(new store::NullSink)
+                      : std::make_unique<store::RelaySpoolSink>(store_, cfg_.outbound.queue_path)),
       sink_(*mailbox_sink_, queue_sink_.get()),
+      queue_store_(cfg_.outbound.queue_path),
       ctx_{cfg_, policy_, sink_, pool_, observers_, throttle_, creds_, registry_, stopping_},
-      grace_timer_(io) {}
+      grace_timer_(io) {
+  if (!cfg_.discard) {
+    runner_ =
+        std::make_unique<QueueRunner>(io_, cfg_.outbound, cfg_.session.hostname, pool_,
+                                      queue_store_, sink_, recipients_, observers_, &sasl_crypto_);
+    static_cast<store::RelaySpoolSink*>(queue_sink_.get())
+        ->on_queued([r = runner_.get()](const std::string& name, const queue::QueueEnvelope& env) {
+          r->submit(name, env);
+        });
+  }
+}
 
 Server::~Server() {
   pool_.join();
@@ -68,11 +80,18 @@ tl::expected<void, std::string> Server::listen() {
 
 void Server::start() {
   for (auto& l : listeners_) l->start();
+  if (runner_) runner_->start();
+}
+
+tl::expected<void, std::string> Server::open_queue() {
+  if (!runner_) return {};
+  return runner_->open();
 }
 
 void Server::stop() {
   if (stopping_) return;
   stopping_ = true;
+  if (runner_) runner_->stop();
   spdlog::info("shutting down: {} connection(s) open", registry_.size());
   for (auto& l : listeners_) l->close();
   registry_.interrupt_all();

@@ -20,12 +20,14 @@
 #include "net/connection_context.hpp"
 #include "net/connection_registry.hpp"
 #include "net/listener.hpp"
+#include "net/queue_runner.hpp"
 #include "net/server_config.hpp"
 #include "policy/directory.hpp"
 #include "policy/session_policy.hpp"
 #include "store/journaled_delivery.hpp"
 #include "store/maildir_store.hpp"
 #include "store/message_sink.hpp"
+#include "store/queue_store.hpp"
 
 namespace taube::net {
 
@@ -49,6 +51,9 @@ class Server {
   // Opens the delivery journal (if configured), delivers what a crash left in it and starts its
   // publisher. Before listen().
   tl::expected<void, std::string> open_journal();
+  // Reads the outbound queue (what a restart left in it is delivered). Before start().
+  tl::expected<void, std::string> open_queue();
+  QueueRunner* queue() { return runner_.get(); }
   // Loads (or reloads, on SIGHUP) the TLS certificate and the users file. On a reload error the
   // old ones stay in use.
   tl::expected<void, std::string> load_credentials();
@@ -73,6 +78,8 @@ class Server {
   // Discard mode: null sinks. Otherwise Maildirs (with the journal) and the relay spool.
   std::unique_ptr<store::MessageSink> mailbox_sink_, queue_sink_;
   store::RoutingSink sink_;
+  store::QueueStore queue_store_;
+  std::unique_ptr<QueueRunner> runner_;  // null in discard mode
   Credentials creds_;
   events::ObserverList observers_;
   ConnectionRegistry registry_;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "inet/cidr.hpp"
+#include "net/outbound_config.hpp"
 #include "net/tls_context.hpp"
 #include "policy/auth_throttle.hpp"
 #include "policy/connect_policy.hpp"
@@ -48,8 +49,8 @@ struct ServerConfig {
   policy::ConnectRules connect;
   policy::SenderRules senders;
   policy::RelayRules relay;
-  // Accepted relay mail waits here until the outbound queue delivers it.
-  std::string relay_spool = "./var/spool/outbound";
+  // The outbound queue: where relayed mail waits, and how it is delivered.
+  OutboundConfig outbound;
   AuthConfig auth;
   // RFC 5321 §4.5.3.2.7: at least 5 minutes awaiting a command.
   std::chrono::milliseconds command_timeout = std::chrono::minutes(5);

@@ -35,6 +35,17 @@ queue::QueueEnvelope queue_envelope_for(const MessageInfo& info) {
 
 namespace {
 
+// RFC 5321 §4.4: Return-Path is added at final delivery only; mail that goes on through the queue
+// must not carry one (the next hop adds its own from the envelope).
+std::string without_return_path(std::string_view prefix) {
+  if (prefix.rfind("Return-Path:", 0) != 0) return std::string(prefix);
+  std::size_t end = prefix.find('\n');
+  while (end != std::string_view::npos && end + 1 < prefix.size() &&
+         (prefix[end + 1] == ' ' || prefix[end + 1] == '\t'))
+    end = prefix.find('\n', end + 1);
+  return end == std::string_view::npos ? std::string() : std::string(prefix.substr(end + 1));
+}
+
 // The spool's writer: a MaildirWriter into the spool, and the runner told of the durable item.
 class QueueWriter final : public MessageWriter {
  public:
@@ -49,7 +60,7 @@ class QueueWriter final : public MessageWriter {
   CommitOutcome commit(std::string_view prefix) override {
     inner_->append(buffer_);
     buffer_.clear();
-    auto out = inner_->commit(prefix);
+    auto out = inner_->commit(without_return_path(prefix));
     if (out.ok() && queued_) queued_(*name_, env_);
     return out;
   }
@@ -86,8 +97,9 @@ std::unique_ptr<MessageWriter> RelaySpoolSink::begin(const MessageInfo& info,
     if (auto p = f->publish({final_path}); !p) return tl::unexpected(p.error());
     return final_path;
   };
-  auto inner = std::make_unique<MaildirWriter>(store_, std::vector<std::string>{dir_}, nullptr,
-                                               std::move(provisional_prefix), std::move(before));
+  auto inner =
+      std::make_unique<MaildirWriter>(store_, std::vector<std::string>{dir_}, nullptr,
+                                      without_return_path(provisional_prefix), std::move(before));
   return std::make_unique<QueueWriter>(std::move(inner), std::move(name), std::move(qenv), queued_);
 }
 

@@ -1,0 +1,163 @@
+#include "net/outbound_connection.hpp"
+
+#include <array>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+namespace taube::net {
+
+using asio::use_awaitable;
+using asio::experimental::as_tuple;
+using smtp::client::Step;
+
+std::string OutboundTarget::relay() const {
+  const std::string a = address.to_string();
+  return host + "[" + a + "]:" + std::to_string(port);
+}
+
+OutboundConnection::OutboundConnection(std::unique_ptr<Transport> t, OutboundTarget target,
+                                       const smtp::client::ClientConfig& config,
+                                       std::shared_ptr<asio::ssl::context> tls)
+    : transport_(std::move(t)),
+      target_(std::move(target)),
+      session_(std::make_unique<smtp::client::ClientSession>(config)),
+      tls_(std::move(tls)) {}
+
+OutboundConnection::~OutboundConnection() {
+  transport_->close();
+}
+
+asio::awaitable<std::unique_ptr<OutboundConnection>> OutboundConnection::open(
+    asio::io_context& io, const OutboundTarget& target, const smtp::client::ClientConfig& config,
+    const std::shared_ptr<asio::ssl::context>& tls, std::chrono::seconds connect_timeout,
+    std::string& error, std::optional<smtp::client::SessionFailure>& failure) {
+  asio::ip::tcp::socket sock(io);
+  const asio::ip::tcp::endpoint ep(target.address, target.port);
+  // RFC 5321 §4.5.3.2: the connection itself is bounded too (Postfix: smtp_connect_timeout 30s).
+  asio::steady_timer timer(io);
+  timer.expires_after(connect_timeout);
+  bool timed_out = false;
+  timer.async_wait([&](asio::error_code ec) {
+    if (!ec) {
+      timed_out = true;
+      asio::error_code ignored;
+      sock.close(ignored);
+    }
+  });
+  auto [ec] = co_await sock.async_connect(ep, as_tuple(use_awaitable));
+  timer.cancel();
+  if (ec || timed_out) {
+    error = "connect to " + target.relay() + ": " +
+            (timed_out ? std::string("Connection timed out") : ec.message());
+    co_return nullptr;
+  }
+  asio::error_code nd;
+  sock.set_option(asio::ip::tcp::no_delay(true), nd);
+  auto conn = std::make_unique<OutboundConnection>(std::make_unique<Transport>(std::move(sock)),
+                                                   target, config, tls);
+  if (config.tls_active) {
+    std::string why;
+    const auto deadline = Transport::Clock::now() + connect_timeout;
+    const bool ok = co_await conn->transport_->start_tls_client(tls, target.host, deadline, why);
+    if (!ok) {
+      error = "TLS handshake with " + target.relay() + " failed: " + why;
+      co_return nullptr;
+    }
+  }
+  co_await conn->pump();
+  if (conn->session_->step() != Step::Ready) {
+    failure = conn->session_->failure();
+    error = failure ? failure->reply : "session with " + target.relay() + " failed";
+    co_return nullptr;
+  }
+  co_return conn;
+}
+
+asio::awaitable<void> OutboundConnection::pump() {
+  std::array<char, 8192> buf{};
+  for (;;) {
+    std::string out = session_->take_output();
+    if (!out.empty()) {
+      const auto deadline = Transport::Clock::now() + session_->timeout();
+      auto ec = co_await transport_->write_all(asio::buffer(out), deadline);
+      if (ec) {
+        std::string why = transport_->timed_out() ? "timeout" : ec.message();
+        session_->closed("lost connection with " + target_.relay() + " while sending: " + why);
+        continue;
+      }
+    }
+    switch (session_->step()) {
+      case Step::Read: {
+        const auto deadline = Transport::Clock::now() + session_->timeout();
+        auto [ec, n] = co_await transport_->read_some(asio::buffer(buf), deadline);
+        if (n == 0) {
+          std::string why = transport_->timed_out()  ? "conversation timed out"
+                            : ec == asio::error::eof ? "lost connection"
+                                                     : ec.message();
+          session_->closed(why + " with " + target_.relay());
+        } else {
+          session_->received(std::string_view(buf.data(), n));
+        }
+        break;
+      }
+      case Step::StartTls: {
+        std::string why;
+        const auto deadline = Transport::Clock::now() + session_->timeout();
+        const bool ok = co_await transport_->start_tls_client(tls_, target_.host, deadline, why);
+        if (ok)
+          session_->tls_established();
+        else
+          session_->tls_failed("TLS handshake with " + target_.relay() + " failed: " + why);
+        break;
+      }
+      case Step::Ready:
+      case Step::Content:
+      case Step::Done:
+        co_return;
+    }
+  }
+}
+
+asio::awaitable<smtp::client::MessageResult> OutboundConnection::send(
+    const smtp::client::OutboundMessage& message, const std::string& content) {
+  ++messages_;
+  session_->send(message);
+  co_await pump();
+  if (session_->step() == Step::Content) {
+    session_->content(content);
+    session_->content_end();
+    co_await pump();
+  }
+  auto r = session_->take_result();
+  if (r) co_return std::move(*r);
+  // The session ended without a result (cannot happen with a conforming session): every
+  // recipient is deferred, so nothing is lost.
+  smtp::client::MessageResult none;
+  for (std::size_t i = 0; i < message.recipients.size(); ++i)
+    none.recipients.push_back(
+        {i, smtp::client::Outcome::Deferred, "lost connection with " + target_.relay(), "4.4.2"});
+  co_return none;
+}
+
+bool OutboundConnection::usable() const {
+  return session_->step() == Step::Ready;
+}
+
+asio::awaitable<void> OutboundConnection::quit() {
+  if (session_->step() == Step::Ready) {
+    session_->quit();
+    co_await pump();
+  }
+  co_await transport_->shutdown(false);
+}
+
+std::string OutboundConnection::transcript() const {
+  std::string t;
+  for (const auto& l : session_->transcript()) t.append(l).push_back('\n');
+  return t;
+}
+
+}  // namespace taube::net

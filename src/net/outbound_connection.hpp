@@ -1,0 +1,76 @@
+// OutboundConnection: one SMTP (or LMTP) client connection, the sans-I/O ClientSession
+// (src/smtp/client) driven over a Transport. It connects, reads the greeting, says EHLO, does
+// STARTTLS and AUTH as the session decides, then carries messages one by one until the caller
+// says QUIT. Knows nothing of the queue: it returns the session's per-recipient results.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/address.hpp>
+#include <asio/ssl/context.hpp>
+
+#include "net/transport.hpp"
+#include "smtp/client/client_session.hpp"
+
+namespace taube::net {
+
+struct OutboundTarget {
+  std::string host;  // the name the address belongs to (SNI, logs, Remote-MTA)
+  asio::ip::address address;
+  std::uint16_t port = 25;
+  // "mx.remote.test[192.0.2.1]:25", Postfix's relay= field.
+  std::string relay() const;
+};
+
+class OutboundConnection {
+ public:
+  // Connects and sets the session up. On failure returns nullptr with `error` saying why
+  // ("connect to host[ip]:port: Connection refused", or the session's failure reply) and
+  // `failure` holding the session's failure if it got that far.
+  static asio::awaitable<std::unique_ptr<OutboundConnection>> open(
+      asio::io_context& io, const OutboundTarget& target, const smtp::client::ClientConfig& config,
+      const std::shared_ptr<asio::ssl::context>& tls, std::chrono::seconds connect_timeout,
+      std::string& error, std::optional<smtp::client::SessionFailure>& failure);
+
+  ~OutboundConnection();
+
+  // Sends one message; `content` in stored form. The result has one entry per recipient.
+  // After it, usable() says whether another message may follow.
+  asio::awaitable<smtp::client::MessageResult> send(const smtp::client::OutboundMessage& message,
+                                                    const std::string& content);
+  bool usable() const;
+  // QUIT and close.
+  asio::awaitable<void> quit();
+
+  const OutboundTarget& target() const { return target_; }
+  const smtp::client::ClientSession& session() const { return *session_; }
+  std::string transcript() const;
+  bool tls() const { return transport_->tls(); }
+  std::string tls_description() const { return transport_->tls_description(); }
+  std::uint32_t messages() const { return messages_; }
+  std::chrono::steady_clock::time_point opened() const { return opened_; }
+
+  OutboundConnection(std::unique_ptr<Transport> t, OutboundTarget target,
+                     const smtp::client::ClientConfig& config,
+                     std::shared_ptr<asio::ssl::context> tls);
+
+ private:
+  // Writes what the session has to say, reads, handshakes, until the session waits for the
+  // caller (Ready, Content, Done).
+  asio::awaitable<void> pump();
+
+  std::unique_ptr<Transport> transport_;
+  OutboundTarget target_;
+  std::unique_ptr<smtp::client::ClientSession> session_;
+  std::shared_ptr<asio::ssl::context> tls_;
+  std::uint32_t messages_ = 0;
+  std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace taube::net

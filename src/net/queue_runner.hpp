@@ -1,0 +1,142 @@
+// QueueRunner: delivers what the outbound queue holds. Event-driven: the spool sink submits each
+// item as soon as it is durable and an idle queue starts a delivery at once; a timer wakes the
+// runner for the next retry. Scheduling is per destination (RFC 5321 §4.5.4.1): recipients are
+// grouped by next hop (queue/route.hpp), each destination has its own concurrency limit and
+// hold-back (queue::DestinationState), and its connections carry message after message (RSET
+// between them, the session's job) until the destination has nothing due, a connection has
+// carried max_messages_per_connection, or it is max_connection_age old.
+//
+// After each attempt the pure step (queue/attempt.hpp) decides every recipient's new state;
+// then, on the worker pool, a due notice (bounce, delay warning, success) is built (queue/dsn)
+// and handed to the message sink like received mail (a local sender finds it in its Maildir, a
+// remote one gets it through this queue), and only then is the envelope rewritten or the item
+// removed: a crash in between repeats a notice, never loses one.
+//
+// Ownership: one item is worked on by one delivery at a time (busy), so the store's calls for an
+// item never overlap. A message with recipients at several destinations is carried to them one
+// after the other.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ssl/context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/thread_pool.hpp>
+#include <tl/expected.hpp>
+
+#include "events/observer.hpp"
+#include "net/outbound_config.hpp"
+#include "net/outbound_connection.hpp"
+#include "policy/recipient_policy.hpp"
+#include "queue/attempt.hpp"
+#include "store/message_sink.hpp"
+#include "store/queue_store.hpp"
+
+namespace taube::net {
+
+class Resolver;
+
+class QueueRunner {
+ public:
+  QueueRunner(asio::io_context& io, const OutboundConfig& config, std::string hostname,
+              asio::thread_pool& pool, store::QueueStore& store, store::MessageSink& notices,
+              const policy::RecipientPolicy& recipients, events::Observer& observer,
+              sasl::ClientCrypto* sasl_crypto);
+  ~QueueRunner();
+
+  // The resolver for MX delivery (may stay unset: MX routes then defer).
+  void set_resolver(Resolver* r) { resolver_ = r; }
+  // Start-up, before start(): scans the queue directory (blocking).
+  tl::expected<void, std::string> open();
+  void start();
+  // No new attempts; connections finish their current message and close.
+  void stop();
+  bool idle() const { return active_ == 0; }
+
+  // A new durable item (from the spool sink, on a worker thread): scheduled at once.
+  void submit(const std::string& name, const queue::QueueEnvelope& env);
+  // ETRN (RFC 1985): everything queued for `domain` is due now. Returns how many recipients.
+  std::size_t flush_domain(const std::string& domain);
+
+  std::size_t size() const { return items_.size(); }
+
+ private:
+  struct Item {
+    std::string name;
+    queue::QueueEnvelope env;
+    bool busy = false;
+    std::int64_t scheduled = -1;  // the timeline key it is filed under (-1: not filed)
+  };
+  struct Destination {
+    queue::Nexthop hop;
+    queue::DestinationState state;
+    std::uint32_t active = 0;
+    std::deque<std::string> ready;  // items with recipients due here
+    std::unordered_set<std::string> queued;
+    std::vector<asio::steady_timer*> idle_waiters;
+    std::int64_t plaintext_until = 0;  // TLS handshake failed: plaintext until then
+  };
+
+  void add(std::string name, queue::QueueEnvelope env);
+  void file(Item& item);  // onto the timeline at its next due time
+  void schedule();        // due items to their destinations, connections opened, timer set
+  void dispatch(std::int64_t now);
+  void wake_idle(Destination& d);
+  asio::awaitable<void> deliver(std::string key);
+  asio::awaitable<void> timer_loop();
+  // Takes the next item with recipients due at `key`, marks it busy; "" when none.
+  std::string take_ready(Destination& d);
+  // The recipients of `item` due at destination `key` (at most max_recipients).
+  std::vector<std::size_t> due_recipients(const Item& item, const std::string& key,
+                                          std::int64_t now) const;
+  asio::awaitable<void> transact(Item& item, std::vector<std::size_t> rcpts,
+                                 OutboundConnection& conn);
+  // Records the outcome for these recipients (all the same), e.g. no connection possible.
+  asio::awaitable<void> fail_all(Item& item, const std::vector<std::size_t>& rcpts,
+                                 queue::AttemptOutcome outcome, const std::string& reply,
+                                 const std::string& relay);
+  asio::awaitable<void> expire(Item& item);
+  // Writes the outcome: notices queued first, then the envelope rewritten or the item removed;
+  // then the log lines, and the item is free again.
+  asio::awaitable<void> commit_applied(Item& item, queue::QueueEnvelope updated,
+                                       queue::AppliedAttempt applied, std::string transcript,
+                                       double setup_seconds, double transmit_seconds);
+  void done_with(Item& item, bool finished);
+
+  std::int64_t now() const;
+  double random01();
+  smtp::client::ClientConfig client_config(const Destination& d, bool plaintext) const;
+
+  asio::io_context& io_;
+  const OutboundConfig& cfg_;
+  std::string hostname_;
+  asio::thread_pool& pool_;
+  store::QueueStore& store_;
+  store::MessageSink& notices_;
+  const policy::RecipientPolicy& recipients_;
+  events::Observer& observer_;
+  Resolver* resolver_ = nullptr;
+  sasl::ClientCrypto* sasl_crypto_;
+  std::shared_ptr<asio::ssl::context> tls_;
+
+  std::unordered_map<std::string, std::unique_ptr<Item>> items_;
+  std::multimap<std::int64_t, std::string> timeline_;
+  std::map<std::string, Destination> destinations_;
+  asio::steady_timer timer_;
+  std::uint32_t active_ = 0;
+  bool started_ = false, stopping_ = false;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace taube::net
