@@ -56,6 +56,7 @@ class Base(unittest.TestCase):
         self.assertEqual(d.return_path, "", "a DSN is sent with MAIL FROM:<> (RFC 3461 §6.2)")
         self.assertRegex(d.msg["From"], r"(?i)MAILER-DAEMON@", d)
         self.assertIn(ALICE, d.msg["To"])
+        self.assertEqual(d.msg["Auto-Submitted"], "auto-replied")  # RFC 3834 §5
         self.assertEqual(len(d.parts), 3, d)
         self.assertEqual(d.parts[0].get_content_type(), "text/plain")
         self.assertIsNotNone(d.status_part, d)
@@ -112,6 +113,41 @@ class Failures(Base):
         self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "sent", qid), 5), self.diag())
         self.assertEqual(o.wait_queue_clear(self.srv, b"dsn-partial"), [], self.diag())
         self.assertEqual(len(o.dsns(self.srv, ALICE)), 1)
+
+    def test_notice_delivery_logged(self):
+        """The notice is a message of its own, its delivery logged like any other (Postfix:
+        "NEWID: to=<alice@...>, relay=local, ..., status=sent")."""
+        qid = o.submit(self.srv, ALICE, [CAROL], o.message("dsn-logged", to=CAROL))
+        n = self.srv.wait_log(rf"\b{qid}: sender non-delivery notification: (\w+)", 10)
+        self.assertIsNotNone(n, self.diag())
+        self.assertEqual(len(o.wait_dsns(self.srv, ALICE, 1)), 1, self.diag())
+        self.assertIsNotNone(self.srv.wait_log(o.status_rx(ALICE, "sent", n.group(1)), 5),
+                             "no delivery log line for the notice" + self.diag())
+
+    def test_two_failures_one_notice(self):
+        """Recipients failing in the same attempt are reported together, in one DSN."""
+        self.peer.on_rcpt = lambda addr, n: f"550 5.1.1 <{addr}>: User unknown" \
+            if addr != BOB else None
+        qid = o.submit(self.srv, ALICE, [CAROL, BOB, "dave@remote.test"],
+                       o.message("dsn-two"))
+        d = self.one_dsn("failed")
+        self.assertEqual(sorted(addr_field(r, "final-recipient") for r in d.recipients),
+                         ["rfc822; carol@remote.test", "rfc822; dave@remote.test"])
+        self.assertEqual(o.wait_queue_clear(self.srv, b"dsn-two"), [], self.diag())
+        self.assertEqual(len(o.dsns(self.srv, ALICE)), 1, "one notice per attempt")
+        self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "sent", qid), 5))
+
+    def test_ret_full_and_envid(self):
+        """RFC 3461 §4.3/§4.4: RET=FULL returns the whole message (message/rfc822), ENVID comes
+        back as Original-Envelope-Id (RFC 3464 §2.2.1)."""
+        o.submit(self.srv, ALICE, [CAROL], o.message("dsn-full", to=CAROL,
+                                                     body=b"full body line\r\n"),
+                 mail_params="RET=FULL ENVID=env-42")
+        d = self.one_dsn("failed")
+        self.assert_report(d, "dsn-full")
+        self.assertEqual(d.parts[2].get_content_type(), "message/rfc822", d)
+        self.assertIn("full body line", d.original_text())
+        self.assertEqual(d.per_message.get("original-envelope-id"), "env-42", d.per_message)
 
     def test_end_of_data_554_fails_every_recipient(self):
         self.peer.on_rcpt = None
