@@ -182,6 +182,7 @@ class Retry(Base):
         deferred = self.srv.wait_log(o.status_rx(BOB, "deferred", qid), 0)
         self.assertIn("451 4.7.1 greylisted", deferred.group("text"))
         self.assert_once("out-grey")
+        self.assertEqual(o.queue_files(self.srv, ()), [], "files left in the queue directory")
 
     def test_end_of_data_451_then_250(self):
         calls = []
