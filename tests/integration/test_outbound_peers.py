@@ -72,6 +72,17 @@ class EightBit(Base):
             self.assertTrue((t.data or b"").isascii(), "8-bit octets sent to a 7-bit peer")
 
 
+class NoPipelining(Base):
+    def test_one_command_at_a_time_without_pipelining(self):
+        """RFC 2920 §3.1: to a peer without PIPELINING each command waits for its reply."""
+        peer = SmtpPeer(extensions=["8BITMIME", "ENHANCEDSTATUSCODES"])
+        self.start(peer)
+        o.submit(self.srv, ALICE, [BOB, "carol@remote.test"], o.message("peer-nopipe"))
+        [m] = peer.wait_for(1, 10) or [None]
+        self.assertIsNotNone(m, self.diag())
+        self.assertEqual([s.pipelined for s in peer.sessions()], [[]], self.diag())
+
+
 class TooManyRecipients(Base):
     LIMIT = 2
 
