@@ -144,6 +144,26 @@ class SlowPeer(Base):
         self.assert_once("out-slow")
 
 
+class NotARelay(Base):
+    """A client outside [relay] networks may not relay (RFC 5321 §3.6.2): the queue must not
+    turn Taube into an open relay."""
+    taube_kw = {"relay": {"networks": ["127.0.0.9/32"]}}
+
+    def test_outside_client_refused(self):
+        with self.srv.client() as c:
+            c.greet()
+            c.expect("250", "MAIL FROM:<sender@client.test>")
+            r = c.cmd(f"RCPT TO:<{BOB}>")
+            self.assertTrue(r.code in (550, 551, 553, 554) and " 5.7." in r.last, r)
+        self.assertEqual(self.peer.sessions(), [])
+        self.assertEqual(o.queue_files(self.srv), [])
+
+    def test_inside_client_from_its_own_address(self):
+        o.submit(self.srv, "sender@client.test", [BOB], o.message("out-src"),
+                 source="127.0.0.9")
+        self.assertEqual(len(self.peer.wait_for(1, 10)), 1, self.diag())
+
+
 class HeloName(Base):
     taube_kw = {"outbound": {"helo_name": "out.example.net"}}
 

@@ -178,6 +178,29 @@ class Failures(Base):
         self.assertIsNone(self.srv.wait_log(rf"{qid}: sender non-delivery notification", 0))
 
 
+class RemoteSender(unittest.TestCase):
+    """The bounce of a remote sender's message leaves by SMTP with MAIL FROM:<> (RFC 5321
+    §4.5.5, RFC 3461 §6.2) to the sender's domain."""
+
+    def test_bounce_goes_out_with_a_null_sender(self):
+        dest = SmtpPeer(host="127.0.0.2", rcpt=refuse_carol)
+        home = SmtpPeer(host="127.0.0.3")
+        for p in (dest, home):
+            self.addCleanup(p.stop)
+        srv = o.start({o.REMOTE: o.route(dest), "client.test": o.route(home)})
+        self.addCleanup(srv.cleanup)
+        o.submit(srv, "sender@client.test", [CAROL], o.message("dsn-remote", to=CAROL))
+        [m] = home.wait_for(1, 15) or [None]
+        self.assertIsNotNone(m, o.diag(srv, dest) + o.diag(srv, home))
+        self.assertEqual(m.mail_from, "")
+        self.assertEqual(m.rcpt_addrs(), ["sender@client.test"])
+        raw = m.data.replace(b"\r\n", b"\n")
+        d = o.Dsn(b"Return-Path: <>\n" + raw)
+        self.assertEqual(d.content_type, "multipart/report", raw[:2000])
+        self.assertEqual(d.recipient(CAROL).get("action"), "failed")
+        self.assertEqual(dest.messages(), [])
+
+
 class NotifySuccess(Base):
     def test_success_to_a_peer_without_dsn_is_relayed(self):
         """RFC 3461 §5.2.3: the next hop does not speak DSN, so Taube reports "relayed"."""
