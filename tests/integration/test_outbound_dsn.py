@@ -4,6 +4,7 @@ failures (5xx from the peer, expiry), partial failures, NOTIFY=NEVER/SUCCESS, pa
 on to a DSN-capable peer, delay warnings, no bounce of a bounce, SMTPUTF8 and SIZE refused
 before the data is sent."""
 
+import email.utils
 import re
 import sys
 import threading
@@ -250,6 +251,29 @@ class Expiry(Base):
         self.assertGreaterEqual(tries, 3, "retried only %d times in 20 s" % tries)
         self.assertEqual(o.wait_queue_clear(self.srv, b"dsn-expire", 5), [], self.diag())
         self.assertEqual(self.peer.messages(), [])
+
+
+class ExpiryAcrossRestart(unittest.TestCase):
+    """The message's age survives a restart: kill -9 midway, and it still expires max_lifetime
+    after its arrival (the Arrival-Date of the DSN is the original one)."""
+
+    def test_lifetime_counts_from_the_arrival(self):
+        peer = SmtpPeer(rcpt=lambda addr, n: "451 4.3.0 temporary failure")
+        self.addCleanup(peer.stop)
+        srv = o.start({o.REMOTE: o.route(peer)}, port=h.free_port())
+        self.addCleanup(srv.cleanup)
+        t0, wall0 = time.monotonic(), time.time()
+        o.submit(srv, ALICE, [BOB], o.message("dsn-age"))
+        self.assertTrue(peer.wait(lambda p: len(p.transactions()) >= 3, 15), o.diag(srv, peer))
+        srv.kill9()
+        srv.restart()
+        got = o.wait_dsns(srv, ALICE, 1, 45, "failed")
+        elapsed = time.monotonic() - t0
+        self.assertEqual(len(got), 1, o.diag(srv, peer))
+        arrival = email.utils.parsedate_to_datetime(got[0].per_message["arrival-date"])
+        self.assertLess(abs(arrival.timestamp() - wall0), 3, got[0].per_message)
+        self.assertTrue(15 <= elapsed < 27, f"expired after {elapsed:.1f}s, max_lifetime = 20")
+        self.assertEqual(got[0].recipient(BOB).get("status"), "4.4.7")
 
 
 class DelayWarning(Base):
