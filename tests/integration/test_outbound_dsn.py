@@ -150,6 +150,24 @@ class Failures(Base):
         self.assertIn("full body line", d.original_text())
         self.assertEqual(d.per_message.get("original-envelope-id"), "env-42", d.per_message)
 
+    def test_mail_from_refused(self):
+        """A 5xx to MAIL fails every recipient of the transaction with that status."""
+        self.peer.on_rcpt = None
+        self.peer.on_mail = lambda addr, params, n: "553 5.7.1 Sender address rejected"
+        o.submit(self.srv, ALICE, [BOB], o.message("dsn-mail"))
+        d = self.one_dsn("failed")
+        g = self.assert_failed(d, BOB, "5.7.1")
+        self.assertEqual(g.get("diagnostic-code"), "smtp; 553 5.7.1 Sender address rejected")
+        self.assertEqual(self.peer.messages(), [])
+
+    def test_mail_from_451_retried(self):
+        self.peer.on_rcpt = None
+        self.peer.on_mail = lambda addr, params, n: "451 4.3.0 try later" if n == 1 else None
+        o.submit(self.srv, ALICE, [BOB], o.message("dsn-mail451"))
+        self.assertEqual(len(self.peer.wait_for(1, 15)), 1, self.diag())
+        self.assertEqual(o.wait_queue_clear(self.srv, b"dsn-mail451"), [], self.diag())
+        self.assertEqual(o.dsns(self.srv, ALICE), [])
+
     def test_end_of_data_554_fails_every_recipient(self):
         self.peer.on_rcpt = None
         self.peer.on_data = lambda t: "554 5.7.1 Message rejected as spam"

@@ -83,6 +83,32 @@ class NoPipelining(Base):
         self.assertEqual([s.pipelined for s in peer.sessions()], [[]], self.diag())
 
 
+class Size(Base):
+    def test_size_declared_to_a_peer_with_size(self):
+        """RFC 1870 §6: the client declares the message size in MAIL when SIZE is offered."""
+        peer = SmtpPeer(extensions=["PIPELINING", "8BITMIME", "SIZE 1000000"])
+        self.start(peer)
+        o.submit(self.srv, ALICE, [BOB], o.message("peer-size", body=b"s" * 5000 + b"\r\n"))
+        [m] = peer.wait_for(1, 10) or [None]
+        self.assertIsNotNone(m, self.diag())
+        self.assertIn("SIZE", m.mail_params, m.mail_params)
+        self.assertGreaterEqual(int(m.mail_params["SIZE"]), len(m.data) - 200, m.mail_params)
+
+
+class LostQuit(Base):
+    def test_no_second_copy_when_the_peer_drops_after_the_250(self):
+        """The peer's 250 to the data is the hand-over (RFC 5321 §6.1); the connection closing
+        at QUIT afterwards changes nothing: no retry, no second copy."""
+        peer = SmtpPeer(disconnect=lambda verb, s: verb in ("QUIT", "RSET", "NOOP"))
+        self.start(peer)
+        qid = o.submit(self.srv, ALICE, [BOB], o.message("peer-lostquit"))
+        self.assertEqual(len(peer.wait_for(1, 10)), 1, self.diag())
+        self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "sent", qid), 5), self.diag())
+        self.assertEqual(o.wait_queue_clear(self.srv, b"peer-lostquit"), [], self.diag())
+        self.assertEqual(len(peer.messages()), 1)
+        self.assertIsNone(self.srv.wait_log(o.status_rx(BOB, "deferred", qid), 0))
+
+
 class TooManyRecipients(Base):
     LIMIT = 2
 
