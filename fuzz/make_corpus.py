@@ -396,6 +396,43 @@ dsn = [
 for name, opt, fields in dsn:
     write("fuzz_dsn", name, bytes([opt]) + b"\0".join(b(f) for f in fields))
 
+# ---------------------------------------------------------------- fuzz_client_session
+# Byte 0: options (bit 0 LMTP, bits 1-2 TLS policy None/Opportunistic/Required, bit 3 implicit
+# TLS, bit 4 credentials, bit 5 plaintext AUTH, bit 6 no BDAT, bit 7 tiny chunks and reply
+# limits). Byte 1: split seed; bit 0 handshake fails, bit 1 break during content. Then the
+# server's whole reply stream (the harness sends two messages of two recipients each).
+G = "220 mx.example ESMTP\r\n"
+def ehlo(*ext):
+    lines = ["mx.example"] + list(ext)
+    return "".join("250%s%s\r\n" % ("-" if i + 1 < len(lines) else " ", l) for i, l in enumerate(lines))
+TX_PIPE = "250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.1.5 ok\r\n354 go\r\n250 2.0.0 queued\r\n"
+TX_ONE = "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n"
+client = [
+    ("pipelined", 0x40, 0x00, G + ehlo("PIPELINING", "SIZE 1000", "8BITMIME", "DSN") + TX_PIPE * 2 + "221 bye\r\n"),
+    ("one-at-a-time", 0x40, 0x04, G + ehlo("SIZE") + TX_ONE * 2 + "221 bye\r\n"),
+    ("helo-fallback", 0x00, 0x08, G + "500 what\r\n250 mx\r\n" + TX_ONE * 2 + "221 bye\r\n"),
+    ("bdat", 0x80, 0x00, G + ehlo("PIPELINING", "CHUNKING") + ("250 ok\r\n" * 3 + "250 chunk\r\n" * 9 + "250 done\r\n") * 2 + "221 bye\r\n"),
+    ("partial-rcpt", 0x40, 0x10, G + ehlo("PIPELINING") + "250 ok\r\n550 5.1.1 no\r\n250 ok\r\n354 go\r\n250 ok\r\n" + "250 ok\r\n550 5.1.1 no\r\n550 5.1.1 no\r\n554 5.5.1 none\r\n250 reset\r\n221 bye\r\n"),
+    ("lmtp", 0x41, 0x00, G + ehlo("PIPELINING", "ENHANCEDSTATUSCODES") + "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 2.0.0 a\r\n452 4.2.2 full\r\n"),
+    ("starttls", 0x02, 0x00, G + ehlo("STARTTLS", "PIPELINING") + "220 go\r\n" + ehlo("PIPELINING", "AUTH PLAIN") + TX_PIPE),
+    ("starttls-injection", 0x04, 0x00, G + ehlo("STARTTLS") + "220 go\r\n250-injected\r\n250 x\r\n"),
+    ("starttls-required-missing", 0x04, 0x00, G + ehlo("PIPELINING")),
+    ("handshake-fails", 0x02, 0x01, G + ehlo("STARTTLS") + "220 go\r\n"),
+    ("auth-plain", 0x30, 0x00, G + ehlo("AUTH PLAIN LOGIN", "PIPELINING") + "235 2.7.0 ok\r\n" + TX_PIPE),
+    ("auth-login", 0x30, 0x00, G + ehlo("AUTH LOGIN") + "334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n235 ok\r\n" + TX_ONE),
+    ("auth-scram-bogus", 0x30, 0x00, G + ehlo("AUTH SCRAM-SHA-256") + "334 cj1mYWtlLHM9UVNYQ1IrUTZzZWs4YmY5MixpPTQwOTY=\r\n334 dj1iYWQ=\r\n235 ok\r\n"),
+    ("auth-refused", 0x30, 0x00, G + ehlo("AUTH PLAIN") + "535 5.7.8 no\r\n"),
+    ("421-mid", 0x40, 0x00, G + ehlo("PIPELINING") + "250 ok\r\n250 ok\r\n421 4.3.2 bye\r\n"),
+    ("lost-after-dot", 0x40, 0x00, G + ehlo("PIPELINING") + "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n"),
+    ("break-in-content", 0x40, 0x02, G + ehlo("PIPELINING") + "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n"),
+    ("bad-replies", 0x80, 0x00, G + "250-mx\r\n251 mismatch\r\n"),
+    ("greeting-554", 0x00, 0x00, "554 5.7.1 no service\r\n"),
+    ("size-refused", 0x40, 0x00, G + ehlo("SIZE 10") + "221 bye\r\n"),
+    ("all-refused-354", 0x40, 0x00, G + ehlo("PIPELINING") + "250 ok\r\n550 no\r\n550 no\r\n354 go\r\n554 none\r\n250 ok\r\n" * 2),
+]
+for name, opt, seed, text in client:
+    write("fuzz_client_session", name, bytes([opt, seed]) + b(text))
+
 total = 0
 for dirpath, _, files in os.walk(ROOT):
     for f in files:

@@ -41,10 +41,10 @@ struct ScriptedServer {
 struct ClientPlan {
   std::vector<client::OutboundMessage> messages;
   std::vector<std::vector<std::string>> contents;  // the content chunks of each message
-  bool quit = true;                   // QUIT when the messages are done (else just stop)
-  bool tls_ok = true;                 // the TLS handshake succeeds
-  bool close_in_content = false;      // the connection breaks while the content is written
-  std::size_t max_steps = 100000;     // a guard against a session that makes no progress
+  bool quit = true;                // QUIT when the messages are done (else just stop)
+  bool tls_ok = true;              // the TLS handshake succeeds
+  bool close_in_content = false;   // the connection breaks while the content is written
+  std::size_t max_steps = 100000;  // a guard against a session that makes no progress
 };
 
 struct ClientRun {
@@ -53,8 +53,8 @@ struct ClientRun {
   std::optional<client::SessionFailure> failure;
   std::vector<std::string> transcript;
   int tls_handshakes = 0;
-  bool done = false;        // reached Step::Done
-  bool stuck = false;       // max_steps exceeded
+  bool done = false;   // reached Step::Done
+  bool stuck = false;  // max_steps exceeded
   bool closed_by_server = false;
 
   std::string summary() const;

@@ -4,23 +4,12 @@
 
 #include <utility>
 
-#include "sasl/octets.hpp"
 #include "smtp/client/client_transaction.hpp"
-#include "smtp/wire/base64.hpp"
 #include "smtp/wire/command_format.hpp"
 
 namespace taube::smtp::client {
 
 namespace {
-
-// Stands in for a missing sasl_crypto: PLAIN and LOGIN never call it, SCRAM is not chosen
-// without a real one (and would fail on the empty results, sasl/crypto.hpp).
-struct NullCrypto final : sasl::ClientCrypto {
-  std::string sha256(std::string_view) const override { return {}; }
-  std::string hmac_sha256(std::string_view, std::string_view) const override { return {}; }
-  std::string random_octets(std::size_t) override { return {}; }
-  std::string pbkdf2_sha256(std::string_view, std::string_view, int) const override { return {}; }
-};
 
 int reply_class(const ParsedReply& r) {
   return r.reply.code / 100;
@@ -71,6 +60,8 @@ ClientSession::ClientSession(ClientConfig config)
 }
 
 ClientSession::~ClientSession() = default;
+ClientSession::ClientSession(ClientSession&&) noexcept = default;
+ClientSession& ClientSession::operator=(ClientSession&&) noexcept = default;
 
 Step ClientSession::step() const {
   switch (state_) {
@@ -210,8 +201,7 @@ void ClientSession::on_reply(const Pending& p, const ParsedReply& r) {
   if (r.reply.code == 421) {
     // RFC 5321 §3.8: the peer is closing. Every recipient without an answer yet is Deferred
     // with this reply (it answers the end of data too: that message was not taken).
-    if (tx_)
-      settle_all_open(Outcome::Deferred, reply_line(r.reply), reply_status(r.reply));
+    if (tx_) settle_all_open(Outcome::Deferred, reply_line(r.reply), reply_status(r.reply));
     fail_reply(r, std::string(stage_of(p.what)), false);
     return;
   }
@@ -240,6 +230,9 @@ void ClientSession::on_reply(const Pending& p, const ParsedReply& r) {
       return;
     case Expect::Auth:
       on_auth(r);
+      return;
+    case Expect::DataAbort:  // the answer to the lone "." (RFC 2920 §3.1), whatever it is
+      send_rset();
       return;
     case Expect::Rset:
       if (reply_class(r) != 2) {
@@ -272,8 +265,9 @@ void ClientSession::send_hello() {
   const bool lmtp = config_.dialect == Dialect::Lmtp;
   auto line = lmtp ? format_lhlo(config_.helo_name) : format_ehlo(config_.helo_name);
   if (!line) {
-    fail(Outcome::Deferred, "local configuration: helo_name: " + std::string(describe(line.error())),
-         "4.3.5", "ehlo", true);
+    fail(Outcome::Deferred,
+         "local configuration: helo_name: " + std::string(describe(line.error())), "4.3.5", "ehlo",
+         true);
     return;
   }
   state_ = State::Ehlo;
@@ -307,8 +301,7 @@ void ClientSession::after_hello() {
     return;
   }
   if (!tls_active_ && config_.tls == TlsPolicy::Required) {
-    fail(Outcome::Deferred, "TLS required but not offered by the peer", "4.7.10", "starttls",
-         true);
+    fail(Outcome::Deferred, "TLS required but not offered by the peer", "4.7.10", "starttls", true);
     return;
   }
   if (config_.credentials && !authenticated_) {
@@ -321,7 +314,7 @@ void ClientSession::after_hello() {
 void ClientSession::on_starttls(const ParsedReply& r) {
   if (r.reply.code == 220) {
     // RFC 3207 §4.2 / CVE-2011-0411: nothing may follow the 220 before the handshake.
-    if (parser_.queued() > 0 || parser_.partial()) {
+    if (parser_.queued() > 0 || parser_.partial() || parser_.failed()) {
       fail(Outcome::Deferred, "plaintext received after the 220 to STARTTLS (response injection)",
            "4.7.0", "starttls", false);
       return;
@@ -353,110 +346,6 @@ void ClientSession::tls_failed(std::string reason) {
   if (failure_) failure_->tls_failed = true;
 }
 
-void ClientSession::start_auth() {
-  if (!tls_active_ && !config_.plaintext_auth) {
-    fail(Outcome::Deferred, "AUTH without TLS is not allowed (plaintext_auth off)", "4.7.10",
-         "auth", true);
-    return;
-  }
-  const std::vector<std::string> offered = extensions_.auth_mechanisms();
-  std::string_view chosen;
-  for (const std::string_view name : sasl::kClientMechanisms) {
-    if (name == "SCRAM-SHA-256" && config_.sasl_crypto == nullptr) continue;
-    for (const std::string& o : offered)
-      if (o == name) chosen = name;
-    if (!chosen.empty()) break;
-  }
-  if (chosen.empty()) {
-    fail(Outcome::Deferred, offered.empty() ? "AUTH not offered by the peer"
-                                            : "AUTH offered without a usable mechanism",
-         "4.7.0", "auth", true);
-    return;
-  }
-  static NullCrypto null_crypto;
-  sasl::ClientCrypto& crypto = config_.sasl_crypto ? *config_.sasl_crypto : null_crypto;
-  mech_ = sasl::make_client_mechanism(chosen, *config_.credentials, crypto);
-  auto initial = mech_->initial_response();
-  if (!initial) {
-    fail(Outcome::Deferred, "SASL " + std::string(chosen) + ": " + initial.error(), "4.7.0",
-         "auth", true);
-    return;
-  }
-  state_ = State::Auth;
-  const std::string logged_plain = "AUTH " + std::string(chosen);
-  if (!initial->has_value()) {
-    command(*format_auth(chosen), Expect::Auth, 0, logged_plain);
-    return;
-  }
-  // RFC 4954 §4: the initial response goes with the command, "=" when empty, unless the line
-  // would be too long: then after the server's empty 334.
-  std::string b64 = (*initial)->empty() ? std::string("=") : base64_encode(**initial);
-  sasl::wipe(**initial);
-  auto line = format_auth(chosen, b64);
-  if (line) {
-    command(std::move(*line), Expect::Auth, 0, logged_plain + " ****");
-  } else {
-    auth_pending_initial_ = b64 == "=" ? std::string() : std::move(b64);
-    command(*format_auth(chosen), Expect::Auth, 0, logged_plain);
-  }
-  sasl::wipe(b64);
-}
-
-void ClientSession::auth_abort(std::string reason) {
-  // RFC 4954 §4: "*" cancels the exchange; the server answers 501, then the session fails.
-  auth_abort_ = std::move(reason);
-  command("*\r\n", Expect::Auth);
-}
-
-void ClientSession::on_auth(const ParsedReply& r) {
-  if (auth_abort_) {
-    fail(Outcome::Deferred, "SASL: " + *auth_abort_, "4.7.0", "auth", true);
-    return;
-  }
-  if (r.reply.code == 334) {
-    std::string response;
-    if (auth_pending_initial_) {
-      response = std::move(*auth_pending_initial_);
-      auth_pending_initial_.reset();
-    } else {
-      const auto challenge = base64_decode(r.reply.text);
-      if (!challenge) {
-        auth_abort("the server's challenge is not base64");
-        return;
-      }
-      auto step = mech_->respond(*challenge);
-      if (!step) {
-        auth_abort(step.error());
-        return;
-      }
-      response = base64_encode(*step);
-      sasl::wipe(*step);
-    }
-    auto line = format_auth_response(response);
-    sasl::wipe(response);
-    if (!line) {
-      auth_abort("response cannot be sent");
-      return;
-    }
-    command(std::move(*line), Expect::Auth, 0, "****");
-    return;
-  }
-  if (r.reply.code == 235) {
-    // SCRAM: succeeded() fails unless the server proved that it knows the secret (RFC 5802 §5).
-    auto ok = mech_->succeeded(std::nullopt);
-    mech_.reset();
-    if (!ok) {
-      fail(Outcome::Deferred, "SASL: " + ok.error(), "4.7.0", "auth", true);
-      return;
-    }
-    authenticated_ = true;
-    become_ready();
-    return;
-  }
-  mech_.reset();
-  fail_reply(r, "auth", true);
-}
-
 void ClientSession::become_ready() {
   if (state_ != State::Done && expect_.empty()) state_ = State::Ready;
 }
@@ -482,11 +371,11 @@ void ClientSession::command(std::string line, Expect what, std::size_t index,
   expect_.push_back({what, index});
 }
 
-void ClientSession::fail(Outcome outcome, std::string reply, std::string status,
-                         std::string stage, bool polite) {
+void ClientSession::fail(Outcome outcome, std::string reply, std::string status, std::string stage,
+                         bool polite) {
   if (state_ == State::Done) return;
   if (tx_) {
-    settle_all_open(Outcome::Deferred, reply, status, true);
+    settle_all_open(Outcome::Deferred, reply, status.starts_with('4') ? status : "4.0.0", true);
     finish_transaction();
   }
   if (polite) {
@@ -495,6 +384,10 @@ void ClientSession::fail(Outcome outcome, std::string reply, std::string status,
   }
   SessionFailure f;
   f.outcome = outcome == Outcome::Failed ? Outcome::Failed : Outcome::Deferred;
+  // The status agrees with the outcome's class (a 2xx or 3xx where a refusal was due is a
+  // protocol error, RFC 3463 X.5.0).
+  const char want = f.outcome == Outcome::Failed ? '5' : '4';
+  if (status.empty() || status[0] != want) status = std::string(1, want) + ".5.0";
   f.reply = std::move(reply);
   f.status = std::move(status);
   f.stage = std::move(stage);
@@ -512,8 +405,13 @@ void ClientSession::fail_reply(const ParsedReply& r, std::string stage, bool pol
 
 void ClientSession::broken(std::string reason, std::string status) {
   if (state_ == State::Done) return;
-  std::string stage = !expect_.empty()            ? std::string(stage_of(expect_.front().what))
-                      : state_ == State::Content  ? "content"
+  if (state_ == State::Quit) {  // everything was settled; whatever the peer does now is harmless
+    state_ = State::Done;
+    expect_.clear();
+    return;
+  }
+  std::string stage = !expect_.empty()             ? std::string(stage_of(expect_.front().what))
+                      : state_ == State::Content   ? "content"
                       : state_ == State::Handshake ? "tls"
                                                    : "idle";
   if (tx_) settle_lost(reason, status);
@@ -522,12 +420,7 @@ void ClientSession::broken(std::string reason, std::string status) {
 
 void ClientSession::closed(std::string reason) {
   if (state_ == State::Done) return;
-  if (state_ == State::Quit) {  // the peer closed after (or instead of) its 221: clean
-    state_ = State::Done;
-    expect_.clear();
-    return;
-  }
-  broken("connection lost: " + reason, "4.4.2");
+  broken("connection lost: " + reason, "4.4.2");  // clean while quitting (see broken())
 }
 
 void ClientSession::log(std::string line) {

@@ -110,7 +110,7 @@ struct RecipientResult {
 
 struct MessageResult {
   std::vector<RecipientResult> recipients;  // one per recipient, in order
-  bool dsn_passed_on = false;               // the peer offers DSN: NOTIFY/ORCPT/RET/ENVID went along
+  bool dsn_passed_on = false;  // the peer offers DSN: NOTIFY/ORCPT/RET/ENVID went along
   friend bool operator==(const MessageResult&, const MessageResult&) = default;
 };
 
@@ -120,8 +120,8 @@ struct SessionFailure {
   std::string status;                   // RFC 3463
   std::string stage;  // "greeting","ehlo","helo","starttls","tls","auth","mail","rcpt","data",
                       // "content","end-of-data","rset","idle","quit"
-  bool tls_failed = false;              // the TLS handshake failed (tls_failed())
-  bool before_any_transaction = true;   // no MAIL was sent on this connection
+  bool tls_failed = false;             // the TLS handshake failed (tls_failed())
+  bool before_any_transaction = true;  // no MAIL was sent on this connection
   friend bool operator==(const SessionFailure&, const SessionFailure&) = default;
 };
 
@@ -137,18 +137,22 @@ class ClientSession {
  public:
   explicit ClientSession(ClientConfig config);
   ~ClientSession();
+  ClientSession(ClientSession&&) noexcept;
+  ClientSession& operator=(ClientSession&&) noexcept;
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
 
   Step step() const;
-  std::string take_output();               // octets to write, in order
+  // Octets to write, in order. Take them after every call (content() appends the encoded chunk:
+  // taking it each time keeps memory at one chunk).
+  std::string take_output();
   void received(std::string_view octets);  // any split
   // EOF, a read or write error, a timeout: the message in flight is settled (unanswered
   // recipients Deferred, Unknown after the end of data was sent), then Done. Clean during QUIT.
   void closed(std::string reason);
   void tls_established();
-  void tls_failed(std::string reason);  // Done, failure().tls_failed
-  void send(OutboundMessage message);   // only in Ready (ignored otherwise)
+  void tls_failed(std::string reason);   // Done, failure().tls_failed
+  void send(OutboundMessage message);    // only in Ready (ignored otherwise)
   void content(std::string_view chunk);  // stored form: LF line endings, no dot-stuffing
   void content_end();
   void quit();  // only in Ready (ignored otherwise): QUIT, then Done at 221 or close
@@ -172,11 +176,35 @@ class ClientSession {
   static constexpr std::size_t kTranscriptOctets = 16 * 1024;
 
  private:
-  enum class State { Greeting, Ehlo, Helo, StartTls, Handshake, Auth, Ready, Busy, Content, Quit,
-                     Done };
+  enum class State {
+    Greeting,
+    Ehlo,
+    Helo,
+    StartTls,
+    Handshake,
+    Auth,
+    Ready,
+    Busy,
+    Content,
+    Quit,
+    Done
+  };
   // What a sent command expects as its reply.
-  enum class Expect { Greeting, Ehlo, Helo, StartTls, Auth, Mail, Rcpt, Data, DataAbort, Bdat,
-                      EndOfData, Rset, Quit };
+  enum class Expect {
+    Greeting,
+    Ehlo,
+    Helo,
+    StartTls,
+    Auth,
+    Mail,
+    Rcpt,
+    Data,
+    DataAbort,
+    Bdat,
+    EndOfData,
+    Rset,
+    Quit
+  };
   struct Pending {
     Expect what;
     std::size_t index = 0;  // Rcpt: into the message's recipients; EndOfData: into accepted
@@ -195,11 +223,9 @@ class ClientSession {
   void auth_abort(std::string reason);
   void send_hello();
   void become_ready();
-  void command(std::string line, Expect what, std::size_t index = 0,
-               std::string_view logged = {});
+  void command(std::string line, Expect what, std::size_t index = 0, std::string_view logged = {});
   // Ends the session. `polite`: QUIT goes out first (the peer still listens).
-  void fail(Outcome outcome, std::string reply, std::string status, std::string stage,
-            bool polite);
+  void fail(Outcome outcome, std::string reply, std::string status, std::string stage, bool polite);
   void fail_reply(const ParsedReply& r, std::string stage, bool polite);
   void broken(std::string reason, std::string status);  // connection or reply stream lost
   void log(std::string line);

@@ -103,8 +103,8 @@ void ClientSession::send(OutboundMessage message) {
   t.pipelined = extensions_.pipelining();
   // BDAT only when the chunks can be pipelined (RFC 3030 §4.2 with RFC 2920), so that content()
   // never has to wait for a reply; and never for LMTP (see client_session.hpp).
-  t.bdat = config_.use_bdat && extensions_.chunking() && t.pipelined &&
-           config_.dialect == Dialect::Smtp;
+  t.bdat =
+      config_.use_bdat && extensions_.chunking() && t.pipelined && config_.dialect == Dialect::Smtp;
   t.encoder = DotEncoder(t.bdat ? DotEncoder::Mode::Bdat : DotEncoder::Mode::Data);
   any_transaction_ = true;
   state_ = State::Busy;
@@ -154,9 +154,6 @@ void ClientSession::on_tx_reply(const Pending& p, const ParsedReply& r) {
     case Expect::Data:
       t.data_reply = r;
       envelope_done();
-      return;
-    case Expect::DataAbort:  // the answer to the lone "." (RFC 2920 §3.1), whatever it is
-      send_rset();
       return;
     case Expect::Bdat:
       if (!ok(r) && !t.chunk_failure) t.chunk_failure = r;
@@ -259,8 +256,7 @@ void ClientSession::emit_bdat(std::string_view data, bool last) {
 void ClientSession::settle(std::size_t index, Outcome outcome, std::string reply,
                            std::string status, bool local) {
   if (!tx_ || index >= tx_->results.size() || tx_->results[index]) return;
-  tx_->results[index] =
-      RecipientResult{index, outcome, std::move(reply), std::move(status), local};
+  tx_->results[index] = RecipientResult{index, outcome, std::move(reply), std::move(status), local};
 }
 
 void ClientSession::settle_all_open(Outcome outcome, const std::string& reply,
@@ -289,8 +285,8 @@ void ClientSession::finish_transaction() {
   result.dsn_passed_on = tx_->dsn;
   for (std::size_t i = 0; i < tx_->results.size(); ++i) {
     if (!tx_->results[i])
-      tx_->results[i] = RecipientResult{i, Outcome::Deferred, "451 4.3.0 not attempted", "4.3.0",
-                                        true};
+      tx_->results[i] =
+          RecipientResult{i, Outcome::Deferred, "451 4.3.0 not attempted", "4.3.0", true};
     result.recipients.push_back(std::move(*tx_->results[i]));
   }
   results_.push_back(std::move(result));

@@ -25,7 +25,7 @@ struct ClientSession::Transaction {
   std::optional<ParsedReply> mail_refused;
   std::optional<ParsedReply> data_reply;  // the reply to DATA
   bool content_started = false;
-  bool end_sent = false;  // the end of data (final dot, BDAT LAST) was written
+  bool end_sent = false;                     // the end of data (final dot, BDAT LAST) was written
   std::optional<ParsedReply> chunk_failure;  // the first refused BDAT chunk
   DotEncoder encoder;
   std::string bdat_buffer;

@@ -14,11 +14,9 @@ using client::Step;
 
 TEST(ClientSession, HappyPathPipelined) {
   const std::vector<std::string> turns = {
-      kGreeting,
-      ehlo_reply({"PIPELINING", "SIZE 1000000", "8BITMIME"}),
+      kGreeting, ehlo_reply({"PIPELINING", "SIZE 1000000", "8BITMIME"}),
       "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 go ahead\r\n",
-      "250 2.0.0 Ok: queued as X1\r\n",
-      "221 2.0.0 Bye\r\n"};
+      "250 2.0.0 Ok: queued as X1\r\n", "221 2.0.0 Bye\r\n"};
   auto m = test_message({"bob@b.example", "carol@c.example"});
   m.params.size = 12;
   const auto run = run_split(test_client_config(), turns, one_message(m, {"Subject: x\n\nhi\n"}));
@@ -44,13 +42,12 @@ TEST(ClientSession, HappyPathPipelined) {
 }
 
 TEST(ClientSession, HappyPathOneCommandAtATime) {
-  const std::vector<std::string> turns = {kGreeting,      ehlo_reply({"SIZE"}),
-                                          "250 Ok\r\n",   "250 Ok\r\n",
-                                          "251 Ok\r\n",   "354 go\r\n",
+  const std::vector<std::string> turns = {kGreeting,        ehlo_reply({"SIZE"}), "250 Ok\r\n",
+                                          "250 Ok\r\n",     "251 Ok\r\n",         "354 go\r\n",
                                           "250 queued\r\n", "221 bye\r\n"};
-  const auto run = run_split(test_client_config(), turns,
-                             one_message(test_message({"bob@b.example", "carol@c.example"}),
-                                         {"hi\n"}));
+  const auto run =
+      run_split(test_client_config(), turns,
+                one_message(test_message({"bob@b.example", "carol@c.example"}), {"hi\n"}));
   EXPECT_EQ(run.written,
             "EHLO client.example\r\nMAIL FROM:<alice@a.example>\r\nRCPT TO:<bob@b.example>\r\n"
             "RCPT TO:<carol@c.example>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n");
@@ -61,11 +58,11 @@ TEST(ClientSession, HappyPathOneCommandAtATime) {
 }
 
 TEST(ClientSession, HeloFallbackAfter5xxToEhlo) {
-  const std::vector<std::string> turns = {kGreeting, "502 5.5.2 what?\r\n", "250 mx.example\r\n",
-                                          "250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 ok\r\n",
-                                          "221 bye\r\n"};
+  const std::vector<std::string> turns = {kGreeting,    "502 5.5.2 what?\r\n", "250 mx.example\r\n",
+                                          "250 ok\r\n", "250 ok\r\n",          "354 go\r\n",
+                                          "250 ok\r\n", "221 bye\r\n"};
   auto m = test_message({"bob@b.example"});
-  m.params.size = 5;                     // no SIZE after HELO
+  m.params.size = 5;                       // no SIZE after HELO
   m.params.body = BodyType::EightBitMime;  // no BODY= either
   const auto run = run_split(test_client_config(), turns, one_message(m, {"x\n"}));
   EXPECT_EQ(run.written,
@@ -104,9 +101,8 @@ TEST(ClientSession, GreetingRefusals) {
   EXPECT_EQ(run.failure->outcome, Outcome::Deferred);
   EXPECT_EQ(run.written, "");  // the peer is closing: no QUIT
 
-  run = run_split(test_client_config(), {"220-mx.example\r\n220 hi\r\n", ehlo_reply({}),
-                                         "221 bye\r\n"},
-                  {});
+  run = run_split(test_client_config(),
+                  {"220-mx.example\r\n220 hi\r\n", ehlo_reply({}), "221 bye\r\n"}, {});
   EXPECT_FALSE(run.failure);
   EXPECT_EQ(run.written, "EHLO client.example\r\nQUIT\r\n");
 }
@@ -119,8 +115,7 @@ TEST(ClientSession, DotStuffingAndCrlfConversion) {
   // final newline.
   const auto run =
       run_split(test_client_config(), turns,
-                one_message(test_message({"bob@b.example"}),
-                            {"a\n", ".", "\n..\n.x\r", "\nlast"}));
+                one_message(test_message({"bob@b.example"}), {"a\n", ".", "\n..\n.x\r", "\nlast"}));
   EXPECT_NE(run.written.find("DATA\r\na\r\n..\r\n...\r\n..x\r\nlast\r\n.\r\nQUIT\r\n"),
             std::string::npos)
       << visible(run.written);
@@ -132,13 +127,12 @@ TEST(ClientSession, ContentChunkingDoesNotChangeTheWire) {
                                           "250 ok\r\n250 ok\r\n354 go\r\n", "250 ok\r\n",
                                           "221 bye\r\n"};
   const std::string body = "l1\n.\n..dots\n\nend\n";
-  const auto whole =
-      run_client(test_client_config(), ScriptedServer{turns},
-                 one_message(test_message({"bob@b.example"}), {body}));
+  const auto whole = run_client(test_client_config(), ScriptedServer{turns},
+                                one_message(test_message({"bob@b.example"}), {body}));
   for (std::size_t i = 1; i < body.size(); ++i) {
-    const auto split =
-        run_client(test_client_config(), ScriptedServer{turns},
-                   one_message(test_message({"bob@b.example"}), {body.substr(0, i), body.substr(i)}));
+    const auto split = run_client(
+        test_client_config(), ScriptedServer{turns},
+        one_message(test_message({"bob@b.example"}), {body.substr(0, i), body.substr(i)}));
     EXPECT_EQ(split.written, whole.written) << i;
   }
 }
@@ -150,8 +144,8 @@ TEST(ClientSession, BdatWhenChunkingAndPipelining) {
                                           "250 ok\r\n250 ok\r\n",
                                           "250 2.0.0 chunk\r\n250 2.0.0 queued\r\n", "221 bye\r\n"};
   // 12 stored octets, 14 on the wire: one 8-octet chunk, then LAST with the other 6. No stuffing.
-  const auto run = run_split(cfg, turns, one_message(test_message({"bob@b.example"}),
-                                                     {".a\n", "bcdef\n", "ghi"}));
+  const auto run = run_split(
+      cfg, turns, one_message(test_message({"bob@b.example"}), {".a\n", "bcdef\n", "ghi"}));
   EXPECT_EQ(run.written,
             "EHLO client.example\r\nMAIL FROM:<alice@a.example>\r\nRCPT TO:<bob@b.example>\r\n"
             "BDAT 8\r\n.a\r\nbcdeBDAT 6 LAST\r\nf\r\nghi"
@@ -164,11 +158,10 @@ TEST(ClientSession, BdatWhenChunkingAndPipelining) {
 TEST(ClientSession, BdatFailedChunkDecides) {
   auto cfg = test_client_config();
   cfg.bdat_chunk = 4;
-  const std::vector<std::string> turns = {
-      kGreeting, ehlo_reply({"PIPELINING", "CHUNKING"}), "250 ok\r\n250 ok\r\n",
-      "552 5.3.4 too big\r\n503 5.5.1 no\r\n", "221 bye\r\n"};
-  const auto run =
-      run_split(cfg, turns, one_message(test_message({"bob@b.example"}), {"abcdefg"}));
+  const std::vector<std::string> turns = {kGreeting, ehlo_reply({"PIPELINING", "CHUNKING"}),
+                                          "250 ok\r\n250 ok\r\n",
+                                          "552 5.3.4 too big\r\n503 5.5.1 no\r\n", "221 bye\r\n"};
+  const auto run = run_split(cfg, turns, one_message(test_message({"bob@b.example"}), {"abcdefg"}));
   EXPECT_NE(run.written.find("BDAT 4\r\nabcdBDAT 3 LAST\r\nefg"), std::string::npos);
   EXPECT_EQ(run.results.at(0).recipients.at(0).outcome, Outcome::Failed);
   EXPECT_EQ(run.results.at(0).recipients.at(0).status, "5.3.4");
@@ -177,8 +170,8 @@ TEST(ClientSession, BdatFailedChunkDecides) {
 TEST(ClientSession, BdatEmptyMessageAndDisabled) {
   const std::vector<std::string> turns = {kGreeting, ehlo_reply({"PIPELINING", "CHUNKING"}),
                                           "250 ok\r\n250 ok\r\n", "250 ok\r\n", "221 bye\r\n"};
-  auto run = run_split(test_client_config(), turns,
-                       one_message(test_message({"bob@b.example"}), {}));
+  auto run =
+      run_split(test_client_config(), turns, one_message(test_message({"bob@b.example"}), {}));
   EXPECT_NE(run.written.find("RCPT TO:<bob@b.example>\r\nBDAT 0 LAST\r\nQUIT"), std::string::npos);
 
   auto cfg = test_client_config();
@@ -216,10 +209,11 @@ TEST(ClientSession, LmtpOneReplyPerAcceptedRecipient) {
 TEST(ClientSession, LmtpConnectionLostBetweenReplies) {
   auto cfg = test_client_config();
   cfg.dialect = Dialect::Lmtp;
-  const auto run = run_split(
-      cfg, {kGreeting, ehlo_reply({"PIPELINING"}), "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n",
-            "250 2.0.0 bob ok\r\n"},
-      one_message(test_message({"bob@b.example", "carol@b.example"}), {"x\n"}));
+  const auto run =
+      run_split(cfg,
+                {kGreeting, ehlo_reply({"PIPELINING"}), "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n",
+                 "250 2.0.0 bob ok\r\n"},
+                one_message(test_message({"bob@b.example", "carol@b.example"}), {"x\n"}));
   const auto& r = run.results.at(0).recipients;
   EXPECT_EQ(r[0].outcome, Outcome::Accepted);
   EXPECT_EQ(r[1].outcome, Outcome::Unknown);
@@ -229,13 +223,10 @@ TEST(ClientSession, LmtpConnectionLostBetweenReplies) {
 }
 
 TEST(ClientSession, TwoMessagesOnOneConnection) {
-  const std::vector<std::string> turns = {kGreeting,
-                                          ehlo_reply({"PIPELINING"}),
-                                          "250 ok\r\n250 ok\r\n354 go\r\n",
-                                          "250 first\r\n",
-                                          "250 ok\r\n250 ok\r\n354 go\r\n",
-                                          "250 second\r\n",
-                                          "221 bye\r\n"};
+  const std::vector<std::string> turns = {
+      kGreeting,       ehlo_reply({"PIPELINING"}),       "250 ok\r\n250 ok\r\n354 go\r\n",
+      "250 first\r\n", "250 ok\r\n250 ok\r\n354 go\r\n", "250 second\r\n",
+      "221 bye\r\n"};
   ClientPlan plan = one_message(test_message({"bob@b.example"}), {"1\n"});
   plan.messages.push_back(test_message({"carol@c.example"}));
   plan.contents.push_back({"2\n"});
@@ -251,10 +242,14 @@ TEST(ClientSession, TranscriptRedactsAuthAndContent) {
   auto cfg = test_client_config();
   cfg.plaintext_auth = true;
   cfg.credentials = sasl::ClientCredentials{"", "alice", "s3cret"};
-  const std::vector<std::string> turns = {kGreeting, ehlo_reply({"AUTH LOGIN", "PIPELINING"}),
-                                          "334 VXNlcm5hbWU6\r\n", "334 UGFzc3dvcmQ6\r\n",
-                                          "235 2.7.0 ok\r\n", "250 ok\r\n250 ok\r\n354 go\r\n",
-                                          "250 ok\r\n", "221 bye\r\n"};
+  const std::vector<std::string> turns = {kGreeting,
+                                          ehlo_reply({"AUTH LOGIN", "PIPELINING"}),
+                                          "334 VXNlcm5hbWU6\r\n",
+                                          "334 UGFzc3dvcmQ6\r\n",
+                                          "235 2.7.0 ok\r\n",
+                                          "250 ok\r\n250 ok\r\n354 go\r\n",
+                                          "250 ok\r\n",
+                                          "221 bye\r\n"};
   const auto run =
       run_split(cfg, turns, one_message(test_message({"bob@b.example"}), {"secret body\n"}));
   const std::vector<std::string> want = {"< 220 mx.example ESMTP test",
@@ -290,8 +285,8 @@ TEST(ClientSession, TranscriptIsBoundedAndVisible) {
   for (int i = 0; i < 120; ++i)
     big += "250-X" + std::to_string(i) + "\x1b[31m" + std::string(150, 'a') + "\r\n";
   big += "250 END\r\n";
-  const auto run = run_client(test_client_config(), ScriptedServer{{kGreeting, big, "221 x\r\n"}},
-                              {});
+  const auto run =
+      run_client(test_client_config(), ScriptedServer{{kGreeting, big, "221 x\r\n"}}, {});
   EXPECT_FALSE(run.failure);
   ASSERT_LT(run.transcript.size(), client::ClientSession::kTranscriptLines);
   EXPECT_EQ(run.transcript.back(), "[... truncated]");

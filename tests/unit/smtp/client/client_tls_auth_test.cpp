@@ -85,7 +85,7 @@ TEST(ClientTls, StartTlsRefused) {
 
 TEST(ClientTls, ResponseInjectionAfter220) {
   for (const std::string injected :
-       {"220 go\r\n250 injected\r\n", "220 go\r\n2", "220 go\r\n250-a\r\n"}) {
+       {"220 go\r\n250 injected\r\n", "220 go\r\n2", "220 go\r\n250-a\r\n", "220 go\r\n\r"}) {
     const auto run = run_split(tls_config(TlsPolicy::Opportunistic),
                                {kGreeting, ehlo_reply({"STARTTLS"}), injected}, {});
     ASSERT_TRUE(run.failure) << injected;
@@ -130,8 +130,8 @@ std::string answer(AuthServerState& s, sasl::ServerStep step) {
     if (auto* v = std::get_if<sasl::VerifyPassword>(&step)) {
       step = s.mech->credentials_checked(v->username == "alice" && v->password == "s3cret");
     } else if (auto* l = std::get_if<sasl::LookupSecret>(&step)) {
-      step = s.mech->provide_secret(l->username == "alice" ? std::optional(s.secret)
-                                                           : std::nullopt);
+      step =
+          s.mech->provide_secret(l->username == "alice" ? std::optional(s.secret) : std::nullopt);
     } else if (auto* c = std::get_if<sasl::Challenge>(&step)) {
       return "334 " + base64_encode(c->data) + "\r\n";
     } else if (auto* ok = std::get_if<sasl::Success>(&step)) {
@@ -167,7 +167,10 @@ Responder auth_server(std::shared_ptr<AuthServerState> s) {
         std::optional<std::string> ir;
         if (sp != std::string::npos) {
           const std::string arg = line.substr(sp + 1);
-          ir = arg == "=" ? std::string() : base64_decode(arg).value_or("\x01bad");
+          ir = arg == "=" ? std::string()
+                          : base64_decode(arg).value_or(
+                                "\x01"
+                                "bad");
         }
         out += answer(*s, s->mech->start(ir));
       } else if (s->final_pending) {
@@ -176,7 +179,8 @@ Responder auth_server(std::shared_ptr<AuthServerState> s) {
       } else if (line == "*") {
         out += "501 5.7.0 cancelled\r\n";
       } else if (s->mech && !s->mech->finished()) {
-        out += answer(*s, s->mech->step(base64_decode(line).value_or("\x01bad")));
+        out += answer(*s, s->mech->step(base64_decode(line).value_or("\x01"
+                                                                     "bad")));
       } else if (line == "QUIT") {
         out += "221 bye\r\n";
       } else if (line == "DATA") {
@@ -210,11 +214,11 @@ AuthRun run_auth(const AuthCase& c, const ClientPlan& plan) {
   AuthRun result;
   auto once = [&](const Splitter& split) {
     auto s = std::make_shared<AuthServerState>();
-    s->before = {kGreeting, c.ehlo.size() == 1 ? ehlo_reply({c.ehlo[0]})
-                                               : ehlo_reply({c.ehlo[0], c.ehlo[1]})};
+    s->before = {kGreeting,
+                 c.ehlo.size() == 1 ? ehlo_reply({c.ehlo[0]}) : ehlo_reply({c.ehlo[0], c.ehlo[1]})};
     auto salted = s->crypto.pbkdf2_sha256("s3cret", "0123456789abcdef", 4096);
-    s->secret = *sasl::scram_secret_from_salted_password(s->crypto, salted, "0123456789abcdef",
-                                                          4096);
+    s->secret =
+        *sasl::scram_secret_from_salted_password(s->crypto, salted, "0123456789abcdef", 4096);
     s->corrupt_final = c.corrupt_final;
     s->skip_final = c.skip_final;
     test::FakeSaslCrypto client_crypto;
@@ -310,8 +314,8 @@ TEST(ClientAuth, TemporaryFailureIsDeferred) {
   auto cfg = test_client_config();
   cfg.plaintext_auth = true;
   cfg.credentials = sasl::ClientCredentials{"", "alice", "s3cret"};
-  const auto run = run_split(
-      cfg, {kGreeting, ehlo_reply({"AUTH PLAIN"}), "454 4.7.0 try later\r\n"}, {});
+  const auto run =
+      run_split(cfg, {kGreeting, ehlo_reply({"AUTH PLAIN"}), "454 4.7.0 try later\r\n"}, {});
   ASSERT_TRUE(run.failure);
   EXPECT_EQ(run.failure->outcome, Outcome::Deferred);
   EXPECT_EQ(run.failure->status, "4.7.0");
@@ -344,6 +348,38 @@ TEST(ClientAuth, AfterStartTls) {
                              {});
   EXPECT_FALSE(run.failure);
   EXPECT_NE(run.written.find("STARTTLS\r\nEHLO client.example\r\nAUTH PLAIN "), std::string::npos);
+}
+
+}  // namespace
+}  // namespace taube::smtp::testing
+
+namespace taube::smtp::testing {
+namespace {
+
+TEST(ClientAuth, LongInitialResponseWaitsForTheEmptyChallenge) {
+  auto cfg = test_client_config();
+  cfg.plaintext_auth = true;
+  cfg.credentials = sasl::ClientCredentials{"", "alice", std::string(600, 'p')};
+  const auto run = run_split(
+      cfg, {kGreeting, ehlo_reply({"AUTH PLAIN"}), "334 \r\n", "235 2.7.0 ok\r\n", "221 bye\r\n"},
+      {});
+  EXPECT_FALSE(run.failure) << run.summary();
+  const std::string b64 = base64_encode(std::string("\0alice\0", 7) + std::string(600, 'p'));
+  EXPECT_EQ(run.written, "EHLO client.example\r\nAUTH PLAIN\r\n" + b64 + "\r\nQUIT\r\n");
+  EXPECT_EQ(run.transcript.at(4), "> AUTH PLAIN");
+  EXPECT_EQ(run.transcript.at(6), "> ****");
+}
+
+TEST(ClientAuth, BadChallengeIsCancelled) {
+  auto cfg = test_client_config();
+  cfg.plaintext_auth = true;
+  cfg.credentials = sasl::ClientCredentials{"", "alice", "s3cret"};
+  const auto run = run_split(
+      cfg, {kGreeting, ehlo_reply({"AUTH LOGIN"}), "334 not*base64\r\n", "501 5.7.0 cancelled\r\n"},
+      {});
+  ASSERT_TRUE(run.failure);
+  EXPECT_EQ(run.failure->outcome, Outcome::Deferred);
+  EXPECT_EQ(run.written, "EHLO client.example\r\nAUTH LOGIN\r\n*\r\nQUIT\r\n");
 }
 
 }  // namespace
