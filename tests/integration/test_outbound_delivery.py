@@ -30,7 +30,7 @@ class Base(unittest.TestCase):
         self.peer = SmtpPeer(**self.peer_kw)
         self.addCleanup(self.peer.stop)
         self.srv = o.start({o.REMOTE: o.route(self.peer)}, **self.taube_kw)
-        self.addCleanup(self.srv.cleanup)
+        o.guard(self, self.srv)
 
     def diag(self) -> str:
         return o.diag(self.srv, self.peer)
@@ -179,7 +179,7 @@ class Smarthost(unittest.TestCase):
         with SmtpPeer() as peer:
             srv = o.start(None, relay={"smarthost": f"127.0.0.2:{peer.port}",
                                        "smarthost_tls": "none"})
-            self.addCleanup(srv.cleanup)
+            o.guard(self, srv)
             o.submit(srv, "sender@client.test", ["someone@far.example"],
                      o.message("out-smart", to="someone@far.example"))
             [m] = peer.wait_for(1, 10) or [None]
@@ -242,7 +242,7 @@ class Reuse(unittest.TestCase):
         port = free_port("127.0.0.2")
         srv = o.start({o.REMOTE: f"smtp:[127.0.0.2]:{port}"},
                       queue={"per_destination": self.PER_DEST, "max_connections": 10})
-        self.addCleanup(srv.cleanup)
+        o.guard(self, srv)
         qids = [o.submit(srv, "sender@client.test", [BOB], o.message(f"out-reuse-{i}"))
                 for i in range(self.N)]
         # All ten accepted; the destination was tried and found down before it comes up (a
@@ -274,7 +274,7 @@ class PerDestination(unittest.TestCase):
         peer = SmtpPeer(delay={"DOT": 1.0})
         self.addCleanup(peer.stop)
         srv = o.start({o.REMOTE: o.route(peer)}, queue={"per_destination": 3})
-        self.addCleanup(srv.cleanup)
+        o.guard(self, srv)
         for i in range(8):
             o.submit(srv, "sender@client.test", [BOB], o.message(f"out-limit-{i}"))
         self.assertEqual(len(peer.wait_for(8, 30)), 8, o.diag(srv, peer))

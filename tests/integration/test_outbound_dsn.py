@@ -40,7 +40,7 @@ class Base(unittest.TestCase):
         self.peer = SmtpPeer(**self.peer_kw)
         self.addCleanup(self.peer.stop)
         self.srv = o.start({o.REMOTE: o.route(self.peer)}, queue=self.queue)
-        self.addCleanup(self.srv.cleanup)
+        o.guard(self, self.srv)
 
     def diag(self) -> str:
         return o.diag(self.srv, self.peer)
@@ -207,7 +207,7 @@ class RemoteSender(unittest.TestCase):
         for p in (dest, home):
             self.addCleanup(p.stop)
         srv = o.start({o.REMOTE: o.route(dest), "client.test": o.route(home)})
-        self.addCleanup(srv.cleanup)
+        o.guard(self, srv)
         o.submit(srv, "sender@client.test", [CAROL], o.message("dsn-remote", to=CAROL))
         [m] = home.wait_for(1, 15) or [None]
         self.assertIsNotNone(m, o.diag(srv, dest) + o.diag(srv, home))
@@ -279,7 +279,7 @@ class ExpiryAcrossRestart(unittest.TestCase):
         peer = SmtpPeer(rcpt=lambda addr, n: "451 4.3.0 temporary failure")
         self.addCleanup(peer.stop)
         srv = o.start({o.REMOTE: o.route(peer)}, port=h.free_port())
-        self.addCleanup(srv.cleanup)
+        o.guard(self, srv)
         t0, wall0 = time.monotonic(), time.time()
         o.submit(srv, ALICE, [BOB], o.message("dsn-age"))
         self.assertTrue(peer.wait(lambda p: len(p.transactions()) >= 3, 15), o.diag(srv, peer))

@@ -22,7 +22,7 @@ class Base(unittest.TestCase):
             self.addCleanup(p.stop)
         self.peers = peers
         self.srv = o.start(routes or {o.REMOTE: o.route(peers[0])})
-        self.addCleanup(self.srv.cleanup)
+        o.guard(self, self.srv)
 
     def diag(self) -> str:
         return "".join(o.diag(self.srv, p) for p in self.peers)

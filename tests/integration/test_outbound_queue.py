@@ -23,7 +23,7 @@ class Durable(unittest.TestCase):
     def setUp(self):
         self.peer_port = free_port("127.0.0.2")
         self.srv = o.start({o.REMOTE: f"smtp:[127.0.0.2]:{self.peer_port}"}, port=h.free_port())
-        self.addCleanup(self.srv.cleanup)
+        o.guard(self, self.srv)
         self.peer = None
 
     def diag(self) -> str:
