@@ -162,9 +162,30 @@ tl::expected<void, std::string> read_aliases(TableReader& r, Config& c) {
   return {};
 }
 
+tl::expected<void, std::string> read_dns(TableReader& r, Config& c) {
+  TRY(r.strings("servers", c.dns_servers));
+  for (const auto& s : c.dns_servers)
+    if (!dns::parse_server(s))
+      return tl::unexpected(r.where(r.get("servers"), "servers") + ": invalid server \"" + s +
+                            "\" (expected \"ip\" or \"ip:port\")");
+  std::string family;
+  TRY(r.str("family", family));
+  if (!family.empty()) {
+    auto f = dns::parse_family(family);
+    if (!f)
+      return tl::unexpected(r.where(r.get("family"), "family") +
+                            ": must be \"ipv6-first\", \"ipv4-first\", \"ipv4-only\" or "
+                            "\"ipv6-only\"");
+    c.dns_family = *f;
+  }
+  return r.no_unknown_keys();
+}
+
 }  // namespace
 
 void finish(Config& c) {
+  c.server.outbound.dns_servers = c.dns_servers;
+  c.server.outbound.dns_family = c.dns_family;
   // Postfix's default for smtpd_client_connection_limit_exceptions is $mynetworks: loopback and
   // the relay networks have no per-client limit unless the operator says otherwise.
   if (!c.connection_limit_exempt_set) {
@@ -287,6 +308,7 @@ tl::expected<Config, std::string> load_config(const std::string& path) {
   TRY(section("outbound", [&](TableReader& r) { return read_outbound(r, c); }));
   TRY(section("transport", [&](TableReader& r) { return read_transport(r, c); }));
   TRY(section("aliases", [&](TableReader& r) { return read_aliases(r, c); }));
+  TRY(section("dns", [&](TableReader& r) { return read_dns(r, c); }));
   TRY(top.no_unknown_keys());
   finish(c);
   return c;

@@ -6,6 +6,7 @@
 
 #include <tl/expected.hpp>
 
+#include "dns/route.hpp"
 #include "net/server.hpp"
 #include "policy/directory.hpp"
 
@@ -24,6 +25,11 @@ struct Config {
   std::string journal_path;
   // [limits] connection_limit_exempt was given (else: loopback and the relay networks).
   bool connection_limit_exempt_set = false;
+  // [dns] servers: recursive resolvers to forward to ("ip" or "ip:port"; empty: the name
+  // servers of /etc/resolv.conf); family: which address family outbound delivery tries first
+  // (default ipv6-first, as Postfix with inet_protocols = all). docs/dns.md.
+  std::vector<std::string> dns_servers;
+  dns::FamilyPreference dns_family = dns::FamilyPreference::Ipv6First;
 };
 
 // Defaults that depend on other keys (after the file and before command-line overrides).

@@ -1,5 +1,6 @@
 #include "app/config_outbound.hpp"
 
+#include <algorithm>
 #include <fstream>
 
 #include "smtp/wire/address.hpp"
@@ -61,6 +62,14 @@ tl::expected<void, std::string> read_transport(TableReader& r, Config& c) {
   for (const auto& [k, v] : r.table()) {
     std::string entry;
     TRY(r.str(k.str(), entry));
+    if (entry == "local") {
+      // Like a domain in Postfix's mydestination: its mail is filed into local Maildirs.
+      const std::string d = smtp::ascii_lower(k.str());
+      if (std::find(c.directory.domains.begin(), c.directory.domains.end(), d) ==
+          c.directory.domains.end())
+        c.directory.domains.push_back(d);
+      continue;
+    }
     auto parsed = queue::parse_transport(entry, routing);
     if (!parsed) return tl::unexpected(r.where(&v, k.str()) + ": " + parsed.error());
     routing.transports[smtp::ascii_lower(k.str())] = entry;

@@ -1,4 +1,4 @@
-// taube: the command line. Subcommands: serve, check-config.
+// taube: the command line. Subcommands: serve, check-config, passwd, route.
 #include <termios.h>
 #include <unistd.h>
 
@@ -19,6 +19,7 @@
 #include "app/config.hpp"
 #include "app/config_outbound.hpp"
 #include "app/log_observer.hpp"
+#include "app/route_command.hpp"
 #include "net/server.hpp"
 #include "net/tls_context.hpp"
 #include "store/durable_file.hpp"
@@ -211,7 +212,12 @@ int main(int argc, char** argv) {
       ->add_option("-f,--file", passwd_file, "Users file (user:hash[:scram-sha-256=...] lines)")
       ->capture_default_str();
 
+  taube::app::RouteCommand route;
+  taube::app::add_route_command(app, route);
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*route.command) return taube::app::run_route_command(route);
 
   if (*passwd_cmd) return set_password(passwd_user, passwd_file);
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "dns/route.hpp"
 #include "queue/route.hpp"
 #include "queue/schedule.hpp"
 #include "sasl/client_mechanism.hpp"
@@ -36,8 +37,9 @@ struct OutboundConfig {
   std::chrono::seconds tls_fallback_memory{3600};
   queue::RoutingTable routing;
   std::optional<sasl::ClientCredentials> smarthost_credentials;
-  std::string helo_name;  // empty: the server's host name
-  std::vector<std::string> dns_servers;
+  std::string helo_name;                 // empty: the server's host name
+  std::vector<std::string> dns_servers;  // empty: /etc/resolv.conf
+  dns::FamilyPreference dns_family = dns::FamilyPreference::Ipv6First;
   std::size_t max_addresses = 5;
 };
 

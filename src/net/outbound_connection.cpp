@@ -76,13 +76,25 @@ asio::awaitable<std::unique_ptr<OutboundConnection>> OutboundConnection::open(
   co_return conn;
 }
 
+namespace {
+
+// The session's timeout for what it waits for; 0 (idle, or a last QUIT written without waiting)
+// still gets a bounded write.
+std::chrono::seconds wait_for(const smtp::client::ClientSession& s) {
+  const auto t = s.timeout();
+  return t.count() > 0 ? t : std::chrono::seconds(60);
+}
+
+}  // namespace
+
 asio::awaitable<void> OutboundConnection::pump() {
   std::array<char, 8192> buf{};
   for (;;) {
     std::string out = session_->take_output();
     if (!out.empty()) {
-      const auto deadline = Transport::Clock::now() + session_->timeout();
-      auto ec = co_await transport_->write_all(asio::buffer(out), deadline);
+      const auto deadline = Transport::Clock::now() + wait_for(*session_);
+      const asio::const_buffer data = asio::buffer(out);
+      auto ec = co_await transport_->write_all(data, deadline);
       if (ec) {
         std::string why = transport_->timed_out() ? "timeout" : ec.message();
         session_->closed("lost connection with " + target_.relay() + " while sending: " + why);
@@ -91,8 +103,9 @@ asio::awaitable<void> OutboundConnection::pump() {
     }
     switch (session_->step()) {
       case Step::Read: {
-        const auto deadline = Transport::Clock::now() + session_->timeout();
-        auto [ec, n] = co_await transport_->read_some(asio::buffer(buf), deadline);
+        const auto deadline = Transport::Clock::now() + wait_for(*session_);
+        const asio::mutable_buffer room = asio::buffer(buf);
+        auto [ec, n] = co_await transport_->read_some(room, deadline);
         if (n == 0) {
           std::string why = transport_->timed_out()  ? "conversation timed out"
                             : ec == asio::error::eof ? "lost connection"
@@ -105,7 +118,7 @@ asio::awaitable<void> OutboundConnection::pump() {
       }
       case Step::StartTls: {
         std::string why;
-        const auto deadline = Transport::Clock::now() + session_->timeout();
+        const auto deadline = Transport::Clock::now() + wait_for(*session_);
         const bool ok = co_await transport_->start_tls_client(tls_, target_.host, deadline, why);
         if (ok)
           session_->tls_established();
@@ -123,6 +136,10 @@ asio::awaitable<void> OutboundConnection::pump() {
 
 asio::awaitable<smtp::client::MessageResult> OutboundConnection::send(
     const smtp::client::OutboundMessage& message, const std::string& content) {
+  if (messages_ == 0)
+    opening_ = session_->restart_transcript();
+  else
+    session_->restart_transcript();
   ++messages_;
   session_->send(message);
   co_await pump();
@@ -151,11 +168,13 @@ asio::awaitable<void> OutboundConnection::quit() {
     session_->quit();
     co_await pump();
   }
-  co_await transport_->shutdown(false);
+  const bool unread = false;
+  co_await transport_->shutdown(unread);
 }
 
 std::string OutboundConnection::transcript() const {
   std::string t;
+  for (const auto& l : opening_) t.append(l).push_back('\n');
   for (const auto& l : session_->transcript()) t.append(l).push_back('\n');
   return t;
 }

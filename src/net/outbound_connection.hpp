@@ -50,6 +50,8 @@ class OutboundConnection {
 
   const OutboundTarget& target() const { return target_; }
   const smtp::client::ClientSession& session() const { return *session_; }
+  // The transcript of the last message: the session's opening (greeting, EHLO, STARTTLS, AUTH)
+  // and that message's commands and replies.
   std::string transcript() const;
   bool tls() const { return transport_->tls(); }
   std::string tls_description() const { return transport_->tls_description(); }
@@ -69,6 +71,7 @@ class OutboundConnection {
   OutboundTarget target_;
   std::unique_ptr<smtp::client::ClientSession> session_;
   std::shared_ptr<asio::ssl::context> tls_;
+  std::vector<std::string> opening_;  // the transcript up to the first message
   std::uint32_t messages_ = 0;
   std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();
 };

@@ -302,13 +302,16 @@ smtp::client::ClientConfig QueueRunner::client_config(const Destination& d, bool
   return c;
 }
 
-asio::awaitable<void> QueueRunner::deliver(std::string key) {
+asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
   Destination& d = destinations_.at(key);
   const auto started = std::chrono::steady_clock::now();
   NexthopOptions opts;
   opts.max_addresses = cfg_.max_addresses;
   opts.self_names = {hostname_};
-  ResolvedNexthop resolved = co_await resolve_nexthop(io_, resolver_, d.hop, opts);
+  opts.self_endpoints = self_endpoints_;
+  opts.family = cfg_.dns_family;
+  const std::function<double()> draw = [this] { return random01(); };
+  ResolvedNexthop resolved = co_await resolve_nexthop(io_, resolver_, d.hop, opts, draw);
 
   std::unique_ptr<OutboundConnection> conn;
   std::string error;
@@ -358,7 +361,8 @@ asio::awaitable<void> QueueRunner::deliver(std::string key) {
     for (std::string name = take_ready(d); !name.empty(); name = take_ready(d)) {
       Item& item = *items_.at(name);
       auto rcpts = due_recipients(item, key, now());
-      co_await fail_all(item, rcpts, failure_outcome, error, "none");
+      const std::string no_relay = "none";
+      co_await fail_all(item, rcpts, failure_outcome, error, no_relay);
     }
   } else {
     while (!stopping_) {
@@ -379,7 +383,9 @@ asio::awaitable<void> QueueRunner::deliver(std::string key) {
         done_with(item, false);
         continue;
       }
-      co_await transact(item, std::move(rcpts), *conn);
+      // Postfix's delays= "c": connection setup, counted for the first message of a connection.
+      const double setup_share = conn->messages() == 0 ? setup : 0.0;
+      co_await transact(item, rcpts, *conn, setup_share);
       if (!conn->usable() || conn->messages() >= cfg_.max_messages_per_connection ||
           std::chrono::steady_clock::now() - conn->opened() >= cfg_.max_connection_age)
         break;
@@ -391,16 +397,17 @@ asio::awaitable<void> QueueRunner::deliver(std::string key) {
   schedule();
 }
 
-asio::awaitable<void> QueueRunner::transact(Item& item, std::vector<std::size_t> rcpts,
-                                            OutboundConnection& conn) {
+asio::awaitable<void> QueueRunner::transact(Item& item, const std::vector<std::size_t>& rcpts,
+                                            OutboundConnection& conn, double setup_seconds) {
   const std::string name = item.name;
   auto read = [this, &name] { return store_.read_message(name); };
   auto content = co_await run_blocking(pool_, read);
   if (!content) {
-    co_await fail_all(
-        item, rcpts, AttemptOutcome::Deferred,
-        "451 4.3.0 cannot read the queue file: " + std::string(store::to_string(content.error())),
-        "none");
+    const std::string why =
+        "451 4.3.0 cannot read the queue file: " + std::string(store::to_string(content.error()));
+    const std::string no_relay = "none";
+    const AttemptOutcome deferred = AttemptOutcome::Deferred;
+    co_await fail_all(item, rcpts, deferred, why, no_relay);
     co_return;
   }
   smtp::client::OutboundMessage msg;
@@ -410,7 +417,6 @@ asio::awaitable<void> QueueRunner::transact(Item& item, std::vector<std::size_t>
   for (auto i : rcpts)
     msg.recipients.push_back({item.env.recipients[i].mailbox, item.env.recipients[i].params});
   const auto t0 = std::chrono::steady_clock::now();
-  const std::size_t mark = conn.session().transcript().size();
   smtp::client::MessageResult result = co_await conn.send(msg, *content);
   const double transmit = seconds_since(t0);
 
@@ -424,7 +430,8 @@ asio::awaitable<void> QueueRunner::transact(Item& item, std::vector<std::size_t>
     a.result.status = r.status;
     a.result.handoff = result.dsn_passed_on ? queue::Handoff::PassedOn : queue::Handoff::Relayed;
     a.relay = conn.target().relay();
-    a.remote_mta = conn.target().host;
+    // A reply Taube made itself (SIZE over the peer's limit, ...) names no remote MTA.
+    a.remote_mta = r.local ? std::string() : conn.target().host;
     attempts.push_back(std::move(a));
   }
   bool answered = false, delivered = false;
@@ -439,21 +446,13 @@ asio::awaitable<void> QueueRunner::transact(Item& item, std::vector<std::size_t>
   else if (answered)
     d.state.answered();
 
-  // The transcript of this transaction: the session's opening (greeting, EHLO, TLS, AUTH) and
-  // what this message added, never other messages' envelopes.
-  std::string transcript;
-  const auto& lines = conn.session().transcript();
-  for (std::size_t i = 0; i < mark && i < lines.size(); ++i) {
-    if (lines[i].rfind("> MAIL", 0) == 0) break;
-    transcript.append(lines[i]).push_back('\n');
-  }
-  for (std::size_t i = mark; i < lines.size(); ++i) transcript.append(lines[i]).push_back('\n');
+  // The opening of the session and this message's dialog, never other messages' envelopes.
+  std::string transcript = conn.transcript();
 
   auto updated = item.env;
   auto applied =
       queue::apply_attempts(updated, attempts, now(), cfg_.retry, [this] { return random01(); });
-  co_await commit_applied(item, std::move(updated), std::move(applied), std::move(transcript), 0,
-                          transmit);
+  co_await commit_applied(item, updated, applied, transcript, setup_seconds, transmit);
 }
 
 asio::awaitable<void> QueueRunner::fail_all(Item& item, const std::vector<std::size_t>& rcpts,
@@ -471,19 +470,23 @@ asio::awaitable<void> QueueRunner::fail_all(Item& item, const std::vector<std::s
   auto updated = item.env;
   auto applied =
       queue::apply_attempts(updated, attempts, now(), cfg_.retry, [this] { return random01(); });
-  co_await commit_applied(item, std::move(updated), std::move(applied), "", 0, 0);
+  const std::string no_transcript;
+  const double zero = 0;
+  co_await commit_applied(item, updated, applied, no_transcript, zero, zero);
 }
 
 asio::awaitable<void> QueueRunner::expire(Item& item) {
   auto updated = item.env;
   auto applied = queue::expire_overdue(updated, now(), cfg_.retry);
-  co_await commit_applied(item, std::move(updated), std::move(applied), "", 0, 0);
+  const std::string no_transcript;
+  const double zero = 0;
+  co_await commit_applied(item, updated, applied, no_transcript, zero, zero);
 }
 
-asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelope updated,
-                                                  queue::AppliedAttempt applied,
-                                                  std::string transcript, double setup_seconds,
-                                                  double transmit_seconds) {
+asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelope& updated,
+                                                  queue::AppliedAttempt& applied,
+                                                  const std::string& transcript,
+                                                  double setup_seconds, double transmit_seconds) {
   const std::int64_t t = now();
   // The notice, if one is due: its recipient (the original sender) resolved like any recipient
   // of received mail, by the same policy, on this thread.

@@ -30,6 +30,7 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
 #include <asio/ssl/context.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
@@ -57,6 +58,10 @@ class QueueRunner {
 
   // The resolver for MX delivery (may stay unset: MX routes then defer).
   void set_resolver(Resolver* r) { resolver_ = r; }
+  // Our listeners: a next hop that leads back to one of them is a loop (5.4.6).
+  void set_self_endpoints(std::vector<asio::ip::tcp::endpoint> e) {
+    self_endpoints_ = std::move(e);
+  }
   // Start-up, before start(): scans the queue directory (blocking).
   tl::expected<void, std::string> open();
   void start();
@@ -93,15 +98,17 @@ class QueueRunner {
   void schedule();        // due items to their destinations, connections opened, timer set
   void dispatch(std::int64_t now);
   void wake_idle(Destination& d);
-  asio::awaitable<void> deliver(std::string key);
+  // `key` is the destination's key in destinations_ (a std::map: the reference stays valid).
+  // GCC 12 rule of src/net/transport.hpp: no non-trivial by-value coroutine parameters.
+  asio::awaitable<void> deliver(const std::string& key);
   asio::awaitable<void> timer_loop();
   // Takes the next item with recipients due at `key`, marks it busy; "" when none.
   std::string take_ready(Destination& d);
   // The recipients of `item` due at destination `key` (at most max_recipients).
   std::vector<std::size_t> due_recipients(const Item& item, const std::string& key,
                                           std::int64_t now) const;
-  asio::awaitable<void> transact(Item& item, std::vector<std::size_t> rcpts,
-                                 OutboundConnection& conn);
+  asio::awaitable<void> transact(Item& item, const std::vector<std::size_t>& rcpts,
+                                 OutboundConnection& conn, double setup_seconds);
   // Records the outcome for these recipients (all the same), e.g. no connection possible.
   asio::awaitable<void> fail_all(Item& item, const std::vector<std::size_t>& rcpts,
                                  queue::AttemptOutcome outcome, const std::string& reply,
@@ -109,9 +116,10 @@ class QueueRunner {
   asio::awaitable<void> expire(Item& item);
   // Writes the outcome: notices queued first, then the envelope rewritten or the item removed;
   // then the log lines, and the item is free again.
-  asio::awaitable<void> commit_applied(Item& item, queue::QueueEnvelope updated,
-                                       queue::AppliedAttempt applied, std::string transcript,
-                                       double setup_seconds, double transmit_seconds);
+  asio::awaitable<void> commit_applied(Item& item, queue::QueueEnvelope& updated,
+                                       queue::AppliedAttempt& applied,
+                                       const std::string& transcript, double setup_seconds,
+                                       double transmit_seconds);
   void done_with(Item& item, bool finished);
 
   std::int64_t now() const;
@@ -127,6 +135,7 @@ class QueueRunner {
   const policy::RecipientPolicy& recipients_;
   events::Observer& observer_;
   Resolver* resolver_ = nullptr;
+  std::vector<asio::ip::tcp::endpoint> self_endpoints_;
   sasl::ClientCrypto* sasl_crypto_;
   std::shared_ptr<asio::ssl::context> tls_;
 

@@ -80,11 +80,20 @@ tl::expected<void, std::string> Server::listen() {
 
 void Server::start() {
   for (auto& l : listeners_) l->start();
+  if (runner_) runner_->set_self_endpoints(endpoints_);
   if (runner_) runner_->start();
 }
 
 tl::expected<void, std::string> Server::open_queue() {
   if (!runner_) return {};
+  auto r = Resolver::create(io_, cfg_.outbound.dns_servers);
+  if (r) {
+    resolver_ = std::move(*r);
+    runner_->set_resolver(resolver_.get());
+  } else {
+    // Mail by MX then waits in the queue (deferred, 4.4.3); fixed routes still work.
+    spdlog::error("DNS resolver: {}; mail to MX destinations stays queued", r.error());
+  }
   return runner_->open();
 }
 
@@ -92,6 +101,7 @@ void Server::stop() {
   if (stopping_) return;
   stopping_ = true;
   if (runner_) runner_->stop();
+  if (resolver_) resolver_->cancel_all();
   spdlog::info("shutting down: {} connection(s) open", registry_.size());
   for (auto& l : listeners_) l->close();
   registry_.interrupt_all();

@@ -21,6 +21,7 @@
 #include "net/connection_registry.hpp"
 #include "net/listener.hpp"
 #include "net/queue_runner.hpp"
+#include "net/resolver.hpp"
 #include "net/server_config.hpp"
 #include "policy/directory.hpp"
 #include "policy/session_policy.hpp"
@@ -79,6 +80,7 @@ class Server {
   std::unique_ptr<store::MessageSink> mailbox_sink_, queue_sink_;
   store::RoutingSink sink_;
   store::QueueStore queue_store_;
+  std::unique_ptr<Resolver> resolver_;   // DNS for MX delivery (null if it cannot start)
   std::unique_ptr<QueueRunner> runner_;  // null in discard mode
   Credentials creds_;
   events::ObserverList observers_;

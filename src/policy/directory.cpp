@@ -87,8 +87,13 @@ bool expand(const DirectoryConfig& cfg, const std::string& addr, std::vector<std
       return false;
     }
     if (!in_domains(cfg, td)) {
-      err = "target " + quoted(target) + " is not in a local domain";
-      return false;
+      // Forwarding off-site: the address goes through the outbound queue as it is.
+      if (tl.empty() || td.empty() || td.front() == '[') {
+        err = "target " + quoted(target) + " is not a forwardable address";
+        return false;
+      }
+      push_unique(out, target);
+      continue;
     }
     if (target == addr) {
       if (!is_user(cfg, target)) {
@@ -242,6 +247,10 @@ Resolution Directory::resolve(std::string_view local_part, std::string_view doma
     }
     for (const auto& a : res.expansion) {
       auto at = a.rfind('@');
+      if (!in_domains(cfg_, std::string_view(a).substr(at + 1))) {
+        push_unique(res.remote, a);
+        continue;
+      }
       auto u = cfg_.users.find(a);
       if (u != cfg_.users.end() && !u->second.empty()) {
         push_unique(res.maildirs, u->second);

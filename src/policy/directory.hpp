@@ -36,6 +36,7 @@ struct Resolution {
   Verdict verdict = Verdict::UserUnknown;
   std::vector<std::string> maildirs;   // Local/Forward: Maildir directories, deduplicated
   std::string forward_to;              // Forward: the address it is forwarded to
+  std::vector<std::string> remote;     // Local/Forward: alias targets in other domains (queued)
   std::vector<std::string> expansion;  // the final user addresses (for EXPN and logs)
 };
 

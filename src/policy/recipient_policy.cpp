@@ -16,6 +16,9 @@ smtp::RcptVerdict RecipientPolicy::decide(const ClientFacts& client,
   const Resolution res = dir_.resolve(rcpt.local_part, rcpt.domain);
   std::vector<smtp::Destination> dests;
   for (const auto& m : res.maildirs) dests.push_back({Route::Mailbox, m});
+  // An alias that leads off-site: the outbound queue takes that copy (forwarding needs no relay
+  // permission: the alias is the local domain's own decision).
+  for (const auto& r : res.remote) dests.push_back({Route::Queue, r});
   switch (res.verdict) {
     case Verdict::Local:
       return {K::Accept, std::move(dests), {}};

@@ -103,7 +103,7 @@ tl::expected<std::optional<Nexthop>, std::string> parse_transport(std::string_vi
     n.tls = table.tls;
     return std::optional<Nexthop>(n);
   }
-  if (entry.rfind("lmtp:", 0) == 0 || entry == "local")
+  if (entry.rfind("lmtp:", 0) == 0)
     return tl::unexpected("\"" + std::string(entry) +
                           "\" is not supported yet (use mx, smarthost or smtp:...)");
   return tl::unexpected("\"" + std::string(entry) +

@@ -8,6 +8,7 @@
 //   "smtp:[host]:port", "smtp:[host]"   that host, no MX lookup (brackets suppress it, as in
 //                     Postfix); host may be an IP address
 //   "smtp:host:port", "smtp:host"       MX lookup of `host`, then its A/AAAA
+//   "local"           (read by the configuration: the domain becomes a local domain)
 // The port defaults to [outbound] port. A next hop is also the unit of scheduling: recipients
 // with the same key share connections, concurrency limits and the hold-back of a failing
 // destination (RFC 5321 §4.5.4.1).

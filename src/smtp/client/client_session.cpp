@@ -423,6 +423,14 @@ void ClientSession::closed(std::string reason) {
   broken("connection lost: " + reason, "4.4.2");  // clean while quitting (see broken())
 }
 
+std::vector<std::string> ClientSession::restart_transcript() {
+  std::vector<std::string> old;
+  old.swap(transcript_);
+  transcript_octets_ = 0;
+  transcript_full_ = false;
+  return old;
+}
+
 void ClientSession::log(std::string line) {
   if (transcript_full_) return;
   std::string visible;

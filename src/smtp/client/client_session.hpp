@@ -172,6 +172,10 @@ class ClientSession {
   // ("> AUTH PLAIN ****", "> ****"); content as one line "> [content: N octets]". At most
   // kTranscriptLines lines / kTranscriptOctets octets, then one "[... truncated]".
   const std::vector<std::string>& transcript() const { return transcript_; }
+  // Starts a new transcript (the bounds apply afresh): a connection that carries many messages
+  // keeps one transcript per message, and none holds another message's envelope. Returns the
+  // lines so far.
+  std::vector<std::string> restart_transcript();
   static constexpr std::size_t kTranscriptLines = 200;
   static constexpr std::size_t kTranscriptOctets = 16 * 1024;
 

@@ -16,6 +16,7 @@ Standard library only (python3 >= 3.11). Modules:
     runner    exit codes and the unittest entry point of one integration test file
     smtp_peer SmtpPeer: a scriptable, recording destination SMTP server (outbound tests)
     outbound  the outbound tests' config contract, submission, DSN reader, queue and log
+    dns_server  DnsServer: a zone-driven DNS server on 127.0.0.1 (UDP/TCP) for the resolver tests
 
 Everything listens on 127.0.0.1 with ephemeral ports, in fresh temporary directories.
 """

@@ -171,7 +171,11 @@ TEST_F(ConfigTest, TheDeliveryJournalIsOnByDefaultBesideTheMaildirs) {
 }
 
 TEST_F(ConfigTest, ValidateChecksDirectory) {
-  auto c = load_config(write("[aliases]\n\"a@localhost\" = [\"x@elsewhere.net\"]\n"));
+  // A target in another domain is forwarded; one that is neither local nor an address is not.
+  auto ok = load_config(write("[aliases]\n\"a@localhost\" = [\"x@elsewhere.net\"]\n"));
+  ASSERT_TRUE(ok.has_value()) << ok.error();
+  EXPECT_TRUE(validate(*ok).has_value());
+  auto c = load_config(write("[aliases]\n\"a@localhost\" = [\"nobody@localhost\"]\n"));
   ASSERT_TRUE(c.has_value()) << c.error();
   auto d = validate(*c);
   ASSERT_FALSE(d.has_value());

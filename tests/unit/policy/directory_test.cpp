@@ -232,11 +232,28 @@ TEST(Directory, CreateRejectsBadCatchAll) {
   EXPECT_NE(create_error(c).find("not an address"), std::string::npos);
 }
 
-TEST(Directory, CreateRejectsNonLocalAliasTarget) {
+TEST(Directory, AliasTargetsInOtherDomainsAreForwarded) {
   auto c = base();
-  c.aliases = {{"info@example.org", {"x@other.net"}}};
-  EXPECT_EQ(create_error(c),
-            "aliases.\"info@example.org\": target \"x@other.net\" is not in a local domain");
+  c.users = {{"alice@example.org", ""}};
+  c.aliases = {{"info@example.org", {"x@other.net"}},
+               {"team@example.org", {"alice@example.org", "y@other.net", "info@example.org"}}};
+  auto d = make(c);
+  auto one = d.resolve("info", "example.org");
+  EXPECT_EQ(one.verdict, Verdict::Forward);  // 251 User not local; will forward to <x@other.net>
+  EXPECT_EQ(one.forward_to, "x@other.net");
+  EXPECT_TRUE(one.maildirs.empty());
+  EXPECT_EQ(one.remote, std::vector<std::string>{"x@other.net"});
+  auto team = d.resolve("team", "example.org");
+  EXPECT_EQ(team.verdict, Verdict::Local);
+  EXPECT_EQ(team.maildirs.size(), 1u);
+  EXPECT_EQ(team.remote, (std::vector<std::string>{"y@other.net", "x@other.net"}));
+}
+
+TEST(Directory, CreateRejectsAnAddressLiteralAliasTarget) {
+  auto c = base();
+  c.aliases = {{"info@example.org", {"x@[192.0.2.1]"}}};
+  EXPECT_EQ(create_error(c), "aliases.\"info@example.org\": target \"x@[192.0.2.1]\" is not a "
+                             "forwardable address");
 }
 
 TEST(Directory, CreateRejectsNonLocalKeys) {

@@ -66,6 +66,7 @@ TEST(Route, BadEntriesAreExplained) {
   EXPECT_NE(parse_transport("smtp:host:99999", t).error().find("bad port"), std::string::npos);
   EXPECT_NE(parse_transport("uucp:x", t).error().find("must be"), std::string::npos);
   EXPECT_NE(parse_transport("lmtp:unix:/x", t).error().find("not supported"), std::string::npos);
+  EXPECT_FALSE(parse_transport("local", t));
   EXPECT_FALSE(parse_smarthost("", TlsUse::None));
   auto s = parse_smarthost("[::1]:2525", TlsUse::None);
   ASSERT_TRUE(s);

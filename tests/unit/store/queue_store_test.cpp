@@ -45,9 +45,9 @@ struct Queued {
 };
 
 std::string spool(RelaySpoolSink& sink, const MessageInfo& info, const std::string& body) {
-  auto w = sink.begin(info, "Received: x\n");
+  auto w = sink.begin(info, "Return-Path: <alice@local.test>\nReceived: x\n");
   w->append(body);
-  auto out = w->commit("Received: x\n");
+  auto out = w->commit("Return-Path: <alice@local.test>\nReceived: x\n");
   EXPECT_TRUE(out.ok());
   return body;
 }
