@@ -44,9 +44,7 @@ tls = "{tls}"
 port = 25
 helo_name = "{helo}"
 
-[dns]
-servers = ["127.0.0.1:5353"]
-
+{dns_section}
 [transport]
 "remote.test" = "{route}"
 "other.test" = "smtp:mail.other.test:2525"
@@ -54,7 +52,8 @@ servers = ["127.0.0.1:5353"]
 """
 
 GOOD = {"smarthost": "", "smarthost_tls": "starttls", "auth": "", "tls": "opportunistic",
-        "helo": "", "route": "smtp:[127.0.0.2]:2526"}
+        "helo": "", "route": "smtp:[127.0.0.2]:2526", "dns_section": ""}
+DNS = '[dns]\nservers = ["127.0.0.1:5353"]\n'  # a subtest of its own: its failure masks no other
 
 
 class CheckConfig(unittest.TestCase):
@@ -81,6 +80,7 @@ class CheckConfig(unittest.TestCase):
                    "auth": str(self.auth)} for t in ("starttls", "required", "implicit")]
         cases += [{"smarthost": "[192.0.2.1]:25", "smarthost_tls": "none"}]
         cases += [{"helo": "out.example.net"}]
+        cases += [{"dns_section": DNS}, {"dns_section": "[dns]\nservers = []\n"}]
         cases += [{"route": r} for r in ("smtp:[127.0.0.2]:2526", "smtp:host.test:25", "mx",
                                          "local")]
         cases += [{"route": "smarthost", "smarthost": "relay.example.net:25"}]

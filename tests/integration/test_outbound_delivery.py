@@ -30,7 +30,7 @@ class Base(unittest.TestCase):
         self.peer = SmtpPeer(**self.peer_kw)
         self.addCleanup(self.peer.stop)
         self.srv = o.start({o.REMOTE: o.route(self.peer)}, **self.taube_kw)
-        self.addCleanup(self.srv.cleanup)
+        o.guard(self, self.srv)
 
     def diag(self) -> str:
         return o.diag(self.srv, self.peer)
@@ -144,6 +144,26 @@ class SlowPeer(Base):
         self.assert_once("out-slow")
 
 
+class NotARelay(Base):
+    """A client outside [relay] networks may not relay (RFC 5321 §3.6.2): the queue must not
+    turn Taube into an open relay."""
+    taube_kw = {"relay": {"networks": ["127.0.0.9/32"]}}
+
+    def test_outside_client_refused(self):
+        with self.srv.client() as c:
+            c.greet()
+            c.expect("250", "MAIL FROM:<sender@client.test>")
+            r = c.cmd(f"RCPT TO:<{BOB}>")
+            self.assertTrue(r.code in (550, 551, 553, 554) and " 5.7." in r.last, r)
+        self.assertEqual(self.peer.sessions(), [])
+        self.assertEqual(o.queue_files(self.srv), [])
+
+    def test_inside_client_from_its_own_address(self):
+        o.submit(self.srv, "sender@client.test", [BOB], o.message("out-src"),
+                 source="127.0.0.9")
+        self.assertEqual(len(self.peer.wait_for(1, 10)), 1, self.diag())
+
+
 class HeloName(Base):
     taube_kw = {"outbound": {"helo_name": "out.example.net"}}
 
@@ -159,7 +179,7 @@ class Smarthost(unittest.TestCase):
         with SmtpPeer() as peer:
             srv = o.start(None, relay={"smarthost": f"127.0.0.2:{peer.port}",
                                        "smarthost_tls": "none"})
-            self.addCleanup(srv.cleanup)
+            o.guard(self, srv)
             o.submit(srv, "sender@client.test", ["someone@far.example"],
                      o.message("out-smart", to="someone@far.example"))
             [m] = peer.wait_for(1, 10) or [None]
@@ -182,6 +202,7 @@ class Retry(Base):
         deferred = self.srv.wait_log(o.status_rx(BOB, "deferred", qid), 0)
         self.assertIn("451 4.7.1 greylisted", deferred.group("text"))
         self.assert_once("out-grey")
+        self.assertEqual(o.queue_files(self.srv, ()), [], "files left in the queue directory")
 
     def test_end_of_data_451_then_250(self):
         calls = []
@@ -221,7 +242,7 @@ class Reuse(unittest.TestCase):
         port = free_port("127.0.0.2")
         srv = o.start({o.REMOTE: f"smtp:[127.0.0.2]:{port}"},
                       queue={"per_destination": self.PER_DEST, "max_connections": 10})
-        self.addCleanup(srv.cleanup)
+        o.guard(self, srv)
         qids = [o.submit(srv, "sender@client.test", [BOB], o.message(f"out-reuse-{i}"))
                 for i in range(self.N)]
         # All ten accepted; the destination was tried and found down before it comes up (a
@@ -243,6 +264,21 @@ class Reuse(unittest.TestCase):
         self.assertLess(len(used), self.N, "no connection carried two messages" +
                         o.diag(srv, peer))
         self.assertLessEqual(peer.max_concurrency, self.PER_DEST)
+
+
+class PerDestination(unittest.TestCase):
+    """A slow peer (1 s per end of data) and eight messages: never more than per_destination
+    connections to it at once."""
+
+    def test_limit(self):
+        peer = SmtpPeer(delay={"DOT": 1.0})
+        self.addCleanup(peer.stop)
+        srv = o.start({o.REMOTE: o.route(peer)}, queue={"per_destination": 3})
+        o.guard(self, srv)
+        for i in range(8):
+            o.submit(srv, "sender@client.test", [BOB], o.message(f"out-limit-{i}"))
+        self.assertEqual(len(peer.wait_for(8, 30)), 8, o.diag(srv, peer))
+        self.assertLessEqual(peer.max_concurrency, 3, o.diag(srv, peer))
 
 
 if __name__ == "__main__":

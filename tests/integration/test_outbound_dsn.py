@@ -4,6 +4,7 @@ failures (5xx from the peer, expiry), partial failures, NOTIFY=NEVER/SUCCESS, pa
 on to a DSN-capable peer, delay warnings, no bounce of a bounce, SMTPUTF8 and SIZE refused
 before the data is sent."""
 
+import email.utils
 import re
 import sys
 import threading
@@ -39,7 +40,7 @@ class Base(unittest.TestCase):
         self.peer = SmtpPeer(**self.peer_kw)
         self.addCleanup(self.peer.stop)
         self.srv = o.start({o.REMOTE: o.route(self.peer)}, queue=self.queue)
-        self.addCleanup(self.srv.cleanup)
+        o.guard(self, self.srv)
 
     def diag(self) -> str:
         return o.diag(self.srv, self.peer)
@@ -56,6 +57,7 @@ class Base(unittest.TestCase):
         self.assertEqual(d.return_path, "", "a DSN is sent with MAIL FROM:<> (RFC 3461 §6.2)")
         self.assertRegex(d.msg["From"], r"(?i)MAILER-DAEMON@", d)
         self.assertIn(ALICE, d.msg["To"])
+        self.assertEqual(d.msg["Auto-Submitted"], "auto-replied")  # RFC 3834 §5
         self.assertEqual(len(d.parts), 3, d)
         self.assertEqual(d.parts[0].get_content_type(), "text/plain")
         self.assertIsNotNone(d.status_part, d)
@@ -90,6 +92,7 @@ class Failures(Base):
         self.assertIsNotNone(m, self.diag())
         self.assertIn(USER_UNKNOWN, m.group("text"))
         self.assertEqual(m.group("dsn"), "5.1.1")
+        self.assertEqual(m.group("relay"), f"127.0.0.2[127.0.0.2]:{self.peer.port}")
         n = self.srv.wait_log(rf"\b{qid}: sender non-delivery notification: (\w+)", 5)
         self.assertIsNotNone(n, self.diag())
         self.assertNotEqual(n.group(1), qid)
@@ -111,6 +114,59 @@ class Failures(Base):
         self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "sent", qid), 5), self.diag())
         self.assertEqual(o.wait_queue_clear(self.srv, b"dsn-partial"), [], self.diag())
         self.assertEqual(len(o.dsns(self.srv, ALICE)), 1)
+
+    def test_notice_delivery_logged(self):
+        """The notice is a message of its own, its delivery logged like any other (Postfix:
+        "NEWID: to=<alice@...>, relay=local, ..., status=sent")."""
+        qid = o.submit(self.srv, ALICE, [CAROL], o.message("dsn-logged", to=CAROL))
+        n = self.srv.wait_log(rf"\b{qid}: sender non-delivery notification: (\w+)", 10)
+        self.assertIsNotNone(n, self.diag())
+        self.assertEqual(len(o.wait_dsns(self.srv, ALICE, 1)), 1, self.diag())
+        self.assertIsNotNone(self.srv.wait_log(o.status_rx(ALICE, "sent", n.group(1)), 5),
+                             "no delivery log line for the notice" + self.diag())
+
+    def test_two_failures_one_notice(self):
+        """Recipients failing in the same attempt are reported together, in one DSN."""
+        self.peer.on_rcpt = lambda addr, n: f"550 5.1.1 <{addr}>: User unknown" \
+            if addr != BOB else None
+        qid = o.submit(self.srv, ALICE, [CAROL, BOB, "dave@remote.test"],
+                       o.message("dsn-two"))
+        d = self.one_dsn("failed")
+        self.assertEqual(sorted(addr_field(r, "final-recipient") for r in d.recipients),
+                         ["rfc822; carol@remote.test", "rfc822; dave@remote.test"])
+        self.assertEqual(o.wait_queue_clear(self.srv, b"dsn-two"), [], self.diag())
+        self.assertEqual(len(o.dsns(self.srv, ALICE)), 1, "one notice per attempt")
+        self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "sent", qid), 5))
+
+    def test_ret_full_and_envid(self):
+        """RFC 3461 §4.3/§4.4: RET=FULL returns the whole message (message/rfc822), ENVID comes
+        back as Original-Envelope-Id (RFC 3464 §2.2.1)."""
+        o.submit(self.srv, ALICE, [CAROL], o.message("dsn-full", to=CAROL,
+                                                     body=b"full body line\r\n"),
+                 mail_params="RET=FULL ENVID=env-42")
+        d = self.one_dsn("failed")
+        self.assert_report(d, "dsn-full")
+        self.assertEqual(d.parts[2].get_content_type(), "message/rfc822", d)
+        self.assertIn("full body line", d.original_text())
+        self.assertEqual(d.per_message.get("original-envelope-id"), "env-42", d.per_message)
+
+    def test_mail_from_refused(self):
+        """A 5xx to MAIL fails every recipient of the transaction with that status."""
+        self.peer.on_rcpt = None
+        self.peer.on_mail = lambda addr, params, n: "553 5.7.1 Sender address rejected"
+        o.submit(self.srv, ALICE, [BOB], o.message("dsn-mail"))
+        d = self.one_dsn("failed")
+        g = self.assert_failed(d, BOB, "5.7.1")
+        self.assertEqual(g.get("diagnostic-code"), "smtp; 553 5.7.1 Sender address rejected")
+        self.assertEqual(self.peer.messages(), [])
+
+    def test_mail_from_451_retried(self):
+        self.peer.on_rcpt = None
+        self.peer.on_mail = lambda addr, params, n: "451 4.3.0 try later" if n == 1 else None
+        o.submit(self.srv, ALICE, [BOB], o.message("dsn-mail451"))
+        self.assertEqual(len(self.peer.wait_for(1, 15)), 1, self.diag())
+        self.assertEqual(o.wait_queue_clear(self.srv, b"dsn-mail451"), [], self.diag())
+        self.assertEqual(o.dsns(self.srv, ALICE), [])
 
     def test_end_of_data_554_fails_every_recipient(self):
         self.peer.on_rcpt = None
@@ -139,6 +195,29 @@ class Failures(Base):
         self.assertEqual(o.wait_queue_clear(self.srv, b"dsn-null"), [], self.diag())
         self.assertEqual(o.all_mail(self.srv), [], "a bounce of a bounce")
         self.assertIsNone(self.srv.wait_log(rf"{qid}: sender non-delivery notification", 0))
+
+
+class RemoteSender(unittest.TestCase):
+    """The bounce of a remote sender's message leaves by SMTP with MAIL FROM:<> (RFC 5321
+    §4.5.5, RFC 3461 §6.2) to the sender's domain."""
+
+    def test_bounce_goes_out_with_a_null_sender(self):
+        dest = SmtpPeer(host="127.0.0.2", rcpt=refuse_carol)
+        home = SmtpPeer(host="127.0.0.3")
+        for p in (dest, home):
+            self.addCleanup(p.stop)
+        srv = o.start({o.REMOTE: o.route(dest), "client.test": o.route(home)})
+        o.guard(self, srv)
+        o.submit(srv, "sender@client.test", [CAROL], o.message("dsn-remote", to=CAROL))
+        [m] = home.wait_for(1, 15) or [None]
+        self.assertIsNotNone(m, o.diag(srv, dest) + o.diag(srv, home))
+        self.assertEqual(m.mail_from, "")
+        self.assertEqual(m.rcpt_addrs(), ["sender@client.test"])
+        raw = m.data.replace(b"\r\n", b"\n")
+        d = o.Dsn(b"Return-Path: <>\n" + raw)
+        self.assertEqual(d.content_type, "multipart/report", raw[:2000])
+        self.assertEqual(d.recipient(CAROL).get("action"), "failed")
+        self.assertEqual(dest.messages(), [])
 
 
 class NotifySuccess(Base):
@@ -192,6 +271,29 @@ class Expiry(Base):
         self.assertEqual(self.peer.messages(), [])
 
 
+class ExpiryAcrossRestart(unittest.TestCase):
+    """The message's age survives a restart: kill -9 midway, and it still expires max_lifetime
+    after its arrival (the Arrival-Date of the DSN is the original one)."""
+
+    def test_lifetime_counts_from_the_arrival(self):
+        peer = SmtpPeer(rcpt=lambda addr, n: "451 4.3.0 temporary failure")
+        self.addCleanup(peer.stop)
+        srv = o.start({o.REMOTE: o.route(peer)}, port=h.free_port())
+        o.guard(self, srv)
+        t0, wall0 = time.monotonic(), time.time()
+        o.submit(srv, ALICE, [BOB], o.message("dsn-age"))
+        self.assertTrue(peer.wait(lambda p: len(p.transactions()) >= 3, 15), o.diag(srv, peer))
+        srv.kill9()
+        srv.restart()
+        got = o.wait_dsns(srv, ALICE, 1, 45, "failed")
+        elapsed = time.monotonic() - t0
+        self.assertEqual(len(got), 1, o.diag(srv, peer))
+        arrival = email.utils.parsedate_to_datetime(got[0].per_message["arrival-date"])
+        self.assertLess(abs(arrival.timestamp() - wall0), 3, got[0].per_message)
+        self.assertTrue(15 <= elapsed < 27, f"expired after {elapsed:.1f}s, max_lifetime = 20")
+        self.assertEqual(got[0].recipient(BOB).get("status"), "4.4.7")
+
+
 class DelayWarning(Base):
     """delay_warning = 3: one "delayed" notice, then delivery when the peer accepts."""
     queue = {"delay_warning": 3, "max_lifetime": 120}
@@ -215,6 +317,20 @@ class DelayWarning(Base):
         self.assertEqual(o.wait_queue_clear(self.srv, b"dsn-delay"), [], self.diag())
         notices = o.dsns(self.srv, ALICE)
         self.assertEqual([n.actions() for n in notices], [["delayed"]], notices)
+
+
+    def test_notify_failure_only_gets_no_delay_warning(self):
+        """RFC 3461 §4.1: NOTIFY=FAILURE without DELAY: no "delayed" notice."""
+        accept = threading.Event()
+        self.peer.on_rcpt = lambda addr, n: None if accept.is_set() else "451 4.2.0 mailbox busy"
+        o.submit(self.srv, ALICE, [BOB], o.message("dsn-nodelay"),
+                 rcpt_params={BOB: "NOTIFY=FAILURE"})
+        # Past delay_warning (3 s) with attempts still failing: at least 5 tries (1+2+2+2 s).
+        self.assertTrue(self.peer.wait(lambda p: len(p.transactions()) >= 5, 20), self.diag())
+        accept.set()
+        self.assertEqual(len(self.peer.wait_for(1, 15)), 1, self.diag())
+        self.assertEqual(o.wait_queue_clear(self.srv, b"dsn-nodelay"), [], self.diag())
+        self.assertEqual(o.dsns(self.srv, ALICE), [])
 
 
 class Refused(Base):

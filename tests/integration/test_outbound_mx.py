@@ -69,7 +69,7 @@ class Mx(unittest.TestCase):
     def taube(self, routes: dict | None = None):
         self.srv = o.start(routes, outbound={"port": self.port},
                            extra={"dns": {"servers": [f"127.0.0.1:{self.dns.port}"]}})
-        self.addCleanup(self.srv.cleanup)
+        o.guard(self, self.srv)
         return self.srv
 
     def diag(self) -> str:

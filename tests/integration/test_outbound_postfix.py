@@ -38,7 +38,7 @@ class ToPostfix(unittest.TestCase):
         self.addCleanup(self.pf.cleanup)
         self.pf.start()
         self.srv = o.start({o.REMOTE: f"smtp:[127.0.0.1]:{self.pf.port}"})
-        self.addCleanup(self.srv.cleanup)
+        o.guard(self, self.srv)
 
     def virtual_main(self) -> dict:
         nobody = pwd.getpwnam("nobody")
@@ -80,7 +80,7 @@ class ThroughPostfix(unittest.TestCase):
         peer = SmtpPeer()
         self.addCleanup(peer.stop)
         srv = o.start({o.REMOTE: o.route(peer)})
-        self.addCleanup(srv.cleanup)
+        o.guard(self, srv)
         pf = h.PrivatePostfix(srv.port)
         self.addCleanup(pf.cleanup)
         pf.start()

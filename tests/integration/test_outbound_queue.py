@@ -4,6 +4,7 @@ also after a clean stop; a corrupt queue item is moved aside to <queue>/corrupt/
 and does not stop the valid messages next to it."""
 
 import sys
+import threading
 import time
 import unittest
 from pathlib import Path
@@ -22,7 +23,7 @@ class Durable(unittest.TestCase):
     def setUp(self):
         self.peer_port = free_port("127.0.0.2")
         self.srv = o.start({o.REMOTE: f"smtp:[127.0.0.2]:{self.peer_port}"}, port=h.free_port())
-        self.addCleanup(self.srv.cleanup)
+        o.guard(self, self.srv)
         self.peer = None
 
     def diag(self) -> str:
@@ -72,6 +73,30 @@ class Durable(unittest.TestCase):
         self.peer_up()
         self.srv.restart()
         self.assert_delivered_once("q-stop", qid)
+
+    def test_kill9_while_the_peer_holds_the_end_of_data(self):
+        """Killed after the data went out and before the peer's 250 reached taube: taube cannot
+        know the peer took it, so it sends it again after the restart (RFC 5321 §6.1: a
+        duplicate, never a loss)."""
+        entered, release = threading.Event(), threading.Event()
+
+        def data(t):
+            if t.session.number == 1:
+                entered.set()
+                release.wait(10)
+            return None
+        qid = o.submit(self.srv, ALICE, [BOB], o.message("q-inflight"))
+        self.peer_up().on_data = data
+        self.assertTrue(entered.wait(15), "no delivery attempt reached the end of data" +
+                        self.diag())
+        self.srv.kill9()
+        release.set()
+        self.srv.restart()
+        self.assertTrue(self.peer.wait(lambda p: len(p.messages()) >= 2, 20),
+                        "not sent again after the restart" + self.diag())
+        self.assertEqual(o.wait_queue_clear(self.srv, b"q-inflight"), [], self.diag())
+        self.assertEqual(len(self.peer.messages()), 2, self.diag())
+        self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "sent", qid), 5), self.diag())
 
     def corrupt_setup(self, with_message: bool):
         """A valid item deferred, taube stopped, a garbage envelope written into env/ (and,

@@ -33,7 +33,7 @@ class Base(unittest.TestCase):
         self.peer = peer
         self.addCleanup(peer.stop)
         self.srv = o.start({o.REMOTE: o.route(peer)}, **taube_kw)
-        self.addCleanup(self.srv.cleanup)
+        o.guard(self, self.srv)
 
     def diag(self) -> str:
         return o.diag(self.srv, self.peer)
@@ -120,7 +120,7 @@ class SmarthostAuth(unittest.TestCase):
         self.srv = o.start(None, relay={"smarthost": f"127.0.0.2:{self.peer.port}",
                                         "smarthost_tls": "starttls",
                                         "smarthost_auth_file": str(auth)})
-        self.addCleanup(self.srv.cleanup)
+        o.guard(self, self.srv)
 
     def test_auth_plain_with_the_configured_credentials(self):
         self.smarthost(f"{self.USER}:{self.PW}")

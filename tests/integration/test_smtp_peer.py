@@ -81,6 +81,15 @@ class Record(unittest.TestCase):
             self.assertEqual(peer.errors, [])
             self.assertEqual(peer.transactions()[0].data, b"x" * 60 + b"\r\n")
 
+    def test_pipelining_without_the_extension_recorded(self):
+        with SmtpPeer(extensions=["8BITMIME"]) as peer, client(peer) as c:
+            c.ehlo()
+            c.send(b"MAIL FROM:<a@src.test>\r\nRCPT TO:<b@dst.test>\r\n")
+            self.assertEqual(c.getreply()[0], 250)
+            self.assertEqual(c.getreply()[0], 250)
+            self.assertEqual(c.noop()[0], 250)
+            self.assertEqual(peer.sessions()[0].pipelined, ["MAIL"])
+
     def test_concurrency(self):
         with SmtpPeer() as peer:
             cs = [client(peer) for _ in range(3)]

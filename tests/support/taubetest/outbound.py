@@ -61,6 +61,21 @@ def config(routes: dict | None = None, *, relay: dict | None = None, queue: dict
     return merge(cfg, extra)
 
 
+def guard(test, srv: Taube) -> Taube:
+    """Register srv's cleanup on a unittest.TestCase, preceded by a check that it did not die
+    during the test (an ASan report or a crash ends the process: a test whose assertions all
+    ran before that would otherwise pass). A clean exit 0 (the test's own stop()) is fine."""
+    test.addCleanup(srv.cleanup)
+
+    def check():
+        rc = srv.proc.poll()
+        if rc not in (None, 0):
+            raise AssertionError(f"taube died during the test ({srv.exit_status()}); log:\n"
+                                 + srv.log_text()[-8000:])
+    test.addCleanup(check)
+    return srv
+
+
 def route(peer) -> str:
     return f"smtp:[{peer.host}]:{peer.port}"
 
@@ -220,8 +235,8 @@ class Dsn:
 
     def recipient(self, addr: str) -> dict:
         for r in self.recipients:
-            if r.get("final-recipient", "").lower() == f"rfc822; {addr}".lower() or \
-                    r.get("final-recipient", "").lower().endswith(addr.lower()):
+            _, _, value = r.get("final-recipient", "").partition(";")  # "rfc822; a@b"
+            if value.strip().lower() == addr.lower():
                 return r
         raise AssertionError(f"no status group for {addr} in {self.recipients}\n"
                              f"{self.raw.decode(errors='replace')}")
@@ -280,5 +295,5 @@ def diag(srv: Taube, peer=None) -> str:
 
 
 __all__ = ["ALICE", "BOB", "CAROL", "Dsn", "HOSTNAME", "QUEUE", "REMOTE", "all_mail", "config",
-           "diag", "dsns", "message", "queue_files", "queue_holding", "queue_path", "route",
+           "diag", "dsns", "guard", "message", "queue_files", "queue_holding", "queue_path", "route",
            "split_received", "start", "status_rx", "submit", "wait_dsns", "wait_queue_clear"]

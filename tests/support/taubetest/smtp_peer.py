@@ -103,6 +103,7 @@ class Session:
     quit: bool = False                              # the client said QUIT
     closed: bool = False
     plaintext_after_starttls: bytes = b""           # pipelined past STARTTLS (RFC 3207 §4.2)
+    pipelined: list = field(default_factory=list)   # commands with more behind them, unasked
 
     @property
     def messages(self) -> int:
@@ -343,6 +344,9 @@ class _Conn:
             verb = verb.upper()
             with self.p._cond:
                 self.s.commands.append(line)
+                # RFC 2920 §3.1: without PIPELINING a client waits for each reply.
+                if self.r.buf and not self._has("PIPELINING"):
+                    self.s.pipelined.append(verb)
             if self.p.disconnect and self.p.disconnect(verb, self.s):
                 raise _Drop()
             if verb == "QUIT":
