@@ -424,6 +424,19 @@ asio::awaitable<void> QueueRunner::transact(Item& item, const std::vector<std::s
   msg.params.size = content->size();
   for (auto i : rcpts)
     msg.recipients.push_back({item.env.recipients[i].mailbox, item.env.recipients[i].params});
+  // RFC 6152 §3: 8-bit content for a server without 8BITMIME must be converted or returned.
+  // Taube does not convert (yet): such mail fails with 5.6.3 rather than going out 8-bit.
+  if (!conn.session().extensions().eight_bit_mime() &&
+      std::any_of(content->begin(), content->end(),
+                  [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+    const std::string why =
+        "554 5.6.3 " + conn.target().relay() +
+        " does not accept 8-bit content (no 8BITMIME) and conversion is not supported";
+    const std::string relay = conn.target().relay();
+    const AttemptOutcome failed = AttemptOutcome::Failed;
+    co_await fail_all(item, rcpts, failed, why, relay);
+    co_return;
+  }
   const auto t0 = std::chrono::steady_clock::now();
   smtp::client::MessageResult result = co_await conn.send(msg, *content);
   const double transmit = seconds_since(t0);
@@ -614,10 +627,26 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
     e.reply = r.reply;
     observer_.delivery(e);
   }
-  if (notice_kind)
+  if (notice_kind) {
     observer_.queue_note({updated.id,
                           std::string(notice_text(*notice_kind)) + ": " + notice.queue_id, false,
                           "bounce"});
+    // A notice filed into a local Maildir is delivered now: its line like any local delivery
+    // (one queued for a remote sender is logged when the queue delivers it).
+    const auto& dests = notice.envelope.recipients.front().destinations;
+    if (std::any_of(dests.begin(), dests.end(), [](const smtp::Destination& x) {
+          return x.route == smtp::Destination::Route::Mailbox;
+        })) {
+      events::Delivery e;
+      e.queue_id = notice.queue_id;
+      e.to = updated.sender.mailbox.to_string();
+      e.relay = "local";
+      e.dsn = "2.0.0";
+      e.status = "sent";
+      e.reply = "delivered to maildir";
+      observer_.delivery(e);
+    }
+  }
   item.env = std::move(updated);
   if (finished) observer_.queue_note({item.env.id, "removed"});
   done_with(item, finished);

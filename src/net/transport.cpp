@@ -109,43 +109,39 @@ asio::awaitable<bool> Transport::readable_within(std::chrono::milliseconds wait)
 
 asio::awaitable<bool> Transport::start_tls(const std::shared_ptr<asio::ssl::context>& ctx,
                                            Clock::time_point deadline, std::string& error) {
-  if (!ctx) {
-    error = "no TLS context";
-    co_return false;
-  }
-  tls_ctx_ = ctx;
-  tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket>>(std::move(sock_), *tls_ctx_);
-  arm(deadline);
-  auto [ec] =
-      co_await tls_->async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
-  disarm();
-  if (timed_out_) {
-    error = "timeout";
-    co_return false;
-  }
-  if (ec) {
-    error = ec.message();
-    co_return false;
-  }
-  co_return true;
+  const std::string no_name;
+  const auto role = asio::ssl::stream_base::server;
+  co_return co_await handshake(ctx, role, no_name, deadline, error);
 }
 
 asio::awaitable<bool> Transport::start_tls_client(const std::shared_ptr<asio::ssl::context>& ctx,
                                                   const std::string& server_name,
                                                   Clock::time_point deadline, std::string& error) {
+  const auto role = asio::ssl::stream_base::client;
+  co_return co_await handshake(ctx, role, server_name, deadline, error);
+}
+
+asio::awaitable<bool> Transport::handshake(const std::shared_ptr<asio::ssl::context>& ctx,
+                                           asio::ssl::stream_base::handshake_type role,
+                                           const std::string& server_name,
+                                           Clock::time_point deadline, std::string& error) {
   if (!ctx) {
     error = "no TLS context";
     co_return false;
   }
   tls_ctx_ = ctx;
   tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket>>(std::move(sock_), *tls_ctx_);
-  asio::error_code parse_ec;
-  asio::ip::make_address(server_name, parse_ec);
-  if (parse_ec && !server_name.empty())
-    SSL_set_tlsext_host_name(tls_->native_handle(), server_name.c_str());
+  if (role == asio::ssl::stream_base::client && !server_name.empty()) {
+    // RFC 6066 §3: SNI carries a host name, never an address literal.
+    asio::error_code parse_ec;
+    asio::ip::make_address(server_name, parse_ec);
+    // SSL_set_tlsext_host_name() without its C cast.
+    if (parse_ec)
+      SSL_ctrl(tls_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+               const_cast<char*>(server_name.c_str()));
+  }
   arm(deadline);
-  auto [ec] =
-      co_await tls_->async_handshake(asio::ssl::stream_base::client, as_tuple(use_awaitable));
+  auto [ec] = co_await tls_->async_handshake(role, as_tuple(use_awaitable));
   disarm();
   if (timed_out_) {
     error = "timeout";

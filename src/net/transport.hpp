@@ -78,6 +78,10 @@ class Transport {
   asio::ip::tcp::socket& socket();
 
  private:
+  asio::awaitable<bool> handshake(const std::shared_ptr<asio::ssl::context>& ctx,
+                                  asio::ssl::stream_base::handshake_type role,
+                                  const std::string& server_name, Clock::time_point deadline,
+                                  std::string& error);
   void arm(Clock::time_point deadline);
   void disarm();
 
