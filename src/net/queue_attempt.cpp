@@ -1,0 +1,320 @@
+// QueueRunner, second half: one transaction on an open connection, its results applied to the
+// item (queue::apply_attempts), the notices filed, the envelope written back, the log events.
+// Scheduling and connections are in queue_runner.cpp.
+#include "net/queue_runner.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "net/blocking_pool.hpp"
+#include "net/nexthop_resolver.hpp"
+#include "net/queue_id.hpp"
+#include "net/tls_context.hpp"
+#include "queue/dsn.hpp"
+#include "smtp/wire/trace.hpp"
+
+namespace taube::net {
+
+using asio::use_awaitable;
+using asio::experimental::as_tuple;
+using queue::AttemptOutcome;
+using queue::RecipientAttempt;
+
+namespace {
+
+AttemptOutcome outcome_of(smtp::client::Outcome o) {
+  switch (o) {
+    case smtp::client::Outcome::Accepted:
+      return AttemptOutcome::Accepted;
+    case smtp::client::Outcome::Failed:
+      return AttemptOutcome::Failed;
+    case smtp::client::Outcome::Unknown:
+      return AttemptOutcome::Unknown;
+    case smtp::client::Outcome::Deferred:
+      break;
+  }
+  return AttemptOutcome::Deferred;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+const char* notice_text(queue::DsnAction a) {
+  switch (a) {
+    case queue::DsnAction::Failed:
+      return "sender non-delivery notification";
+    case queue::DsnAction::Delayed:
+      return "sender delay notification";
+    default:
+      return "sender delivery status notification";
+  }
+}
+
+}  // namespace
+
+asio::awaitable<void> QueueRunner::transact(Item& item, const std::vector<std::size_t>& rcpts,
+                                            OutboundConnection& conn, double setup_seconds) {
+  const std::string name = item.name;
+  auto read = [this, &name] { return store_.read_message(name); };
+  auto content = co_await run_blocking(pool_, read);
+  if (!content) {
+    const std::string why =
+        "451 4.3.0 cannot read the queue file: " + std::string(store::to_string(content.error()));
+    const std::string no_relay = "none";
+    const AttemptOutcome deferred = AttemptOutcome::Deferred;
+    co_await fail_all(item, rcpts, deferred, why, no_relay);
+    co_return;
+  }
+  smtp::client::OutboundMessage msg;
+  msg.sender = item.env.sender;
+  msg.params = item.env.params;
+  msg.params.size = content->size();
+  for (auto i : rcpts)
+    msg.recipients.push_back({item.env.recipients[i].mailbox, item.env.recipients[i].params});
+  // RFC 6152 §3: 8-bit content for a server without 8BITMIME must be converted or returned.
+  // Taube does not convert (yet): such mail fails with 5.6.3 rather than going out 8-bit.
+  if (!conn.session().extensions().eight_bit_mime() &&
+      std::any_of(content->begin(), content->end(),
+                  [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+    const std::string why =
+        "554 5.6.3 " + conn.target().relay() +
+        " does not accept 8-bit content (no 8BITMIME) and conversion is not supported";
+    const std::string relay = conn.target().relay();
+    const AttemptOutcome failed = AttemptOutcome::Failed;
+    co_await fail_all(item, rcpts, failed, why, relay);
+    co_return;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  smtp::client::MessageResult result = co_await conn.send(msg, *content);
+  const double transmit = seconds_since(t0);
+
+  std::vector<RecipientAttempt> attempts;
+  for (const auto& r : result.recipients) {
+    if (r.index >= rcpts.size()) continue;
+    RecipientAttempt a;
+    a.index = rcpts[r.index];
+    a.result.outcome = outcome_of(r.outcome);
+    a.result.reply = r.reply;
+    a.result.status = r.status;
+    a.result.handoff = result.dsn_passed_on ? queue::Handoff::PassedOn : queue::Handoff::Relayed;
+    a.relay = conn.target().relay();
+    // A reply Taube made itself (SIZE over the peer's limit, ...) names no remote MTA.
+    a.remote_mta = r.local ? std::string() : conn.target().host;
+    attempts.push_back(std::move(a));
+  }
+  bool answered = false, delivered = false;
+  for (const auto& a : attempts) {
+    if (a.result.outcome == AttemptOutcome::Accepted) delivered = true;
+    if (a.result.outcome != AttemptOutcome::Unknown) answered = true;
+  }
+  auto& d = destinations_.at(
+      queue::route_for(item.env.recipients[rcpts[0]].mailbox.domain, cfg_.routing).key());
+  if (delivered)
+    d.state.delivered();
+  else if (answered)
+    d.state.answered();
+
+  // The opening of the session and this message's dialog, never other messages' envelopes.
+  std::string transcript = conn.transcript();
+
+  auto updated = item.env;
+  auto applied =
+      queue::apply_attempts(updated, attempts, now(), cfg_.retry, [this] { return random01(); });
+  co_await commit_applied(item, updated, applied, transcript, setup_seconds, transmit);
+}
+
+asio::awaitable<void> QueueRunner::fail_all(Item& item, const std::vector<std::size_t>& rcpts,
+                                            AttemptOutcome outcome, const std::string& reply,
+                                            const std::string& relay) {
+  std::vector<RecipientAttempt> attempts;
+  for (auto i : rcpts) {
+    RecipientAttempt a;
+    a.index = i;
+    a.result.outcome = outcome;
+    a.result.reply = reply;
+    // A local reason ("connect to ...: Connection refused") carries no code: RFC 3463 X.4.1 "no
+    // answer from host", as Postfix reports it. DNS failures come with their own code.
+    if (reply.empty() || reply[0] < '2' || reply[0] > '5')
+      a.result.status = outcome == AttemptOutcome::Failed ? "5.4.4" : "4.4.1";
+    a.relay = relay;
+    attempts.push_back(std::move(a));
+  }
+  auto updated = item.env;
+  auto applied =
+      queue::apply_attempts(updated, attempts, now(), cfg_.retry, [this] { return random01(); });
+  const std::string no_transcript;
+  const double zero = 0;
+  co_await commit_applied(item, updated, applied, no_transcript, zero, zero);
+}
+
+asio::awaitable<void> QueueRunner::expire(Item& item) {
+  auto updated = item.env;
+  auto applied = queue::expire_overdue(updated, now(), cfg_.retry);
+  const std::string no_transcript;
+  const double zero = 0;
+  co_await commit_applied(item, updated, applied, no_transcript, zero, zero);
+}
+
+asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelope& updated,
+                                                  queue::AppliedAttempt& applied,
+                                                  const std::string& transcript,
+                                                  double setup_seconds, double transmit_seconds) {
+  const std::int64_t t = now();
+  // The notice, if one is due: its recipient (the original sender) resolved like any recipient
+  // of received mail, by the same policy, on this thread.
+  std::vector<queue::RecipientReport> reports;
+  store::MessageInfo notice;
+  std::optional<queue::DsnAction> notice_kind;
+  if (!applied.notices.empty()) {
+    reports = queue::select_reports(updated, applied.notices);
+    if (!reports.empty()) {
+      notice_kind = reports.front().action;
+      for (const auto& r : reports)
+        if (r.action == queue::DsnAction::Failed) notice_kind = r.action;
+      notice.queue_id = new_queue_id();
+      notice.arrival = t;
+      notice.envelope.sender.null = true;
+      smtp::Recipient to;
+      to.mailbox = updated.sender.mailbox;
+      to.params.notify = smtp::NotifyNever;
+      policy::ClientFacts self;
+      self.address = *inet::IpAddress::parse("127.0.0.1");
+      self.auth_user = "MAILER-DAEMON";  // Taube itself: may send anywhere
+      auto v = recipients_.decide(self, to.mailbox);
+      if (v.kind == smtp::RcptVerdictKind::Accept || v.kind == smtp::RcptVerdictKind::Forward) {
+        to.destinations = v.destinations;
+        notice.envelope.recipients.push_back(std::move(to));
+      } else {
+        observer_.queue_note({updated.id,
+                              "warning: cannot send a notice to <" +
+                                  updated.sender.mailbox.to_string() + ">: no such recipient",
+                              true, "bounce"});
+        reports.clear();
+        notice_kind.reset();
+      }
+    }
+  }
+  const std::string name = item.name;
+  const bool finished = applied.finished;
+  std::string boundary = "=_taube_" + std::to_string(rng_()) + "_" + std::to_string(rng_());
+  struct Outcome {
+    std::string notice_error;
+    std::optional<store::StoreError> store_error;
+  };
+  auto job = [&]() -> Outcome {
+    Outcome o;
+    if (!reports.empty()) {
+      auto original = store_.read_message(name);
+      queue::DsnRequest req;
+      req.reporting_mta = hostname_;
+      req.date = t;
+      req.message_id = "<" + notice.queue_id + "@" + hostname_ + ">";
+      req.boundary = boundary;
+      req.reports = reports;
+      auto dsn = queue::build_dsn(updated, req, original ? *original : std::string());
+      if (!dsn) {
+        o.notice_error = std::string(queue::describe(dsn.error()));
+      } else {
+        notice.envelope.mail_params.smtputf8 = dsn->smtputf8;
+        notice.envelope.mail_params.body =
+            dsn->eight_bit ? smtp::BodyType::EightBitMime : smtp::BodyType::SevenBit;
+        notice.envelope.mail_params.size = dsn->message.size();
+        smtp::TraceInfo tr;
+        tr.hostname = hostname_;
+        tr.id = notice.queue_id;
+        tr.date = rfc5322_date_now();
+        std::string prefix = smtp::return_path_header(notice.envelope.sender) + "Received: by " +
+                             hostname_ + " (Taube) id " + notice.queue_id + "; " + tr.date + "\n";
+        auto w = notices_.begin(notice, prefix);
+        w->append(dsn->message);
+        auto out = w->commit(prefix);
+        if (!out.ok()) o.notice_error = store::to_string(*out.first_error());
+      }
+    }
+    // Only once the notice is durable does the envelope say the recipient was reported.
+    if (!o.notice_error.empty()) return o;
+    // The transcript answers "why is this still here": a finished item needs none.
+    if (!transcript.empty() && !finished) store_.save_transcript(name, transcript);
+    auto r = finished ? store_.remove(name) : store_.update(name, updated);
+    if (!r) o.store_error = r.error();
+    return o;
+  };
+  Outcome o = co_await run_blocking(pool_, job);
+  if (!o.notice_error.empty()) {
+    // The notice could not be queued: the item keeps its old state and is tried again later
+    // (a deferral of the notice, not a loss).
+    observer_.queue_note(
+        {updated.id, "warning: cannot queue a notice: " + o.notice_error, true, "bounce"});
+    for (auto& r : item.env.recipients)
+      if (queue::is_queued(r.state)) r.next_attempt = t + cfg_.retry.retry_min.count();
+    done_with(item, false);
+    co_return;
+  }
+  if (o.store_error)
+    observer_.queue_note(
+        {updated.id,
+         std::string("warning: cannot update the queue file: ") + store::to_string(*o.store_error),
+         true});
+  const double in_queue = std::max<double>(
+      0, static_cast<double>(t - updated.arrival) - setup_seconds - transmit_seconds);
+  for (const auto& r : applied.recipients) {
+    const auto& q = updated.recipients[r.index];
+    events::Delivery e;
+    e.queue_id = updated.id;
+    e.to = q.mailbox.to_string();
+    e.orig_to = q.original;
+    e.relay = r.relay.empty() ? "none" : r.relay;
+    e.delay = static_cast<double>(t - updated.arrival);
+    e.delays[1] = in_queue;
+    e.delays[2] = setup_seconds;
+    e.delays[3] = transmit_seconds;
+    e.dsn = r.decision.status.empty() ? queue::status_of_reply(r.reply, AttemptOutcome::Deferred)
+                                      : r.decision.status;
+    e.status = queue::to_string(r.status);
+    e.reply = r.reply;
+    observer_.delivery(e);
+  }
+  if (notice_kind) {
+    observer_.queue_note({updated.id,
+                          std::string(notice_text(*notice_kind)) + ": " + notice.queue_id, false,
+                          "bounce"});
+    // A notice filed into a local Maildir is delivered now: its line like any local delivery
+    // (one queued for a remote sender is logged when the queue delivers it).
+    const auto& dests = notice.envelope.recipients.front().destinations;
+    if (std::any_of(dests.begin(), dests.end(), [](const smtp::Destination& x) {
+          return x.route == smtp::Destination::Route::Mailbox;
+        })) {
+      events::Delivery e;
+      e.queue_id = notice.queue_id;
+      e.to = updated.sender.mailbox.to_string();
+      e.relay = "local";
+      e.dsn = "2.0.0";
+      e.status = "sent";
+      e.reply = "delivered to maildir";
+      observer_.delivery(e);
+    }
+  }
+  item.env = std::move(updated);
+  if (finished) observer_.queue_note({item.env.id, "removed"});
+  done_with(item, finished);
+}
+
+void QueueRunner::done_with(Item& item, bool finished) {
+  item.busy = false;
+  if (finished) {
+    const std::string name = item.name;
+    items_.erase(name);  // `item` is gone after this line
+  } else {
+    file(item);
+  }
+  schedule();
+}
+
+}  // namespace taube::net
