@@ -7,26 +7,12 @@
 #include <string>
 
 #include "app/config.hpp"
+#include "app/config_files.hpp"
 
 namespace taube::app {
 namespace {
 
-class ConfigDnsTest : public ::testing::Test {
- protected:
-  std::string write(const std::string& text) {
-    char tmpl[] = "/tmp/taube-config-dns-XXXXXX";
-    const int fd = mkstemp(tmpl);
-    EXPECT_GE(fd, 0);
-    ::close(fd);
-    std::ofstream(tmpl) << text;
-    paths_.push_back(tmpl);
-    return tmpl;
-  }
-  void TearDown() override {
-    for (const auto& p : paths_) std::remove(p.c_str());
-  }
-  std::vector<std::string> paths_;
-};
+using ConfigDnsTest = test::ConfigFiles;
 
 TEST_F(ConfigDnsTest, Defaults) {
   const Config c = default_config();

@@ -1,4 +1,5 @@
 #include "app/config.hpp"
+#include "app/config_files.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -10,22 +11,7 @@
 namespace taube::app {
 namespace {
 
-class ConfigTest : public ::testing::Test {
- protected:
-  std::string write(const std::string& text) {
-    char tmpl[] = "/tmp/taube-config-XXXXXX";
-    const int fd = mkstemp(tmpl);
-    EXPECT_GE(fd, 0);
-    ::close(fd);
-    std::ofstream(tmpl) << text;
-    paths_.push_back(tmpl);
-    return tmpl;
-  }
-  void TearDown() override {
-    for (const auto& p : paths_) std::remove(p.c_str());
-  }
-  std::vector<std::string> paths_;
-};
+using ConfigTest = test::ConfigFiles;
 
 TEST_F(ConfigTest, DefaultsMatchTheReadme) {
   const Config c = default_config();
