@@ -6,23 +6,13 @@
 #include <algorithm>
 #include <chrono>
 
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/post.hpp>
-#include <asio/use_awaitable.hpp>
-
 #include "net/blocking_pool.hpp"
-#include "net/nexthop_resolver.hpp"
 #include "net/queue_id.hpp"
-#include "net/tls_context.hpp"
 #include "queue/dsn.hpp"
 #include "smtp/wire/trace.hpp"
 
 namespace taube::net {
 
-using asio::use_awaitable;
-using asio::experimental::as_tuple;
 using queue::AttemptOutcome;
 using queue::RecipientAttempt;
 

@@ -9,19 +9,14 @@
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 
-#include "net/blocking_pool.hpp"
 #include "net/nexthop_resolver.hpp"
-#include "net/queue_id.hpp"
 #include "net/tls_context.hpp"
-#include "queue/dsn.hpp"
-#include "smtp/wire/trace.hpp"
 
 namespace taube::net {
 
 using asio::use_awaitable;
 using asio::experimental::as_tuple;
 using queue::AttemptOutcome;
-using queue::RecipientAttempt;
 
 namespace {
 
