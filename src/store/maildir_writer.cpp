@@ -9,12 +9,12 @@ namespace taube::store {
 
 MaildirWriter::MaildirWriter(MaildirStore& store, std::vector<std::string> maildirs,
                              JournaledDelivery* journal, std::string provisional_prefix,
-                             BeforePublish before_publish)
+                             Publish publish)
     : store_(store),
       maildirs_(std::move(maildirs)),
       journal_(journal),
       provisional_(std::move(provisional_prefix)),
-      before_publish_(std::move(before_publish)) {}
+      publish_(std::move(publish)) {}
 
 MaildirWriter::~MaildirWriter() {
   abort();
@@ -73,15 +73,7 @@ tl::expected<void, StoreError> MaildirWriter::rewrite_with(std::string_view pref
 }
 
 tl::expected<void, StoreError> MaildirWriter::publish() {
-  std::string undo;
-  if (before_publish_) {
-    auto b = before_publish_(msg_->unique_name());
-    if (!b) return tl::unexpected(b.error());
-    undo = std::move(*b);
-  }
-  auto r = store_.commit(*msg_);
-  if (!r && !undo.empty()) ::unlink(undo.c_str());
-  return r;
+  return publish_ ? publish_(*msg_) : store_.commit(*msg_);
 }
 
 CommitOutcome MaildirWriter::commit(std::string_view prefix) {
@@ -96,7 +88,7 @@ CommitOutcome MaildirWriter::commit(std::string_view prefix) {
     content.append(prefix).append(buffer_);
     buffer_.clear();
     r = start(content);
-    if (r && journal_ && !before_publish_ && journal_->accept(msg_, content)) {
+    if (r && journal_ && !publish_ && journal_->accept(msg_, content)) {
       done_ = true;
       return {};  // durable in the journal; msg_ was taken over
     }

@@ -23,15 +23,13 @@ namespace taube::store {
 
 class MaildirWriter final : public MessageWriter {
  public:
-  // Runs before the message is published (after its content is complete): e.g. the relay
-  // spool's envelope file, written durably first so a reader never sees a message without it.
-  // Returns what to remove again should publishing fail.
-  using BeforePublish =
-      std::function<tl::expected<std::string, StoreError>(const std::string& unique)>;
+  // Publishes the complete message instead of MaildirStore::commit (the relay spool files it
+  // with its envelope: QueueStore::file). On failure it leaves nothing under a final name.
+  using Publish = std::function<tl::expected<void, StoreError>(MaildirStore::Message&)>;
 
   // `journal` may be null (direct delivery only).
   MaildirWriter(MaildirStore& store, std::vector<std::string> maildirs, JournaledDelivery* journal,
-                std::string provisional_prefix, BeforePublish before_publish = {});
+                std::string provisional_prefix, Publish publish = {});
   ~MaildirWriter() override;
 
   void flush() override;
@@ -47,7 +45,7 @@ class MaildirWriter final : public MessageWriter {
   std::vector<std::string> maildirs_;
   JournaledDelivery* journal_;
   std::string provisional_;
-  BeforePublish before_publish_;
+  Publish publish_;
   std::optional<MaildirStore::Message> msg_;
   std::optional<StoreError> error_;
   bool done_ = false;

@@ -51,8 +51,41 @@ bool exists(Fs& fs, const std::string& path) {
 
 }  // namespace
 
-QueueStore::QueueStore(std::string dir, Fs& fs) : dir_(std::move(dir)), fs_(fs) {
-  while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
+QueueStore::QueueStore(std::string dir, Fs& fs)
+    : dir_([&] {
+        while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+        return std::move(dir);
+      }()),
+      fs_(fs),
+      sync_(fs, dir_) {}
+
+tl::expected<void, StoreError> QueueStore::file(MaildirStore::Message& msg,
+                                                std::string_view envelope) {
+  tl::expected<void, StoreError> dirs;
+  std::call_once(ensured_, [&] { dirs = ensure(); });
+  if (!dirs) return dirs;
+  const std::string& name = msg.unique_name();
+  auto env = DurableFile::create_anonymous(fs_, dir_ + "/tmp", dir_ + "/tmp/" + name + ".env");
+  if (!env) return tl::unexpected(env.error());
+  if (auto w = env->write(envelope); !w) return w;
+  // 1. Both contents, with everything else committed meanwhile.
+  if (auto s = sync_.sync(); !s) return s;
+  // 2. The names: the envelope's first, so that no reader (nor a crash) sees a message without
+  //    its envelope.
+  auto env_name = env->link_durable({envelope_path(name)});
+  if (!env_name) return tl::unexpected(env_name.error());
+  auto msg_name = msg.file().link_durable({message_path(name)});
+  if (!msg_name) {
+    fs_.unlink(envelope_path(name));
+    return tl::unexpected(msg_name.error());
+  }
+  // 3. The names' durability: after this the item survives a power cut, and the 250 may go.
+  if (auto s = sync_.sync(); !s) {
+    fs_.unlink(message_path(name));
+    fs_.unlink(envelope_path(name));
+    return s;
+  }
+  return {};
 }
 
 tl::expected<void, StoreError> QueueStore::ensure() {
@@ -165,10 +198,15 @@ tl::expected<void, StoreError> QueueStore::remove(const std::string& name) {
   fs_.unlink(transcript_path(name));
   if (fs_.unlink(message_path(name)) != 0 && errno != ENOENT)
     return tl::unexpected(error_from_errno(errno));
-  if (auto r = fsync_directory(fs_, dir_ + "/new"); !r) return r;
+  // The message's removal must be durable before the envelope's: a message without envelope
+  // would look like damage (corrupt/). One flush shared with every commit meanwhile.
+  if (auto r = sync_.sync(); !r) return r;
+  // The envelope's removal needs no flush of its own: if a power cut brings it back, it has no
+  // message and the next scan() removes it. (A delivered message that came back would be sent
+  // again: the flush above is what keeps that window short.)
   if (fs_.unlink(envelope_path(name)) != 0 && errno != ENOENT)
     return tl::unexpected(error_from_errno(errno));
-  return fsync_directory(fs_, dir_ + "/env");
+  return {};
 }
 
 void QueueStore::save_transcript(const std::string& name, std::string_view text) {

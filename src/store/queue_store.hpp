@@ -6,19 +6,24 @@
 //   <dir>/corrupt/<name>.env  envelopes that did not parse, moved aside with their message
 //   <dir>/transcripts/<name>  the SMTP transcript of the item's last delivery attempt
 //
-// The envelope is published before the message (RelaySpoolSink), so an item is complete exactly
-// when its message file exists: an envelope without one is what a crash between the two left of a
-// message that was never acknowledged, and scan() removes it. Every state change replaces the
+// file() writes a new item: the envelope's and the message's content first, then one group flush
+// (GroupSync: one syncfs shared by every session committing meanwhile), then their names (the
+// envelope's before the message's), then a second shared flush; the 250 follows. So a name is
+// never durable before its content, and an item is complete exactly when its message file
+// exists: an envelope without one is what a crash between the two left of a message that was
+// never acknowledged, and scan() removes it. Every state change replaces the
 // envelope durably (write to tmp/, fsync, rename over env/<name>, fsync env/): after a power cut
 // the item holds either the old state or the new one, never a mix (ARCHITECTURE.md practice 18:
-// write the fact before acting on it). A finished item is removed message first, then envelope:
-// a crash in between leaves an envelope without message, removed by the next scan.
+// write the fact before acting on it). A finished item is removed message first (made durable by
+// a shared flush), then envelope: a crash in between leaves an envelope without message, removed
+// by the next scan.
 //
 // Blocking; every call runs on a worker thread. Calls for one item never overlap (the queue
 // runner owns each item while it works on it); calls for different items may.
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +32,8 @@
 
 #include "queue/envelope.hpp"
 #include "store/fs.hpp"
+#include "store/group_sync.hpp"
+#include "store/maildir_store.hpp"
 #include "store/store_error.hpp"
 
 namespace taube::store {
@@ -58,6 +65,11 @@ class QueueStore {
 
   // Creates the directories (durably) where missing.
   tl::expected<void, StoreError> ensure();
+  // Files a new item (see the class comment): `msg` is the message written into this queue's
+  // tmp/ (MaildirStore::begin({directory()})), not yet synced; `envelope` its encoded envelope.
+  // On success both are durable under the message's unique name and `msg` is consumed; on
+  // failure nothing is left under a final name (the caller aborts `msg`).
+  tl::expected<void, StoreError> file(MaildirStore::Message& msg, std::string_view envelope);
   // Start-up: every complete item, with the clean-up described above. Files in tmp/ are removed
   // (nothing can be in flight before the server starts), and so are transcripts of items that
   // are gone (a power cut can bring back one that remove() had unlinked).
@@ -81,6 +93,8 @@ class QueueStore {
 
   std::string dir_;
   Fs& fs_;
+  GroupSync sync_;
+  std::once_flag ensured_;  // file() creates the directories once (tests file without scan())
 };
 
 }  // namespace taube::store

@@ -1,8 +1,5 @@
 #include "store/spool_sink.hpp"
 
-#include <cerrno>
-
-#include "store/durable_file.hpp"
 #include "store/maildir_writer.hpp"
 
 namespace taube::store {
@@ -78,28 +75,15 @@ class QueueWriter final : public MessageWriter {
 std::unique_ptr<MessageWriter> RelaySpoolSink::begin(const MessageInfo& info,
                                                      std::string provisional_prefix) {
   queue::QueueEnvelope qenv = queue_envelope_for(info);
-  const std::string envelope = queue::encode_envelope(qenv);
   auto name = std::make_shared<std::string>();
-  auto before = [this, envelope,
-                 name](const std::string& unique) -> tl::expected<std::string, StoreError> {
-    *name = unique;
-    const std::string env_dir = dir_ + "/env";
-    if (fs_.mkdir(env_dir, 0700) == 0) {
-      // The new directory's name is durable only once the spool directory is fsynced.
-      if (auto r = fsync_directory(fs_, dir_); !r) return tl::unexpected(r.error());
-    } else if (errno != EEXIST) {
-      return tl::unexpected(error_from_errno(errno));
-    }
-    auto f = DurableFile::create(fs_, dir_ + "/tmp/" + unique + ".env");
-    if (!f) return tl::unexpected(f.error());
-    const std::string final_path = env_dir + "/" + unique;
-    if (auto w = f->write(envelope); !w) return tl::unexpected(w.error());
-    if (auto p = f->publish({final_path}); !p) return tl::unexpected(p.error());
-    return final_path;
+  auto publish = [this, envelope = queue::encode_envelope(qenv),
+                  name](MaildirStore::Message& msg) -> tl::expected<void, StoreError> {
+    *name = msg.unique_name();
+    return queue_.file(msg, envelope);
   };
-  auto inner =
-      std::make_unique<MaildirWriter>(store_, std::vector<std::string>{dir_}, nullptr,
-                                      without_return_path(provisional_prefix), std::move(before));
+  auto inner = std::make_unique<MaildirWriter>(store_, std::vector<std::string>{directory()},
+                                               nullptr, without_return_path(provisional_prefix),
+                                               std::move(publish));
   return std::make_unique<QueueWriter>(std::move(inner), std::move(name), std::move(qenv), queued_);
 }
 

@@ -1,7 +1,7 @@
-// RelaySpoolSink: mail for recipients routed to the outbound queue, kept durably in a spool
-// directory until the queue delivers it: <spool>/new/<name> holds the message (Maildir-style
-// write-then-link), <spool>/env/<name> its queue envelope (src/queue/envelope.hpp), written and
-// fsynced before the message is published, so a reader never sees a message without envelope.
+// RelaySpoolSink: mail for recipients routed to the outbound queue, kept durably in the queue
+// directory until the queue delivers it: the message and its queue envelope
+// (src/queue/envelope.hpp), filed together by QueueStore::file (group-committed: one shared
+// flush for all sessions committing at once; the envelope's name before the message's).
 #pragma once
 
 #include <functional>
@@ -9,6 +9,7 @@
 
 #include "queue/envelope.hpp"
 #include "store/maildir_store.hpp"
+#include "store/queue_store.hpp"
 #include "store/message_sink.hpp"
 
 namespace taube::store {
@@ -19,19 +20,17 @@ class RelaySpoolSink final : public MessageSink {
   // of it at once (no polling of the directory), with its file name and envelope.
   using Queued = std::function<void(const std::string& name, const queue::QueueEnvelope& env)>;
 
-  RelaySpoolSink(MaildirStore& store, std::string spool_dir, Fs& fs = posix_fs())
-      : store_(store), dir_(std::move(spool_dir)), fs_(fs) {}
+  RelaySpoolSink(MaildirStore& store, QueueStore& queue) : store_(store), queue_(queue) {}
   // Before the first message.
   void on_queued(Queued q) { queued_ = std::move(q); }
   std::unique_ptr<MessageWriter> begin(const MessageInfo& info,
                                        std::string provisional_prefix) override;
 
-  const std::string& directory() const { return dir_; }
+  const std::string& directory() const { return queue_.directory(); }
 
  private:
   MaildirStore& store_;
-  std::string dir_;
-  Fs& fs_;
+  QueueStore& queue_;
   Queued queued_;
 };
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cerrno>
 #include <mutex>
 #include <string>
@@ -57,7 +58,7 @@ TEST(QueueStore, SpooledItemIsScannedWithItsEnvelope) {
   MaildirStore maildir("host.test");
   QueueStore q(dir / "queue");
   ASSERT_TRUE(q.ensure());
-  RelaySpoolSink sink(maildir, q.directory());
+  RelaySpoolSink sink(maildir, q);
   Queued seen;
   sink.on_queued([&](const std::string& name, const queue::QueueEnvelope& env) {
     std::lock_guard l(seen.mu);
@@ -86,7 +87,7 @@ TEST(QueueStore, UpdateReplacesTheEnvelopeAndRemoveDeletesTheItem) {
   MaildirStore maildir("host.test");
   QueueStore q(dir / "queue");
   ASSERT_TRUE(q.ensure());
-  RelaySpoolSink sink(maildir, q.directory());
+  RelaySpoolSink sink(maildir, q);
   spool(sink, relay_info("ID1"), "a\n");
   auto scan = q.scan();
   ASSERT_TRUE(scan && scan->items.size() == 1);
@@ -117,7 +118,7 @@ TEST(QueueStore, FailedUpdateKeepsTheOldState) {
   FailingFs fs;
   QueueStore q(dir / "queue", fs);
   ASSERT_TRUE(q.ensure());
-  RelaySpoolSink sink(maildir, q.directory());
+  RelaySpoolSink sink(maildir, q);
   spool(sink, relay_info("ID2"), "a\n");
   auto scan = q.scan();
   ASSERT_TRUE(scan && scan->items.size() == 1);
@@ -181,7 +182,7 @@ TEST(QueueStore, CorruptItemIsMovedAsideAndTheRestIsKept) {
   MaildirStore maildir("host.test");
   QueueStore q(dir / "queue");
   ASSERT_TRUE(q.ensure());
-  RelaySpoolSink sink(maildir, q.directory());
+  RelaySpoolSink sink(maildir, q);
   spool(sink, relay_info("GOOD"), "good\n");
   write_file(dir / "queue/env/2.bad", "taube-envelope 1\nid X\ngarbage here\n");
   write_file(dir / "queue/new/2.bad", "some message\n");
@@ -202,6 +203,58 @@ TEST(QueueStore, CorruptItemIsMovedAsideAndTheRestIsKept) {
   ASSERT_TRUE(again);
   EXPECT_EQ(again->items.size(), 1u);
   EXPECT_TRUE(again->corrupt.empty());
+}
+
+// file() is all or nothing at every failing step: the commit fails and neither name is left
+// (the client gets a 451 and sends again), or it succeeds and the item is complete. Every call
+// of each kind a successful filing makes is failed once in turn.
+TEST(QueueStore, FilingFailsWithoutLeavingANameAtEveryStep) {
+  TempDir dir;
+  FailingFs fs;
+  MaildirStore maildir("host.test", fs);
+  QueueStore q(dir / "queue", fs);
+  ASSERT_TRUE(q.ensure());
+  RelaySpoolSink sink(maildir, q);
+  const char* prefix = "Received: x\n";
+  // A dry run counts the calls of each kind one filing makes.
+  std::array<int, static_cast<std::size_t>(Op::kCount)> per_commit{};
+  {
+    std::array<int, static_cast<std::size_t>(Op::kCount)> before{};
+    for (std::size_t k = 1; k < before.size(); ++k) before[k] = fs.calls(static_cast<Op>(k));
+    auto w = sink.begin(relay_info("DRY"), prefix);
+    w->append("body\n");
+    ASSERT_TRUE(w->commit(prefix).ok());
+    for (std::size_t k = 1; k < before.size(); ++k)
+      per_commit[k] = fs.calls(static_cast<Op>(k)) - before[k];
+    ASSERT_TRUE(q.remove(list_dir(dir / "queue/new").at(0)));
+  }
+  ASSERT_GE(per_commit[static_cast<std::size_t>(Op::Syncfs)], 2);  // the two shared flushes
+  EXPECT_EQ(per_commit[static_cast<std::size_t>(Op::Rename)], 0);
+  int failures = 0;
+  for (Op op : {Op::Open, Op::Write, Op::Fsync, Op::Close, Op::Link, Op::Syncfs}) {
+    for (int n = 1; n <= per_commit[static_cast<std::size_t>(op)]; ++n) {
+      fs.fail_nth(op, fs.calls(op) + n, EIO);
+      auto w = sink.begin(relay_info("F"), prefix);
+      w->append("body\n");
+      const bool ok = w->commit(prefix).ok();
+      fs.fail_nth(Op::Any, 0, 0);  // a call that may fail harmlessly was not reached
+      auto names = list_dir(dir / "queue/new");
+      auto envs = list_dir(dir / "queue/env");
+      if (ok) {
+        ASSERT_EQ(names.size(), 1u) << "op " << static_cast<int>(op) << " #" << n;
+        ASSERT_EQ(envs, names);
+        ASSERT_TRUE(q.remove(names[0]));
+      } else {
+        ++failures;
+        EXPECT_TRUE(names.empty()) << "op " << static_cast<int>(op) << " #" << n;
+        EXPECT_TRUE(envs.empty()) << "op " << static_cast<int>(op) << " #" << n;
+      }
+    }
+  }
+  EXPECT_GT(failures, 5);
+  auto scan = q.scan();
+  ASSERT_TRUE(scan);
+  EXPECT_TRUE(scan->items.empty());
 }
 
 }  // namespace

@@ -1,0 +1,57 @@
+// GroupSync: group commit for files on one file system without a journal. Callers that have
+// written files (not fsynced) call sync(); it returns once one syncfs() that started after the
+// call has completed, so every caller that arrives while a flush is running shares the next
+// one: N concurrent callers cost about two flushes, not N. This is what the outbound queue's
+// 250 waits for (QueueStore::file), instead of an fsync per file and per directory.
+//
+// syncfs(2) makes the file system's data and metadata durable (since Linux 5.8 it also reports
+// write-back errors); the fsync of the directory descriptor that follows issues the cache flush
+// that ext4 without a journal leaves out of syncfs (the same pair as the delivery journal's
+// publisher, journaled_delivery.cpp). Blocking: runs on worker threads. Thread safe.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <tl/expected.hpp>
+
+#include "store/fs.hpp"
+#include "store/store_error.hpp"
+
+namespace taube::store {
+
+class GroupSync {
+ public:
+  // `dir`: any directory on the file system to flush (opened at the first sync).
+  GroupSync(Fs& fs, std::string dir) : fs_(fs), dir_(std::move(dir)) {}
+  ~GroupSync();
+  GroupSync(const GroupSync&) = delete;
+  GroupSync& operator=(const GroupSync&) = delete;
+
+  // Everything the caller wrote before calling is durable when this returns a value.
+  tl::expected<void, StoreError> sync();
+
+  // Flushes done so far (for tests and metrics).
+  std::uint64_t flushes() const;
+
+ private:
+  // One flush and the callers it serves. At most one round runs and one waits at a time.
+  struct Round {
+    bool done = false;
+    tl::expected<void, StoreError> result;
+  };
+  tl::expected<void, StoreError> flush();
+
+  Fs& fs_;
+  std::string dir_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::shared_ptr<Round> next_;  // the round new callers join; starts when the running one ends
+  bool running_ = false;
+  int fd_ = -1;  // the directory, opened by the first flush (under the running round)
+  std::uint64_t flushes_ = 0;
+};
+
+}  // namespace taube::store
