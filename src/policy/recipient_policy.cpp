@@ -66,8 +66,10 @@ std::optional<smtp::RcptVerdict> RecipientPolicy::decide_srs(const smtp::Mailbox
   // be a quoted one with '@' in it; Mailbox::to_string quotes it again on the way out.
   const auto at = back->rfind('@');
   smtp::Mailbox orig{back->substr(0, at), back->substr(at + 1), false};
+  // It must also be a mailbox the queue can take as it is (else the queue envelope would fall
+  // back to the SRS address itself).
   if (at == std::string::npos || orig.local_part.empty() || orig.domain.empty() ||
-      orig.domain.front() == '[')
+      orig.domain.front() == '[' || !smtp::parse_mailbox(orig.to_string()))
     return smtp::RcptVerdict{K::SrsInvalid, {}, {}};
   // Sent back to a domain that is local now: delivered like any local recipient.
   if (dir_.is_local_domain(orig.domain)) {
