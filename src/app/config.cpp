@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include "app/config_outbound.hpp"
+#include "app/config_srs.hpp"
 #include "app/table_reader.hpp"
 
 #include "smtp/wire/address.hpp"
@@ -184,6 +185,7 @@ tl::expected<void, std::string> read_dns(TableReader& r, Config& c) {
 }  // namespace
 
 void finish(Config& c) {
+  finish_srs(c);
   c.server.outbound.dns_servers = c.dns_servers;
   c.server.outbound.dns_family = c.dns_family;
   // Postfix's default for smtpd_client_connection_limit_exceptions is $mynetworks: loopback and
@@ -309,6 +311,7 @@ tl::expected<Config, std::string> load_config(const std::string& path) {
   TRY(section("transport", [&](TableReader& r) { return read_transport(r, c); }));
   TRY(section("aliases", [&](TableReader& r) { return read_aliases(r, c); }));
   TRY(section("dns", [&](TableReader& r) { return read_dns(r, c); }));
+  TRY(section("srs", [&](TableReader& r) { return read_srs(r, c); }));
   TRY(top.no_unknown_keys());
   finish(c);
   return c;

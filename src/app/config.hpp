@@ -30,6 +30,9 @@ struct Config {
   // (default ipv6-first, as Postfix with inet_protocols = all). docs/dns.md.
   std::vector<std::string> dns_servers;
   dns::FamilyPreference dns_family = dns::FamilyPreference::Ipv6First;
+  // [srs] (app/config_srs.hpp): the secrets are read from srs_secret_file when it is enabled.
+  policy::SrsConfig srs;
+  std::string srs_secret_file;
 };
 
 // Defaults that depend on other keys (after the file and before command-line overrides).

@@ -18,6 +18,7 @@
 
 #include "app/config.hpp"
 #include "app/config_outbound.hpp"
+#include "app/config_srs.hpp"
 #include "app/log_observer.hpp"
 #include "app/route_command.hpp"
 #include "net/server.hpp"
@@ -233,6 +234,7 @@ int main(int argc, char** argv) {
     }
     for (const auto& w : taube::app::outbound_warnings(*cfg))
       std::cerr << "taube: " << check_file << ": warning: " << w << "\n";
+    for (const auto& n : taube::app::srs_notes(*cfg)) std::cout << check_file << ": " << n << "\n";
     std::cout << check_file << ": ok\n";
     return 0;
   }

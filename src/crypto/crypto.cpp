@@ -30,7 +30,7 @@ std::string_view to_string(CryptoError e) {
     case CryptoError::Digest:
       return "SHA-256 failed";
     case CryptoError::Mac:
-      return "HMAC-SHA-256 failed";
+      return "HMAC failed";
     case CryptoError::Kdf:
       return "PBKDF2 failed";
     case CryptoError::Random:
@@ -45,6 +45,18 @@ tl::expected<std::string, CryptoError> sha256(std::string_view data) {
   if (EVP_Digest(data.data(), data.size(), bytes(out), &len, EVP_sha256(), nullptr) != 1 ||
       len != kSha256Length)
     return tl::unexpected(CryptoError::Digest);
+  return out;
+}
+
+tl::expected<std::string, CryptoError> hmac_sha1(std::string_view key, std::string_view data) {
+  if (!fits_int(key.size())) return tl::unexpected(CryptoError::InvalidArgument);
+  std::string out(kSha1Length, '\0');
+  unsigned int len = 0;
+  static const char kNoKey = 0;  // as in hmac_sha256: never a null key pointer
+  if (HMAC(EVP_sha1(), key.empty() ? &kNoKey : key.data(), static_cast<int>(key.size()),
+           bytes(data), data.size(), bytes(out), &len) == nullptr ||
+      len != kSha1Length)
+    return tl::unexpected(CryptoError::Mac);
   return out;
 }
 

@@ -26,6 +26,11 @@ inline constexpr std::size_t kSha256Length = 32;
 tl::expected<std::string, CryptoError> sha256(std::string_view data);
 // HMAC-SHA-256 (RFC 2104): 32 octets.
 tl::expected<std::string, CryptoError> hmac_sha256(std::string_view key, std::string_view data);
+// HMAC-SHA-1 (RFC 2104, FIPS 180-4): 20 octets. Only for SRS (policy/srs.hpp), whose de-facto
+// format (libsrs2) fixes SHA-1; HMAC-SHA-1 is not affected by SHA-1's collision attacks (RFC 6194
+// §3).
+inline constexpr std::size_t kSha1Length = 20;
+tl::expected<std::string, CryptoError> hmac_sha1(std::string_view key, std::string_view data);
 // PBKDF2 with HMAC-SHA-256 as the PRF (RFC 8018 §5.2): `length` octets.
 tl::expected<std::string, CryptoError> pbkdf2_sha256(std::string_view password,
                                                      std::string_view salt, int iterations,

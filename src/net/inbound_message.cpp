@@ -56,6 +56,8 @@ void InboundConnection::begin_message(const smtp::Envelope& env) {
   info.auth_user = session_.client().auth_user;
   info.client_address = client_.to_string();
   info.client_helo = session_.client().helo;
+  // SRS for forwarded copies (docs/outbound.md): the day is the arrival's.
+  info.queue_sender = ctx_.policy.recipients().queue_sender(env, policy::srs_day(info.arrival));
   trace_ = trace_headers(env);
   message_.emplace(ctx_.pool, ctx_.sink.begin(info, trace_));
 }

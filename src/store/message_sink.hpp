@@ -31,6 +31,9 @@ struct MessageInfo {
   smtp::Envelope envelope;   // recipients with their destinations, as policy decided
   std::string auth_user;     // the authenticated submitter, if any
   std::string client_address, client_helo;
+  // The reverse-path of the queued copies when policy rewrote it (SRS for forwarded mail,
+  // policy::RecipientPolicy::queue_sender); unset: envelope.sender.
+  std::optional<smtp::Path> queue_sender;
 };
 
 // The result of a commit: one outcome for the message, or one per recipient (in the order of

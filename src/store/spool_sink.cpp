@@ -8,7 +8,7 @@ queue::QueueEnvelope queue_envelope_for(const MessageInfo& info) {
   queue::QueueEnvelope env;
   env.id = info.queue_id;
   env.arrival = info.arrival;
-  env.sender = info.envelope.sender;
+  env.sender = info.queue_sender.value_or(info.envelope.sender);  // SRS, if policy said so
   env.params = info.envelope.mail_params;
   env.params.auth.reset();  // RFC 4954 §5: AUTH= is decided anew for the next hop
   env.auth_user = info.auth_user;

@@ -232,6 +232,12 @@ void ServerSession::resolve_rcpt(RcptVerdict verdict) {
     case RcptVerdictKind::TempFail:
       reply(ReplyId::LocalError, addr);
       return;
+    case RcptVerdictKind::SrsInvalid:
+      reply(ReplyId::SrsInvalid, addr);
+      return;
+    case RcptVerdictKind::SrsExpired:
+      reply(ReplyId::SrsExpired, addr);
+      return;
   }
 }
 

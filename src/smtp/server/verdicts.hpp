@@ -40,6 +40,10 @@ enum class RcptVerdictKind {
   UserUnknown,  // 550 5.1.1
   RelayDenied,  // 554 5.7.1 (RFC 5321 §3.6.2: never an open relay)
   TempFail,     // 451 4.3.0 (RFC 5321 §4.2.3)
+  // An SRS bounce address (policy/srs.hpp) at the SRS domain that does not verify, or is too old:
+  // refused at RCPT, so a forged bounce is never accepted and bounced again (no backscatter).
+  SrsInvalid,  // 550 5.1.1 invalid SRS address
+  SrsExpired,  // 550 5.1.1 SRS address expired
 };
 
 struct RcptVerdict {

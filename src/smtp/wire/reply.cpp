@@ -89,6 +89,8 @@ const std::vector<ReplyEntry> kTable = {
   {ReplyId::SenderTempFail,     451, "4.3.0", "<{}>: Sender address rejected: Temporary lookup failure", "RFC 5321 §4.2.3"},
   {ReplyId::SenderRejected,     550, "5.7.1", "<{}>: Sender address rejected: Access denied",        "RFC 5321 §4.1.1.2, RFC 3463"},
   {ReplyId::LoopDetected,       554, "5.4.6", "Error: too many hops (mail loop)",                    "RFC 5321 §6.3, RFC 3463"},
+  {ReplyId::SrsInvalid,         550, "5.1.1", "<{}>: Recipient address rejected: invalid SRS address", "RFC 3463 §3.2 (X.1.1), SRS"},
+  {ReplyId::SrsExpired,         550, "5.1.1", "<{}>: Recipient address rejected: SRS address expired", "RFC 3463 §3.2 (X.1.1), SRS"},
 };
 // clang-format on
 }  // namespace

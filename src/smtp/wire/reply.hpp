@@ -92,6 +92,8 @@ enum class ReplyId {
   SenderTempFail,        // 451 4.3.0
   SenderRejected,        // 550 5.7.1
   LoopDetected,          // 554 5.4.6
+  SrsInvalid,            // 550 5.1.1
+  SrsExpired,            // 550 5.1.1
 };
 
 struct Reply {

@@ -64,6 +64,19 @@ TEST(HmacSha256, Rfc4231TestCases) {
             "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2");
 }
 
+// RFC 2202 §3 (test cases 1, 2 and 6); the empty key as for SHA-256 below.
+TEST(HmacSha1, Rfc2202TestCases) {
+  auto h = [](std::string_view key, std::string_view data) {
+    auto r = hmac_sha1(key, data);
+    return r ? hex(*r) : std::string();
+  };
+  EXPECT_EQ(h(std::string(20, '\x0b'), "Hi There"), "b617318655057264e28bc0b6fb378c8ef146be00");
+  EXPECT_EQ(h("Jefe", "what do ya want for nothing?"), "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+  EXPECT_EQ(h(std::string(80, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First"),
+            "aa4ae5e15272d00e95705637ce8a3b55ed402112");
+  EXPECT_EQ(h("", ""), "fbdb1d1b18aa6c08324b7d64b71fb76370690e1d");
+}
+
 TEST(HmacSha256, EmptyKeyAndData) {
   // An empty key is a valid (zero-padded) HMAC key, not "reuse the previous one".
   EXPECT_EQ(hmac_hex("", ""), "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");

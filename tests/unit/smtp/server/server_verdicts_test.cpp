@@ -51,6 +51,10 @@ TEST(SessionVerdicts, RcptKindsMapToTheirReplies) {
             "554 5.7.1 <bob@example.org>: Relay access denied");
   EXPECT_EQ(rcpt_with({RcptVerdictKind::TempFail, {}, {}}),
             "451 4.3.0 <bob@example.org>: Temporary lookup failure");
+  EXPECT_EQ(rcpt_with({RcptVerdictKind::SrsInvalid, {}, {}}),
+            "550 5.1.1 <bob@example.org>: Recipient address rejected: invalid SRS address");
+  EXPECT_EQ(rcpt_with({RcptVerdictKind::SrsExpired, {}, {}}),
+            "550 5.1.1 <bob@example.org>: Recipient address rejected: SRS address expired");
   // Accepting without any destination would lose the mail: it is a temporary failure instead.
   EXPECT_EQ(rcpt_with({RcptVerdictKind::Accept, {}, {}}),
             "451 4.3.0 <bob@example.org>: Temporary lookup failure");

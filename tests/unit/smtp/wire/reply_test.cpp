@@ -141,6 +141,8 @@ TEST(ReplyTable, KeyCodes) {
       {ReplyId::BareNewline, 550, "5.5.2"},
       {ReplyId::UserUnknown, 550, "5.1.1"},
       {ReplyId::RelayDenied, 554, "5.7.1"},
+      {ReplyId::SrsInvalid, 550, "5.1.1"},
+      {ReplyId::SrsExpired, 550, "5.1.1"},
       {ReplyId::NoValidRecipients, 554, "5.5.1"},
   };
   for (const auto& c : cases) {
