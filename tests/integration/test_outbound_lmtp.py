@@ -196,6 +196,18 @@ class DovecotUnixSocket(Base, DovecotCases):
     def relay(self) -> str:
         return f"{h.HOSTNAME}[{dovecot.socket}]"  # Postfix: myhostname[private/dovecot-lmtp]
 
+    def test_missing_socket_defers(self):
+        """No socket at the path (the store is down): deferred with 4.4.1, still queued."""
+        missing = dovecot.dir / "no-such-socket"
+        srv = o.guard(self, taube(f"lmtp:unix:{missing}"))
+        qid = o.submit(srv, ALICE, [ANN], o.message("dv-nosock", to=ANN))
+        m = srv.wait_log(o.status_rx(ANN, "deferred", qid), 15)
+        self.assertIsNotNone(m, o.diag(srv))
+        self.assertEqual(m.group("dsn"), "4.4.1")
+        self.assertEqual(m.group("text"),
+                         f"connect to {h.HOSTNAME}[{missing}]: No such file or directory")
+        self.assertNotEqual(o.queue_holding(srv, b"marker dv-nosock"), [])
+
 
 class DovecotTcp(Base, DovecotCases):
     def route(self) -> str:
