@@ -8,8 +8,10 @@ build_pkgs=(g++ cmake make pkg-config libasio-dev libexpected-dev libssl-dev zli
 # swaks only Recommends Net::SSLeay, which --no-install-recommends skips; its --tls needs it.
 # libfuse3-dev + fuse3: crashfs, the power-cut file system of tests/crashfs (umount, fusermount3).
 # haproxy: a real PROXY protocol sender in front of Taube (test_proxy_protocol; never the system one).
+# dovecot-core + dovecot-lmtpd: a real LMTP mail store behind Taube's queue (test_outbound_lmtp runs
+# a private instance in a temp dir; the system one is never configured or started by the tests).
 test_pkgs=(python3 postfix swaks libnet-ssleay-perl curl openssl ca-certificates libfuse3-dev fuse3
-           haproxy)
+           haproxy dovecot-core dovecot-lmtpd)
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   test) want+=("${test_pkgs[@]}") ;;

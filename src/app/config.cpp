@@ -12,7 +12,9 @@
 #include "app/config_srs.hpp"
 #include "app/table_reader.hpp"
 
+#include "queue/route.hpp"
 #include "smtp/wire/address.hpp"
+#include "smtp/wire/ascii.hpp"
 
 namespace taube::app {
 
@@ -324,7 +326,19 @@ tl::expected<policy::Directory, std::string> validate(const Config& cfg) {
   for (const auto& d : cfg.directory.domains)
     if (!smtp::is_valid_domain(d, true))
       return tl::unexpected("delivery.domains: invalid domain \"" + d + "\"");
-  return policy::Directory::create(cfg.directory);
+  policy::DirectoryConfig dir = cfg.directory;
+  // A local domain with an lmtp: transport entry keeps its users here but its mailboxes in that
+  // store (like Postfix's virtual_transport = lmtp:unix:private/dovecot-lmtp): decided here, once
+  // the domains are final (--domains may replace them after the file).
+  dir.store_domains.clear();
+  const auto& routing = cfg.server.outbound.routing;
+  for (const auto& d : dir.domains) {
+    const auto it = routing.transports.find(smtp::ascii_lower(d));
+    if (it == routing.transports.end()) continue;
+    const auto hop = queue::parse_transport(it->second, routing);
+    if (hop && *hop && (*hop)->dialect == smtp::Dialect::Lmtp) dir.store_domains.push_back(d);
+  }
+  return policy::Directory::create(std::move(dir));
 }
 
 }  // namespace taube::app

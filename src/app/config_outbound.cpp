@@ -122,6 +122,18 @@ std::vector<std::string> outbound_warnings(const Config& c) {
   if (o.retry.retry_min < std::chrono::minutes(1))
     w.push_back("queue.retry_min is " + std::to_string(o.retry.retry_min.count()) +
                 " s: retrying this often burdens the destinations (RFC 5321 §4.5.4.1)");
+  // Only lmtp: entries take a local domain's mail elsewhere (app::validate): any other entry for
+  // a local domain is not used, its mail goes into Maildirs.
+  for (const auto& [domain, entry] : o.routing.transports) {
+    if (std::find(c.directory.domains.begin(), c.directory.domains.end(), domain) ==
+        c.directory.domains.end())
+      continue;
+    auto hop = queue::parse_transport(entry, o.routing);
+    if (!hop || !*hop || (*hop)->dialect != smtp::Dialect::Lmtp)
+      w.push_back("transport.\"" + domain + "\" = \"" + entry +
+                  "\" is not used: the domain is local (delivery.domains), its mail goes into "
+                  "Maildirs; only an lmtp: entry delivers a local domain to another store");
+  }
   if (o.routing.smarthost && o.smarthost_credentials &&
       o.routing.smarthost->tls == queue::TlsUse::None)
     w.push_back(

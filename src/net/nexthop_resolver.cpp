@@ -30,7 +30,7 @@ ResolvedNexthop from_plan(const dns::RoutePlan& plan, std::uint16_t port) {
   for (const auto& t : plan.targets) {
     asio::error_code ec;
     auto a = asio::ip::make_address(t.address.to_string(), ec);
-    if (!ec) out.targets.push_back({t.host, a, port});
+    if (!ec) out.targets.push_back({t.host, a, port, {}});
   }
   return out;
 }
@@ -52,10 +52,19 @@ asio::awaitable<ResolvedNexthop> resolve_nexthop(asio::io_context& io, Resolver*
                                                  const std::function<double()>& random01) {
   (void)io;
   ResolvedNexthop out;
+  if (!hop.unix_path.empty()) {
+    // LMTP to a local socket: nothing to resolve, and no loop to detect (Taube listens on TCP
+    // only). Named by our host name in logs, like Postfix.
+    OutboundTarget t;
+    t.host = options.self_names.empty() ? std::string("localhost") : options.self_names.front();
+    t.unix_path = hop.unix_path;
+    out.targets.push_back(std::move(t));
+    co_return out;
+  }
   asio::error_code ec;
   const auto literal = asio::ip::make_address(hop.host, ec);
   if (!ec) {
-    out.targets.push_back({hop.host, literal, hop.port});
+    out.targets.push_back({hop.host, literal, hop.port, {}});
   } else if (!resolver) {
     out.status = Status::TempFail;
     out.reply = "451 4.4.3 no DNS resolver to look up " + hop.host;
@@ -69,7 +78,7 @@ asio::awaitable<ResolvedNexthop> resolve_nexthop(asio::io_context& io, Resolver*
       const dns::RoutePlan plan = co_await resolve_route(*resolver, hop.host, ro, random01);
       out = from_plan(plan, hop.port);
     } else {
-      // A fixed host (smarthost, smtp:[host]): its addresses only, no MX lookup.
+      // A fixed host (smarthost, smtp:[host], lmtp:host): its addresses only, no MX lookup.
       const std::vector<std::string> hosts = {hop.host};
       const auto answers = co_await resolver->host_addresses(hosts, options.family);
       dns::HostOrder order;

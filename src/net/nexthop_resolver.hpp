@@ -1,8 +1,9 @@
 // From a next hop (queue/route.hpp) to the addresses to try, in order: an IP address as is; a
-// host name by its A/AAAA records; a domain by its MX records (RFC 5321 §5.1: dns::order_mx and
-// dns::plan_targets through the libunbound resolver, src/net/resolver). Targets that are one of
-// our own listeners are dropped: mail for a destination that leads back here fails with 5.4.6
-// instead of looping (RFC 5321 §5.1, "never deliver to itself").
+// host name by its A/AAAA records; a unix socket path (LMTP) as is; a domain by its MX records (RFC
+// 5321 §5.1: dns::order_mx and dns::plan_targets through the libunbound resolver,
+// src/net/resolver). Targets that are one of our own listeners are dropped: mail for a destination
+// that leads back here fails with 5.4.6 instead of looping (RFC 5321 §5.1, "never deliver to
+// itself").
 #pragma once
 
 #include <functional>

@@ -1,9 +1,11 @@
 #include "net/outbound_connection.hpp"
 
 #include <array>
+#include <tuple>
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/local/stream_protocol.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -14,6 +16,7 @@ using asio::experimental::as_tuple;
 using smtp::client::Step;
 
 std::string OutboundTarget::relay() const {
+  if (!unix_path.empty()) return host + "[" + unix_path + "]";
   const std::string a = address.to_string();
   return host + "[" + a + "]:" + std::to_string(port);
 }
@@ -24,6 +27,7 @@ OutboundConnection::OutboundConnection(std::unique_ptr<Transport> t, OutboundTar
     : transport_(std::move(t)),
       target_(std::move(target)),
       session_(std::make_unique<smtp::client::ClientSession>(config)),
+      dialect_(config.dialect),
       tls_(std::move(tls)) {}
 
 OutboundConnection::~OutboundConnection() {
@@ -34,30 +38,43 @@ asio::awaitable<std::unique_ptr<OutboundConnection>> OutboundConnection::open(
     asio::io_context& io, const OutboundTarget& target, const smtp::client::ClientConfig& config,
     const std::shared_ptr<asio::ssl::context>& tls, std::chrono::seconds connect_timeout,
     std::string& error, std::optional<smtp::client::SessionFailure>& failure) {
-  asio::ip::tcp::socket sock(io);
-  const asio::ip::tcp::endpoint ep(target.address, target.port);
   // RFC 5321 §4.5.3.2: the connection itself is bounded too (Postfix: smtp_connect_timeout 30s).
   asio::steady_timer timer(io);
   timer.expires_after(connect_timeout);
   bool timed_out = false;
-  timer.async_wait([&](asio::error_code ec) {
-    if (!ec) {
+  // Both sockets live as long as the timer's handler may run (one of them is used).
+  asio::local::stream_protocol::socket usock(io);
+  asio::ip::tcp::socket tsock(io);
+  timer.async_wait([&](asio::error_code e) {
+    if (!e) {
       timed_out = true;
       asio::error_code ignored;
-      sock.close(ignored);
+      usock.close(ignored);
+      tsock.close(ignored);
     }
   });
-  auto [ec] = co_await sock.async_connect(ep, as_tuple(use_awaitable));
+  std::unique_ptr<Transport> transport;
+  asio::error_code ec;
+  if (!target.unix_path.empty()) {
+    const asio::local::stream_protocol::endpoint ep(target.unix_path);
+    std::tie(ec) = co_await usock.async_connect(ep, as_tuple(use_awaitable));
+    if (!ec && !timed_out) transport = std::make_unique<Transport>(std::move(usock));
+  } else {
+    const asio::ip::tcp::endpoint ep(target.address, target.port);
+    std::tie(ec) = co_await tsock.async_connect(ep, as_tuple(use_awaitable));
+    if (!ec && !timed_out) {
+      asio::error_code nd;
+      tsock.set_option(asio::ip::tcp::no_delay(true), nd);
+      transport = std::make_unique<Transport>(std::move(tsock));
+    }
+  }
   timer.cancel();
-  if (ec || timed_out) {
+  if (!transport) {
     error = "connect to " + target.relay() + ": " +
             (timed_out ? std::string("Connection timed out") : ec.message());
     co_return nullptr;
   }
-  asio::error_code nd;
-  sock.set_option(asio::ip::tcp::no_delay(true), nd);
-  auto conn = std::make_unique<OutboundConnection>(std::make_unique<Transport>(std::move(sock)),
-                                                   target, config, tls);
+  auto conn = std::make_unique<OutboundConnection>(std::move(transport), target, config, tls);
   if (config.tls_active) {
     std::string why;
     const auto deadline = Transport::Clock::now() + connect_timeout;

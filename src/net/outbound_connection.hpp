@@ -1,7 +1,8 @@
 // OutboundConnection: one SMTP (or LMTP) client connection, the sans-I/O ClientSession
-// (src/smtp/client) driven over a Transport. It connects, reads the greeting, says EHLO, does
-// STARTTLS and AUTH as the session decides, then carries messages one by one until the caller
-// says QUIT. Knows nothing of the queue: it returns the session's per-recipient results.
+// (src/smtp/client) driven over a Transport. It connects (TCP, or a unix stream socket for LMTP),
+// reads the greeting, says EHLO, does STARTTLS and AUTH as the session decides, then carries
+// messages one by one until the caller says QUIT. Knows nothing of the queue: it returns the
+// session's per-recipient results.
 #pragma once
 
 #include <chrono>
@@ -24,7 +25,11 @@ struct OutboundTarget {
   std::string host;  // the name the address belongs to (SNI, logs, Remote-MTA)
   asio::ip::address address;
   std::uint16_t port = 25;
-  // "mx.remote.test[192.0.2.1]:25", Postfix's relay= field.
+  // Set: a unix stream socket (LMTP to a local store); address and port are unused, and `host`
+  // is our own host name, as in Postfix's relay=mail.example.com[private/dovecot-lmtp].
+  std::string unix_path;
+  // "mx.remote.test[192.0.2.1]:25", Postfix's relay= field; "host[/run/dovecot/lmtp]" for a
+  // unix socket.
   std::string relay() const;
 };
 
@@ -50,6 +55,7 @@ class OutboundConnection {
 
   const OutboundTarget& target() const { return target_; }
   const smtp::client::ClientSession& session() const { return *session_; }
+  smtp::Dialect dialect() const { return dialect_; }
   // The transcript of the last message: the session's opening (greeting, EHLO, STARTTLS, AUTH)
   // and that message's commands and replies.
   std::string transcript() const;
@@ -70,6 +76,7 @@ class OutboundConnection {
   std::unique_ptr<Transport> transport_;
   OutboundTarget target_;
   std::unique_ptr<smtp::client::ClientSession> session_;
+  smtp::Dialect dialect_;
   std::shared_ptr<asio::ssl::context> tls_;
   std::vector<std::string> opening_;  // the transcript up to the first message
   std::uint32_t messages_ = 0;

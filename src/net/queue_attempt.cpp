@@ -93,7 +93,13 @@ asio::awaitable<void> QueueRunner::transact(Item& item, const std::vector<std::s
     a.result.outcome = outcome_of(r.outcome);
     a.result.reply = r.reply;
     a.result.status = r.status;
-    a.result.handoff = result.dsn_passed_on ? queue::Handoff::PassedOn : queue::Handoff::Relayed;
+    // An LMTP server is the final delivery (RFC 2033 §4.2: its 250 means the message is in the
+    // mailbox): "delivered" in a success notice, as Postfix's lmtp reports it, unless the
+    // server takes the DSN request on itself.
+    const bool final_delivery = conn.dialect() == smtp::Dialect::Lmtp;
+    a.result.handoff = result.dsn_passed_on ? queue::Handoff::PassedOn
+                       : final_delivery     ? queue::Handoff::Delivered
+                                            : queue::Handoff::Relayed;
     a.relay = conn.target().relay();
     // A reply Taube made itself (SIZE over the peer's limit, ...) names no remote MTA.
     a.remote_mta = r.local ? std::string() : conn.target().host;

@@ -256,6 +256,8 @@ std::string QueueRunner::take_ready(Destination& d) {
 smtp::client::ClientConfig QueueRunner::client_config(const Destination& d, bool plaintext) const {
   smtp::client::ClientConfig c;
   c.helo_name = cfg_.helo_name.empty() ? hostname_ : cfg_.helo_name;
+  // LHLO, and one reply per recipient after the data (RFC 2033 §4.2): the session's business.
+  c.dialect = d.hop.dialect;
   switch (d.hop.tls) {
     case queue::TlsUse::None:
       c.tls = smtp::client::TlsPolicy::None;

@@ -18,11 +18,14 @@ using namespace asio::experimental::awaitable_operators;
 Transport::Transport(asio::ip::tcp::socket socket)
     : sock_(std::move(socket)), timer_(sock_.get_executor()) {}
 
+Transport::Transport(asio::local::stream_protocol::socket socket)
+    : sock_(std::move(socket)), timer_(sock_.get_executor()) {}
+
 Transport::~Transport() {
   timer_.cancel();
 }
 
-asio::ip::tcp::socket& Transport::socket() {
+Transport::Socket& Transport::socket() {
   return tls_ ? tls_->next_layer() : sock_;
 }
 
@@ -130,7 +133,7 @@ asio::awaitable<bool> Transport::handshake(const std::shared_ptr<asio::ssl::cont
     co_return false;
   }
   tls_ctx_ = ctx;
-  tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket>>(std::move(sock_), *tls_ctx_);
+  tls_ = std::make_unique<asio::ssl::stream<Socket>>(std::move(sock_), *tls_ctx_);
   if (role == asio::ssl::stream_base::client && !server_name.empty()) {
     // RFC 6066 §3: SNI carries a host name, never an address literal.
     asio::error_code parse_ec;
@@ -177,7 +180,7 @@ asio::awaitable<void> Transport::shutdown(bool unread_input) {
     // Closing with unread input makes the kernel send RST, which can destroy replies still in
     // flight (the 421 after a flood of pipelined commands). Half-close, then read and discard
     // what the client still sends, for a short while, before closing.
-    sock_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    sock_.shutdown(asio::socket_base::shutdown_send, ec);
     std::unique_ptr<char[]> buf(new char[4096]);
     arm(Clock::now() + std::chrono::seconds(2));
     for (int i = 0; i < 1024; ++i) {

@@ -1,5 +1,7 @@
-// Transport: one TCP connection, plain or TLS (STARTTLS swaps the stream and keeps the socket),
-// with deadline-guarded reads and writes and the polite close. Knows nothing of SMTP.
+// Transport: one stream connection, plain or TLS (STARTTLS swaps the stream and keeps the socket),
+// with deadline-guarded reads and writes and the polite close. Knows nothing of SMTP. The socket
+// is a generic stream socket: TCP (listeners, the queue) or a unix stream socket (LMTP to a local
+// mail store, Dovecot's lmtp listener); the operations are the same system calls.
 //
 // GCC 12 and coroutines, two rules for the whole net layer: no by-value parameters of
 // non-trivial types (they are destroyed twice), and no computed temporaries as arguments of a
@@ -20,7 +22,9 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/buffer.hpp>
+#include <asio/generic/stream_protocol.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/local/stream_protocol.hpp>
 #include <asio/ssl/context.hpp>
 #include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
@@ -31,7 +35,10 @@ class Transport {
  public:
   using Clock = std::chrono::steady_clock;
 
+  using Socket = asio::generic::stream_protocol::socket;
+
   explicit Transport(asio::ip::tcp::socket socket);
+  explicit Transport(asio::local::stream_protocol::socket socket);
   ~Transport();
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;
@@ -75,7 +82,7 @@ class Transport {
   void close();
 
   bool timed_out() const { return timed_out_; }
-  asio::ip::tcp::socket& socket();
+  Socket& socket();
 
  private:
   asio::awaitable<bool> handshake(const std::shared_ptr<asio::ssl::context>& ctx,
@@ -85,8 +92,8 @@ class Transport {
   void arm(Clock::time_point deadline);
   void disarm();
 
-  asio::ip::tcp::socket sock_;
-  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket>> tls_;
+  Socket sock_;
+  std::unique_ptr<asio::ssl::stream<Socket>> tls_;
   std::shared_ptr<asio::ssl::context> tls_ctx_;  // kept alive for this connection
   asio::steady_timer timer_;
   std::uint64_t generation_ = 0;

@@ -149,6 +149,13 @@ tl::expected<Directory, std::string> Directory::create(DirectoryConfig config) {
   if (cfg.domains.empty()) {
     return tl::unexpected(std::string("domains: at least one local domain is required"));
   }
+  for (const auto& d : config.store_domains) {
+    std::string dl = lower_ascii(d);
+    if (!in_domains(cfg, dl))
+      return tl::unexpected("transport." + quoted(d) +
+                            ": delivery to a mail store for a domain that is not local");
+    push_unique(cfg.store_domains, std::move(dl));
+  }
 
   for (auto& [key, maildir] : config.users) {
     auto k = normalise_key(cfg, "users", key);
@@ -247,7 +254,10 @@ Resolution Directory::resolve(std::string_view local_part, std::string_view doma
     }
     for (const auto& a : res.expansion) {
       auto at = a.rfind('@');
-      if (!in_domains(cfg_, std::string_view(a).substr(at + 1))) {
+      const std::string_view ad = std::string_view(a).substr(at + 1);
+      // Off-site, or a user whose mailbox is in a store the queue delivers to (LMTP).
+      if (!in_domains(cfg_, ad) || std::find(cfg_.store_domains.begin(), cfg_.store_domains.end(),
+                                             ad) != cfg_.store_domains.end()) {
         push_unique(res.remote, a);
         continue;
       }

@@ -23,6 +23,12 @@ struct DirectoryConfig {
   std::map<std::string, std::vector<std::string>> aliases;
   // Where mail for unknown local parts of local domains goes ("local@domain"), if anywhere.
   std::optional<std::string> catch_all;
+  // Local domains whose mailboxes live in another store, reached through the outbound queue
+  // (a [transport] "lmtp:..." entry: Dovecot's LMTP, Postfix's virtual_transport). Their
+  // recipients are checked against users, aliases and the catch-all like any local domain's
+  // (an unknown one is refused at RCPT, no backscatter), but each final address goes to the
+  // queue (Resolution::remote) instead of a Maildir. Each must be one of `domains`.
+  std::vector<std::string> store_domains;
 };
 
 enum class Verdict {
@@ -36,7 +42,8 @@ struct Resolution {
   Verdict verdict = Verdict::UserUnknown;
   std::vector<std::string> maildirs;   // Local/Forward: Maildir directories, deduplicated
   std::string forward_to;              // Forward: the address it is forwarded to
-  std::vector<std::string> remote;     // Local/Forward: alias targets in other domains (queued)
+  std::vector<std::string> remote;     // Local/Forward: addresses for the queue: alias targets
+                                       // in other domains, users of store_domains
   std::vector<std::string> expansion;  // the final user addresses (for EXPN and logs)
 };
 

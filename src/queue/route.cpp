@@ -1,5 +1,6 @@
 #include "queue/route.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "smtp/wire/ascii.hpp"
@@ -55,9 +56,50 @@ tl::expected<HostPort, std::string> split_host_port(std::string_view s) {
   return hp;
 }
 
+// "unix:/path", "inet:host:port", "[host]:port", "host:port" (after "lmtp:").
+tl::expected<Nexthop, std::string> parse_lmtp(std::string_view spec) {
+  Nexthop n;
+  n.dialect = smtp::Dialect::Lmtp;
+  n.mx = false;  // LMTP never uses MX records
+  n.tls = TlsUse::None;
+  if (spec.rfind("unix:", 0) == 0) {
+    const std::string_view path = spec.substr(5);
+    if (path.empty()) return tl::unexpected(std::string("no socket path after \"unix:\""));
+    // Relative to what? Postfix resolves against its queue directory; Taube has no such anchor,
+    // and a path that depends on the working directory breaks on the first restart elsewhere.
+    if (path.front() != '/')
+      return tl::unexpected("socket path \"" + std::string(path) + "\" must be absolute");
+    // sockaddr_un.sun_path is 108 octets on Linux, with the terminating NUL.
+    if (path.size() > 107)
+      return tl::unexpected(std::string("socket path longer than 107 octets (sun_path)"));
+    if (std::any_of(path.begin(), path.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+      return tl::unexpected(std::string("control character in the socket path"));
+    n.unix_path = std::string(path);
+    n.host = "localhost";
+    n.port = 0;
+    return n;
+  }
+  if (spec.rfind("inet:", 0) == 0) spec.remove_prefix(5);  // Postfix's explicit spelling
+  auto hp = split_host_port(spec);
+  if (!hp) return tl::unexpected(hp.error());
+  // No default port: 24 is only the registered one (RFC 2033 §6), Dovecot and Cyrus listen
+  // where they are told; a missing port is more likely an error than a wish for 24.
+  if (!hp->port) return tl::unexpected("no port in \"" + std::string(spec) + "\" (host:port)");
+  if (*hp->port == 25)
+    return tl::unexpected(std::string("LMTP must not be used on TCP port 25 (RFC 2033 §1)"));
+  n.host = hp->host;
+  n.port = *hp->port;
+  return n;
+}
+
 }  // namespace
 
 std::string Nexthop::key() const {
+  if (dialect == smtp::Dialect::Lmtp) {
+    if (!unix_path.empty()) return "lmtp:unix:" + unix_path;
+    return "lmtp:[" + host + "]:" + std::to_string(port);
+  }
   if (mx) return host + ":" + std::to_string(port);
   return "[" + host + "]:" + std::to_string(port);
 }
@@ -103,11 +145,14 @@ tl::expected<std::optional<Nexthop>, std::string> parse_transport(std::string_vi
     n.tls = table.tls;
     return std::optional<Nexthop>(n);
   }
-  if (entry.rfind("lmtp:", 0) == 0)
-    return tl::unexpected("\"" + std::string(entry) +
-                          "\" is not supported yet (use mx, smarthost or smtp:...)");
+  if (entry.rfind("lmtp:", 0) == 0) {
+    auto n = parse_lmtp(entry.substr(5));
+    if (!n) return tl::unexpected("\"" + std::string(entry) + "\": " + n.error());
+    return std::optional<Nexthop>(*n);
+  }
   return tl::unexpected("\"" + std::string(entry) +
-                        "\": must be mx, smarthost, smtp:[host]:port or smtp:host:port");
+                        "\": must be mx, smarthost, smtp:[host]:port, smtp:host:port, "
+                        "lmtp:host:port or lmtp:unix:/path");
 }
 
 Nexthop route_for(std::string_view domain_in, const RoutingTable& table) {

@@ -8,9 +8,18 @@
 //   "smtp:[host]:port", "smtp:[host]"   that host, no MX lookup (brackets suppress it, as in
 //                     Postfix); host may be an IP address
 //   "smtp:host:port", "smtp:host"       MX lookup of `host`, then its A/AAAA
+//   "lmtp:[host]:port", "lmtp:host:port", "lmtp:inet:host:port"
+//                     LMTP (RFC 2033) to that host; never an MX lookup (LMTP talks to a mail
+//                     store, not to a domain's exchangers: Postfix's lmtp(8) does the same), a
+//                     host name is looked up by A/AAAA. The port is required and must not be 25
+//                     (RFC 2033 §1).
+//   "lmtp:unix:/path" LMTP over the unix stream socket at that absolute path (Dovecot's
+//                     lmtp listener, Postfix's lmtp:unix:private/dovecot-lmtp)
 //   "local"           (read by the configuration: the domain becomes a local domain)
-// The port defaults to [outbound] port. A next hop is also the unit of scheduling: recipients
-// with the same key share connections, concurrency limits and the hold-back of a failing
+// The port of smtp: entries defaults to [outbound] port. LMTP next hops use no TLS: the store
+// is local (a unix socket) or on a trusted network, as with Postfix's lmtp client whose
+// lmtp_tls_security_level is empty by default. A next hop is also the unit of scheduling:
+// recipients with the same key share connections, concurrency limits and the hold-back of a failing
 // destination (RFC 5321 §4.5.4.1).
 #pragma once
 
@@ -21,6 +30,8 @@
 #include <string_view>
 
 #include <tl/expected.hpp>
+
+#include "smtp/wire/dialect.hpp"
 
 namespace taube::queue {
 
@@ -35,7 +46,11 @@ struct Nexthop {
   std::uint16_t port = 25;
   TlsUse tls = TlsUse::Opportunistic;
   bool smarthost = false;  // the smarthost: AUTH with the configured credentials
-  // The scheduling key: "remote.test:25" for MX delivery, "[host]:port" for a fixed host.
+  smtp::Dialect dialect = smtp::Dialect::Smtp;
+  std::string unix_path;  // LMTP over a unix stream socket (then host and port are unused)
+  // The scheduling key: "remote.test:25" for MX delivery, "[host]:port" for a fixed host,
+  // "lmtp:[host]:port" and "lmtp:unix:/path" for LMTP (the same host may speak both protocols
+  // on different ports; the keys must not meet).
   std::string key() const;
   friend bool operator==(const Nexthop&, const Nexthop&) = default;
 };

@@ -11,6 +11,8 @@ Standard library only (python3 >= 3.11). Modules:
     maildir   reading Maildirs and the messages Taube stored (Stored: Return-Path + Received)
     messages  messages with a unique marker and the check of a whole store against them
     postfix   PrivatePostfix: a Postfix instance with its own config, queue and loopback port
+    dovecot   PrivateDovecot: Dovecot's LMTP server with its own config, users, quota and
+              Maildir store, on a unix socket and a loopback port
     security  SecTaube (TLS, AUTH users file, relay spool) and its TLS/AUTH session helpers
     robust    helpers of the robustness tests (normal transaction, MEASURE lines)
     runner    exit codes and the unittest entry point of one integration test file

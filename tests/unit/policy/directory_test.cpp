@@ -252,8 +252,9 @@ TEST(Directory, AliasTargetsInOtherDomainsAreForwarded) {
 TEST(Directory, CreateRejectsAnAddressLiteralAliasTarget) {
   auto c = base();
   c.aliases = {{"info@example.org", {"x@[192.0.2.1]"}}};
-  EXPECT_EQ(create_error(c), "aliases.\"info@example.org\": target \"x@[192.0.2.1]\" is not a "
-                             "forwardable address");
+  EXPECT_EQ(create_error(c),
+            "aliases.\"info@example.org\": target \"x@[192.0.2.1]\" is not a "
+            "forwardable address");
 }
 
 TEST(Directory, CreateRejectsNonLocalKeys) {
@@ -362,6 +363,39 @@ TEST(Directory, MailRootSlash) {
   c.mail_root = "/";
   auto d = make(c);
   EXPECT_EQ(d.default_maildir("a", "example.org"), "/example.org/a");
+}
+
+TEST(Directory, StoreDomainUsersGoToTheQueue) {
+  // A domain whose mailboxes are in another store (LMTP): the same checks as a Maildir domain,
+  // but every final address is handed to the queue.
+  auto c = base();
+  c.store_domains = {"EXAMPLE.net"};
+  c.users = {
+      {"alice@example.org", ""}, {"bob@example.net", "/ignored/bob"}, {"carol@example.net", ""}};
+  c.aliases = {{"team@example.org", {"alice@example.org", "bob@example.net"}},
+               {"sales@example.net", {"carol@example.net", "x@remote.test"}}};
+  auto d = make(c);
+  auto bob = d.resolve("Bob", "example.net");
+  EXPECT_EQ(bob.verdict, Verdict::Local);
+  EXPECT_TRUE(bob.maildirs.empty());
+  EXPECT_EQ(bob.remote, Strings{"bob@example.net"});
+  // Unknown in a store domain: refused here, at RCPT (no backscatter from the store's 550).
+  EXPECT_EQ(d.resolve("nobody", "example.net").verdict, Verdict::UserUnknown);
+  // postmaster is always ours, and goes to the store too.
+  EXPECT_EQ(d.resolve("postmaster", "example.net").remote, Strings{"postmaster@example.net"});
+  // An alias in a Maildir domain fans out to a Maildir and the store.
+  auto team = d.resolve("team", "example.org");
+  EXPECT_EQ(team.maildirs, Strings{"/var/mail/example.org/alice"});
+  EXPECT_EQ(team.remote, Strings{"bob@example.net"});
+  auto sales = d.resolve("sales", "example.net");
+  EXPECT_TRUE(sales.maildirs.empty());
+  EXPECT_EQ(sales.remote, (Strings{"carol@example.net", "x@remote.test"}));
+}
+
+TEST(Directory, StoreDomainMustBeLocal) {
+  auto c = base();
+  c.store_domains = {"remote.test"};
+  EXPECT_NE(create_error(c).find("\"remote.test\""), std::string::npos);
 }
 
 }  // namespace
