@@ -52,15 +52,20 @@ const char* notice_text(queue::DsnAction a) {
 asio::awaitable<void> QueueRunner::transact(Item& item, const std::vector<std::size_t>& rcpts,
                                             OutboundConnection& conn, double setup_seconds) {
   const std::string name = item.name;
-  auto read = [this, &name] { return store_.read_message(name); };
-  auto content = co_await run_blocking(pool_, read);
+  // The submitted copy for a first attempt; otherwise the queue file.
+  std::shared_ptr<const std::string> content = item.content;
   if (!content) {
-    const std::string why =
-        "451 4.3.0 cannot read the queue file: " + std::string(store::to_string(content.error()));
-    const std::string no_relay = "none";
-    const AttemptOutcome deferred = AttemptOutcome::Deferred;
-    co_await fail_all(item, rcpts, deferred, why, no_relay);
-    co_return;
+    auto read = [this, &name] { return store_.read_message(name); };
+    auto file = co_await run_blocking(pool_, read);
+    if (!file) {
+      const std::string why =
+          "451 4.3.0 cannot read the queue file: " + std::string(store::to_string(file.error()));
+      const std::string no_relay = "none";
+      const AttemptOutcome deferred = AttemptOutcome::Deferred;
+      co_await fail_all(item, rcpts, deferred, why, no_relay);
+      co_return;
+    }
+    content = std::make_shared<const std::string>(std::move(*file));
   }
   smtp::client::OutboundMessage msg;
   msg.sender = item.env.sender;
@@ -304,6 +309,10 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
 
 void QueueRunner::done_with(Item& item, bool finished) {
   item.busy = false;
+  if (item.content) {
+    content_bytes_ -= item.content->size();
+    item.content.reset();
+  }
   if (finished) {
     const std::string name = item.name;
     items_.erase(name);  // `item` is gone after this line

@@ -89,9 +89,14 @@ void QueueRunner::stop() {
   for (auto& [key, d] : destinations_) wake_idle(d);
 }
 
-void QueueRunner::submit(const std::string& name, const queue::QueueEnvelope& env) {
-  asio::post(io_, [this, name, env]() mutable {
-    add(std::move(name), std::move(env));
+void QueueRunner::submit(const std::string& name, const queue::QueueEnvelope& env,
+                         std::shared_ptr<const std::string> content) {
+  asio::post(io_, [this, name, env, content = std::move(content)]() mutable {
+    add(name, std::move(env));
+    if (content && content_bytes_ + content->size() <= kContentBudget) {
+      content_bytes_ += content->size();
+      items_.at(name)->content = std::move(content);
+    }
     if (started_) schedule();
   });
 }

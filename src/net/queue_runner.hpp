@@ -69,8 +69,10 @@ class QueueRunner {
   void stop();
   bool idle() const { return active_ == 0; }
 
-  // A new durable item (from the spool sink, on a worker thread): scheduled at once.
-  void submit(const std::string& name, const queue::QueueEnvelope& env);
+  // A new durable item (from the spool sink, on a worker thread): scheduled at once. `content`
+  // (may be null) is its message, kept for the first attempt within a memory budget.
+  void submit(const std::string& name, const queue::QueueEnvelope& env,
+              std::shared_ptr<const std::string> content = nullptr);
   // ETRN (RFC 1985): everything queued for `domain` is due now. Returns how many recipients.
   std::size_t flush_domain(const std::string& domain);
 
@@ -82,7 +84,11 @@ class QueueRunner {
     queue::QueueEnvelope env;
     bool busy = false;
     std::int64_t scheduled = -1;  // the timeline key it is filed under (-1: not filed)
+    // The message as submitted, until the first attempt is over (then read from the file).
+    std::shared_ptr<const std::string> content;
   };
+  // Submitted content kept in memory at most (beyond it, attempts read the file).
+  static constexpr std::size_t kContentBudget = 64 * 1024 * 1024;
   struct Destination {
     queue::Nexthop hop;
     queue::DestinationState state;
@@ -144,6 +150,7 @@ class QueueRunner {
   std::map<std::string, Destination> destinations_;
   asio::steady_timer timer_;
   std::uint32_t active_ = 0;
+  std::size_t content_bytes_ = 0;  // held by Item::content
   bool started_ = false, stopping_ = false;
   std::mt19937_64 rng_;
 };

@@ -57,8 +57,9 @@ Server::Server(asio::io_context& io, ServerConfig config, policy::Directory dire
         std::make_unique<QueueRunner>(io_, cfg_.outbound, cfg_.session.hostname, pool_,
                                       queue_store_, sink_, recipients_, observers_, &sasl_crypto_);
     static_cast<store::RelaySpoolSink*>(queue_sink_.get())
-        ->on_queued([r = runner_.get()](const std::string& name, const queue::QueueEnvelope& env) {
-          r->submit(name, env);
+        ->on_queued([r = runner_.get()](const std::string& name, const queue::QueueEnvelope& env,
+                                        std::shared_ptr<const std::string> content) {
+          r->submit(name, env, std::move(content));
         });
   }
 }

@@ -25,7 +25,7 @@ tl::expected<void, StoreError> GroupSync::sync() {
   std::shared_ptr<Round> mine = next_;
   while (!mine->done) {
     if (running_) {
-      cv_.wait(lk);
+      mine->cv.wait(lk);
       continue;
     }
     // No flush runs, so `mine` is the waiting round: lead it. Callers arriving from now on
@@ -39,7 +39,8 @@ tl::expected<void, StoreError> GroupSync::sync() {
     mine->done = true;
     running_ = false;
     ++flushes_;
-    cv_.notify_all();
+    mine->cv.notify_all();
+    if (next_) next_->cv.notify_one();  // its leader
   }
   return mine->result;
 }

@@ -38,16 +38,18 @@ class GroupSync {
 
  private:
   // One flush and the callers it serves. At most one round runs and one waits at a time.
+  // Each round has its own condition variable, so that the end of a flush wakes its callers
+  // and one caller of the waiting round (its leader), not every thread that waits.
   struct Round {
     bool done = false;
     tl::expected<void, StoreError> result;
+    std::condition_variable cv;
   };
   tl::expected<void, StoreError> flush();
 
   Fs& fs_;
   std::string dir_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   std::shared_ptr<Round> next_;  // the round new callers join; starts when the running one ends
   bool running_ = false;
   int fd_ = -1;  // the directory, opened by the first flush (under the running round)

@@ -44,30 +44,51 @@ std::string without_return_path(std::string_view prefix) {
 }
 
 // The spool's writer: a MaildirWriter into the spool, and the runner told of the durable item.
+// A copy of a small message's content goes with it (see RelaySpoolSink::Queued).
 class QueueWriter final : public MessageWriter {
  public:
   QueueWriter(std::unique_ptr<MaildirWriter> inner, std::shared_ptr<std::string> name,
               queue::QueueEnvelope env, const RelaySpoolSink::Queued& queued)
       : inner_(std::move(inner)), name_(std::move(name)), env_(std::move(env)), queued_(queued) {}
   void flush() override {
+    keep(buffer_);
     inner_->append(buffer_);
     buffer_.clear();
     inner_->flush();
   }
   CommitOutcome commit(std::string_view prefix) override {
+    keep(buffer_);
     inner_->append(buffer_);
     buffer_.clear();
-    auto out = inner_->commit(without_return_path(prefix));
-    if (out.ok() && queued_) queued_(*name_, env_);
+    const std::string stored_prefix = without_return_path(prefix);
+    auto out = inner_->commit(stored_prefix);
+    if (out.ok() && queued_) {
+      std::shared_ptr<const std::string> content;
+      if (keeping_ && stored_prefix.size() + copy_.size() <= RelaySpoolSink::kKeepContent)
+        content = std::make_shared<const std::string>(stored_prefix + copy_);
+      queued_(*name_, env_, std::move(content));
+    }
     return out;
   }
   void abort() override { inner_->abort(); }
 
  private:
+  void keep(std::string_view data) {
+    if (!keeping_) return;
+    if (copy_.size() + data.size() > RelaySpoolSink::kKeepContent) {
+      keeping_ = false;
+      std::string().swap(copy_);
+      return;
+    }
+    copy_.append(data);
+  }
+
   std::unique_ptr<MaildirWriter> inner_;
   std::shared_ptr<std::string> name_;
   queue::QueueEnvelope env_;
   const RelaySpoolSink::Queued& queued_;
+  std::string copy_;
+  bool keeping_ = true;
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "queue/envelope.hpp"
@@ -17,8 +18,12 @@ namespace taube::store {
 class RelaySpoolSink final : public MessageSink {
  public:
   // Called (on the committing worker thread) once an item is durable: the queue runner learns
-  // of it at once (no polling of the directory), with its file name and envelope.
-  using Queued = std::function<void(const std::string& name, const queue::QueueEnvelope& env)>;
+  // of it at once (no polling of the directory), with its file name and envelope, and, for a
+  // message of at most kKeepContent octets, its stored content (else null), so that the first
+  // attempt need not read back what was just written.
+  using Queued = std::function<void(const std::string& name, const queue::QueueEnvelope& env,
+                                    std::shared_ptr<const std::string> content)>;
+  static constexpr std::size_t kKeepContent = 256 * 1024;
 
   RelaySpoolSink(MaildirStore& store, QueueStore& queue) : store_(store), queue_(queue) {}
   // Before the first message.

@@ -43,6 +43,7 @@ MessageInfo relay_info(const std::string& id) {
 struct Queued {
   std::mutex mu;
   std::vector<std::pair<std::string, queue::QueueEnvelope>> items;
+  std::vector<std::shared_ptr<const std::string>> contents;
 };
 
 std::string spool(RelaySpoolSink& sink, const MessageInfo& info, const std::string& body) {
@@ -60,9 +61,11 @@ TEST(QueueStore, SpooledItemIsScannedWithItsEnvelope) {
   ASSERT_TRUE(q.ensure());
   RelaySpoolSink sink(maildir, q);
   Queued seen;
-  sink.on_queued([&](const std::string& name, const queue::QueueEnvelope& env) {
+  sink.on_queued([&](const std::string& name, const queue::QueueEnvelope& env,
+                     std::shared_ptr<const std::string> content) {
     std::lock_guard l(seen.mu);
     seen.items.emplace_back(name, env);
+    seen.contents.push_back(std::move(content));
   });
   spool(sink, relay_info("ABC123"), "Subject: hi\n\nbody\n");
   ASSERT_EQ(seen.items.size(), 1u);
@@ -80,6 +83,46 @@ TEST(QueueStore, SpooledItemIsScannedWithItsEnvelope) {
   ASSERT_TRUE(msg);
   EXPECT_EQ(*msg, "Received: x\nSubject: hi\n\nbody\n");
   EXPECT_EQ(scan->items[0].size, msg->size());
+  // The runner gets the same bytes with the item, so its first attempt reads nothing back.
+  ASSERT_TRUE(seen.contents[0]);
+  EXPECT_EQ(*seen.contents[0], *msg);
+}
+
+// A message larger than the copy kept for the runner is filed whole and handed over without
+// content (the runner reads the file); streaming to the file (flush) does not lose the copy's
+// bytes of a small message either.
+TEST(QueueStore, LargeMessagesAreHandedOverWithoutContent) {
+  TempDir dir;
+  MaildirStore maildir("host.test");
+  QueueStore q(dir / "queue");
+  ASSERT_TRUE(q.ensure());
+  RelaySpoolSink sink(maildir, q);
+  Queued seen;
+  sink.on_queued([&](const std::string& name, const queue::QueueEnvelope& env,
+                     std::shared_ptr<const std::string> content) {
+    seen.items.emplace_back(name, env);
+    seen.contents.push_back(std::move(content));
+  });
+  const std::string big(RelaySpoolSink::kKeepContent + 10, 'a');
+  auto w = sink.begin(relay_info("BIG"), "Received: x\n");
+  for (std::size_t off = 0; off < big.size(); off += 100000) {
+    w->append(big.substr(off, 100000));
+    w->flush();
+  }
+  ASSERT_TRUE(w->commit("Received: x\n").ok());
+  auto small = sink.begin(relay_info("SMALL"), "Received: x\n");
+  small->append("part one\n");
+  small->flush();
+  small->append("part two\n");
+  ASSERT_TRUE(small->commit("Received: x\n").ok());
+  ASSERT_EQ(seen.contents.size(), 2u);
+  EXPECT_FALSE(seen.contents[0]);
+  auto file = q.read_message(seen.items[0].first);
+  ASSERT_TRUE(file);
+  EXPECT_EQ(*file, "Received: x\n" + big);
+  ASSERT_TRUE(seen.contents[1]);
+  EXPECT_EQ(*seen.contents[1], "Received: x\npart one\npart two\n");
+  EXPECT_EQ(*q.read_message(seen.items[1].first), *seen.contents[1]);
 }
 
 TEST(QueueStore, UpdateReplacesTheEnvelopeAndRemoveDeletesTheItem) {
