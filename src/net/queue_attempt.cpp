@@ -316,6 +316,7 @@ void QueueRunner::done_with(Item& item, bool finished) {
   if (finished) {
     const std::string name = item.name;
     items_.erase(name);  // `item` is gone after this line
+    tidy_soon();
   } else {
     file(item);
   }

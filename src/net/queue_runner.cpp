@@ -40,6 +40,7 @@ QueueRunner::QueueRunner(asio::io_context& io, const OutboundConfig& config, std
       observer_(observer),
       sasl_crypto_(sasl_crypto),
       timer_(io),
+      tidy_timer_(io),
       rng_(std::random_device{}()) {
   auto ctx = make_client_tls_context(false);
   if (ctx) tls_ = std::move(*ctx);
@@ -86,7 +87,21 @@ void QueueRunner::start() {
 void QueueRunner::stop() {
   stopping_ = true;
   timer_.cancel();
+  tidy_timer_.cancel();
   for (auto& [key, d] : destinations_) wake_idle(d);
+}
+
+void QueueRunner::tidy_soon() {
+  if (tidy_armed_ || stopping_) return;
+  tidy_armed_ = true;
+  // Long enough that a busy queue's submissions flush first (tidy then has nothing to do).
+  tidy_timer_.expires_after(std::chrono::milliseconds(100));
+  tidy_timer_.async_wait([this](asio::error_code ec) {
+    tidy_armed_ = false;
+    if (ec) return;
+    // The pool is joined before the store goes (Server::~Server), so the job may outlive us.
+    asio::post(pool_, [&store = store_] { store.tidy(true); });
+  });
 }
 
 void QueueRunner::submit(const std::string& name, const queue::QueueEnvelope& env,

@@ -127,6 +127,9 @@ class QueueRunner {
                                        const std::string& transcript, double setup_seconds,
                                        double transmit_seconds);
   void done_with(Item& item, bool finished);
+  // Soon after removals, one flush so that their envelopes can go (QueueStore::tidy): a queue
+  // that has gone quiet is left empty on disk.
+  void tidy_soon();
 
   std::int64_t now() const;
   double random01();
@@ -149,6 +152,8 @@ class QueueRunner {
   std::multimap<std::int64_t, std::string> timeline_;
   std::map<std::string, Destination> destinations_;
   asio::steady_timer timer_;
+  asio::steady_timer tidy_timer_;
+  bool tidy_armed_ = false;
   std::uint32_t active_ = 0;
   std::size_t content_bytes_ = 0;  // held by Item::content
   bool started_ = false, stopping_ = false;

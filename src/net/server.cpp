@@ -66,6 +66,8 @@ Server::Server(asio::io_context& io, ServerConfig config, policy::Directory dire
 
 Server::~Server() {
   pool_.join();
+  // Envelopes of the last removals (QueueStore::remove): nothing else runs now.
+  queue_store_.tidy(true);
 }
 
 tl::expected<void, std::string> Server::listen() {

@@ -17,6 +17,16 @@ std::uint64_t GroupSync::flushes() const {
   return flushes_;
 }
 
+std::uint64_t GroupSync::epoch() const {
+  std::lock_guard lk(mu_);
+  return started_;
+}
+
+bool GroupSync::durable_since(std::uint64_t epoch) const {
+  std::lock_guard lk(mu_);
+  return durable_ > epoch;
+}
+
 tl::expected<void, StoreError> GroupSync::sync() {
   std::unique_lock lk(mu_);
   // Join the round that has not started yet: the running one may have begun its syncfs before
@@ -32,9 +42,11 @@ tl::expected<void, StoreError> GroupSync::sync() {
     // form the next round.
     running_ = true;
     next_.reset();
+    const std::uint64_t number = ++started_;
     lk.unlock();
     auto r = flush();
     lk.lock();
+    if (r) durable_ = number;
     mine->result = r;
     mine->done = true;
     running_ = false;

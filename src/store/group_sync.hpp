@@ -36,6 +36,12 @@ class GroupSync {
   // Flushes done so far (for tests and metrics).
   std::uint64_t flushes() const;
 
+  // For changes that need not wait for a flush, only be covered by one before something else
+  // happens (QueueStore::remove): the number of flushes started so far, taken after the change;
+  // durable_since(e) is true once a flush that started later has succeeded.
+  std::uint64_t epoch() const;
+  bool durable_since(std::uint64_t epoch) const;
+
  private:
   // One flush and the callers it serves. At most one round runs and one waits at a time.
   // Each round has its own condition variable, so that the end of a flush wakes its callers
@@ -54,6 +60,8 @@ class GroupSync {
   bool running_ = false;
   int fd_ = -1;  // the directory, opened by the first flush (under the running round)
   std::uint64_t flushes_ = 0;
+  std::uint64_t started_ = 0;  // flushes started (each leader numbers its own)
+  std::uint64_t durable_ = 0;  // the number of the last flush that succeeded
 };
 
 }  // namespace taube::store

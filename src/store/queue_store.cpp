@@ -85,6 +85,7 @@ tl::expected<void, StoreError> QueueStore::file(MaildirStore::Message& msg,
     fs_.unlink(envelope_path(name));
     return s;
   }
+  tidy(false);  // the flushes also covered earlier removals
   return {};
 }
 
@@ -198,15 +199,37 @@ tl::expected<void, StoreError> QueueStore::remove(const std::string& name) {
   fs_.unlink(transcript_path(name));
   if (fs_.unlink(message_path(name)) != 0 && errno != ENOENT)
     return tl::unexpected(error_from_errno(errno));
-  // The message's removal must be durable before the envelope's: a message without envelope
-  // would look like damage (corrupt/). One flush shared with every commit meanwhile.
-  if (auto r = sync_.sync(); !r) return r;
-  // The envelope's removal needs no flush of its own: if a power cut brings it back, it has no
-  // message and the next scan() removes it. (A delivered message that came back would be sent
-  // again: the flush above is what keeps that window short.)
-  if (fs_.unlink(envelope_path(name)) != 0 && errno != ENOENT)
-    return tl::unexpected(error_from_errno(errno));
+  // The envelope goes once the message's removal is durable, with the next shared flush that
+  // someone runs anyway (a submission's 250, or tidy()): waiting for one here would cost every
+  // delivery a flush. Until then a power cut may bring the message back, and it is delivered
+  // again: SMTP's at-least-once window (RFC 5321 §6.1), kept short by tidy().
+  {
+    std::lock_guard lk(removed_mu_);
+    removed_.emplace_back(sync_.epoch(), name);
+  }
+  tidy(false);
   return {};
+}
+
+std::size_t QueueStore::tidy(bool flush) {
+  {
+    std::lock_guard lk(removed_mu_);
+    if (removed_.empty()) return 0;
+  }
+  if (flush) sync_.sync();  // a failure leaves them waiting for the next one
+  std::vector<std::string> ready;
+  std::size_t left = 0;
+  {
+    std::lock_guard lk(removed_mu_);
+    while (!removed_.empty() && sync_.durable_since(removed_.front().first)) {
+      ready.push_back(std::move(removed_.front().second));
+      removed_.pop_front();
+    }
+    left = removed_.size();
+  }
+  // Not fsynced: if a power cut brings one back, it has no message and scan() removes it.
+  for (const auto& name : ready) fs_.unlink(envelope_path(name));
+  return left;
 }
 
 void QueueStore::save_transcript(const std::string& name, std::string_view text) {

@@ -14,15 +14,16 @@
 // never acknowledged, and scan() removes it. Every state change replaces the
 // envelope durably (write to tmp/, fsync, rename over env/<name>, fsync env/): after a power cut
 // the item holds either the old state or the new one, never a mix (ARCHITECTURE.md practice 18:
-// write the fact before acting on it). A finished item is removed message first (made durable by
-// a shared flush), then envelope: a crash in between leaves an envelope without message, removed
-// by the next scan.
+// write the fact before acting on it). A finished item is removed message first, envelope only
+// after a shared flush covered that (never a message without envelope, which would look like
+// damage): a crash in between leaves an envelope without message, removed by the next scan.
 //
 // Blocking; every call runs on a worker thread. Calls for one item never overlap (the queue
 // runner owns each item while it works on it); calls for different items may.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -81,8 +82,13 @@ class QueueStore {
   tl::expected<std::string, StoreError> read_message(const std::string& name);
   // Replaces the envelope durably (see the class comment).
   tl::expected<void, StoreError> update(const std::string& name, const queue::QueueEnvelope& env);
-  // Removes a finished item (message, envelope, transcript).
+  // Removes a finished item: its message and transcript now, its envelope once a shared flush
+  // made the message's removal durable (see tidy()). Does not wait for a flush.
   tl::expected<void, StoreError> remove(const std::string& name);
+  // Unlinks the envelopes of removed items whose removal is durable; with `flush`, first runs a
+  // flush if any wait (the runner calls this shortly after its last removal, so that a quiet
+  // queue is left empty on disk). Returns how many envelopes are still waiting.
+  std::size_t tidy(bool flush);
   // Keeps the transcript of the last attempt. Not fsynced: it is information for the operator,
   // and losing the last one in a power cut loses no mail.
   void save_transcript(const std::string& name, std::string_view text);
@@ -94,6 +100,9 @@ class QueueStore {
   std::string dir_;
   Fs& fs_;
   GroupSync sync_;
+  // Envelopes of removed items, each with the flush epoch after its message's unlink.
+  std::mutex removed_mu_;
+  std::deque<std::pair<std::uint64_t, std::string>> removed_;
   std::once_flag ensured_;  // file() creates the directories once (tests file without scan())
 };
 

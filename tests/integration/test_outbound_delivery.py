@@ -156,7 +156,7 @@ class NotARelay(Base):
             r = c.cmd(f"RCPT TO:<{BOB}>")
             self.assertTrue(r.code in (550, 551, 553, 554) and " 5.7." in r.last, r)
         self.assertEqual(self.peer.sessions(), [])
-        self.assertEqual(o.queue_files(self.srv), [])
+        self.assertEqual(o.queue_left(self.srv), [])
 
     def test_inside_client_from_its_own_address(self):
         o.submit(self.srv, "sender@client.test", [BOB], o.message("out-src"),
@@ -202,7 +202,7 @@ class Retry(Base):
         deferred = self.srv.wait_log(o.status_rx(BOB, "deferred", qid), 0)
         self.assertIn("451 4.7.1 greylisted", deferred.group("text"))
         self.assert_once("out-grey")
-        self.assertEqual(o.queue_files(self.srv, ()), [], "files left in the queue directory")
+        self.assertEqual(o.queue_left(self.srv, ()), [], "files left in the queue directory")
 
     def test_end_of_data_451_then_250(self):
         calls = []

@@ -186,7 +186,7 @@ class DovecotCases:
             self.assertEqual(r.code, 550, r.text)
             self.assertIn("5.1.1", r.text)
             c.cmd("QUIT")
-        self.assertEqual(o.queue_files(self.srv), [])
+        self.assertEqual(o.queue_left(self.srv), [])
 
 
 class DovecotUnixSocket(Base, DovecotCases):

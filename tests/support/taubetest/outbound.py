@@ -140,6 +140,18 @@ def queue_files(srv: Taube, skip=("corrupt",)) -> list[Path]:
                   and p.relative_to(root).parts[0] not in skip)
 
 
+def queue_left(srv: Taube, skip=("corrupt",), timeout: float = 3.0) -> list[Path]:
+    """The queue's files once it has settled: a delivered item's envelope goes a moment after
+    its message (after the next shared flush, QueueStore::remove), so an empty queue is waited
+    for; whatever is still there after `timeout` is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = queue_files(srv, skip)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
 def queue_holding(srv: Taube, marker: bytes) -> list[Path]:
     """The queue files whose content holds `marker` (the message, or a DSN quoting it)."""
     out = []

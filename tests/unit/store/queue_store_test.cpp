@@ -148,11 +148,44 @@ TEST(QueueStore, UpdateReplacesTheEnvelopeAndRemoveDeletesTheItem) {
   EXPECT_EQ(q.read_transcript(item.name), "> EHLO x\n< 250 ok\n");
   ASSERT_TRUE(q.remove(item.name));
   EXPECT_TRUE(list_dir(dir / "queue/new").empty());
-  EXPECT_TRUE(list_dir(dir / "queue/env").empty());
   EXPECT_TRUE(list_dir(dir / "queue/transcripts").empty());
+  EXPECT_EQ(q.tidy(true), 0u);
+  EXPECT_TRUE(list_dir(dir / "queue/env").empty());
   auto empty = q.scan();
   ASSERT_TRUE(empty);
   EXPECT_TRUE(empty->items.empty());
+}
+
+// remove() does not wait for a flush: the envelope stays until a flush that started after the
+// message's unlink has succeeded (never a message without envelope after a power cut), be it a
+// submission's or tidy()'s.
+TEST(QueueStore, TheEnvelopeOfARemovedItemGoesAfterTheNextFlush) {
+  TempDir dir;
+  MaildirStore maildir("host.test");
+  FailingFs fs;
+  QueueStore q(dir / "queue", fs);
+  ASSERT_TRUE(q.ensure());
+  RelaySpoolSink sink(maildir, q);
+  spool(sink, relay_info("R1"), "a\n");
+  const std::string first = list_dir(dir / "queue/new").at(0);
+  const int flushes = fs.calls(Op::Syncfs);
+  ASSERT_TRUE(q.remove(first));
+  EXPECT_EQ(fs.calls(Op::Syncfs), flushes);  // no flush of its own
+  EXPECT_TRUE(list_dir(dir / "queue/new").empty());
+  EXPECT_EQ(list_dir(dir / "queue/env"), std::vector<std::string>{first});
+  EXPECT_EQ(q.tidy(false), 1u);  // no flush since: it waits
+  // A submission's flushes cover the removal: its envelope goes with it.
+  spool(sink, relay_info("R2"), "b\n");
+  EXPECT_EQ(list_dir(dir / "queue/env"), list_dir(dir / "queue/new"));
+  EXPECT_EQ(list_dir(dir / "queue/env").size(), 1u);
+  // A failed flush keeps it waiting; the next good one lets it go.
+  const std::string second = list_dir(dir / "queue/new").at(0);
+  ASSERT_TRUE(q.remove(second));
+  fs.fail_nth(Op::Syncfs, fs.calls(Op::Syncfs) + 1, EIO);
+  EXPECT_EQ(q.tidy(true), 1u);
+  EXPECT_EQ(list_dir(dir / "queue/env"), std::vector<std::string>{second});
+  EXPECT_EQ(q.tidy(true), 0u);
+  EXPECT_TRUE(list_dir(dir / "queue/env").empty());
 }
 
 TEST(QueueStore, FailedUpdateKeepsTheOldState) {
@@ -270,6 +303,7 @@ TEST(QueueStore, FilingFailsWithoutLeavingANameAtEveryStep) {
     for (std::size_t k = 1; k < before.size(); ++k)
       per_commit[k] = fs.calls(static_cast<Op>(k)) - before[k];
     ASSERT_TRUE(q.remove(list_dir(dir / "queue/new").at(0)));
+    q.tidy(true);
   }
   ASSERT_GE(per_commit[static_cast<std::size_t>(Op::Syncfs)], 2);  // the two shared flushes
   EXPECT_EQ(per_commit[static_cast<std::size_t>(Op::Rename)], 0);
@@ -287,6 +321,7 @@ TEST(QueueStore, FilingFailsWithoutLeavingANameAtEveryStep) {
         ASSERT_EQ(names.size(), 1u) << "op " << static_cast<int>(op) << " #" << n;
         ASSERT_EQ(envs, names);
         ASSERT_TRUE(q.remove(names[0]));
+        q.tidy(true);
       } else {
         ++failures;
         EXPECT_TRUE(names.empty()) << "op " << static_cast<int>(op) << " #" << n;
