@@ -152,7 +152,8 @@ asio::awaitable<void> OutboundConnection::pump() {
 }
 
 asio::awaitable<smtp::client::MessageResult> OutboundConnection::send(
-    const smtp::client::OutboundMessage& message, const std::string& content) {
+    const smtp::client::OutboundMessage& message, const std::string& content,
+    const std::function<void()>& before_data) {
   if (messages_ == 0)
     opening_ = session_->restart_transcript();
   else
@@ -161,6 +162,7 @@ asio::awaitable<smtp::client::MessageResult> OutboundConnection::send(
   session_->send(message);
   co_await pump();
   if (session_->step() == Step::Content) {
+    if (before_data) before_data();
     session_->content(content);
     session_->content_end();
     co_await pump();

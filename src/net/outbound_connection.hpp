@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,9 +47,12 @@ class OutboundConnection {
   ~OutboundConnection();
 
   // Sends one message; `content` in stored form. The result has one entry per recipient.
-  // After it, usable() says whether another message may follow.
+  // After it, usable() says whether another message may follow. `before_data` (may be empty)
+  // runs once the peer has accepted the envelope, just before the content and its end go out
+  // (the queue's "end of data sent" mark, store/inflight_log.hpp).
   asio::awaitable<smtp::client::MessageResult> send(const smtp::client::OutboundMessage& message,
-                                                    const std::string& content);
+                                                    const std::string& content,
+                                                    const std::function<void()>& before_data = {});
   bool usable() const;
   // QUIT and close.
   asio::awaitable<void> quit();

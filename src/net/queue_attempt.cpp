@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 
 #include "net/blocking_pool.hpp"
 #include "net/queue_id.hpp"
@@ -86,9 +87,21 @@ asio::awaitable<void> QueueRunner::transact(Item& item, const std::vector<std::s
     co_await fail_all(item, rcpts, failed, why, relay);
     co_return;
   }
+  // The mark that lets the next start tell a possible duplicate (queue/inflight.hpp) if Taube
+  // dies between the data going out and the result below being recorded.
+  queue::InflightMark mark;
+  mark.name = name;
+  mark.relay = conn.target().relay();
+  for (auto i : rcpts) mark.recipients.emplace_back(i, item.env.recipients[i].attempts);
+  int ticket = -1;
+  const std::function<void()> before_data = [&] {
+    mark.time = now();
+    ticket = store_.inflight().mark(mark);
+  };
   const auto t0 = std::chrono::steady_clock::now();
-  smtp::client::MessageResult result = co_await conn.send(msg, *content);
+  smtp::client::MessageResult result = co_await conn.send(msg, *content, before_data);
   const double transmit = seconds_since(t0);
+  std::vector<std::string> unknown;  // sent, but the connection was lost before the reply
 
   std::vector<RecipientAttempt> attempts;
   for (const auto& r : result.recipients) {
@@ -108,7 +121,19 @@ asio::awaitable<void> QueueRunner::transact(Item& item, const std::vector<std::s
     a.relay = conn.target().relay();
     // A reply Taube made itself (SIZE over the peer's limit, ...) names no remote MTA.
     a.remote_mta = r.local ? std::string() : conn.target().host;
+    if (a.result.outcome == AttemptOutcome::Unknown)
+      unknown.push_back(item.env.recipients[a.index].mailbox.to_string());
     attempts.push_back(std::move(a));
+  }
+  if (!unknown.empty()) {
+    std::string who;
+    for (const auto& u : unknown) who += (who.empty() ? "to=<" : ", to=<") + u + ">";
+    observer_.queue_note({item.env.id,
+                          "warning: possible duplicate: " + who + ", relay=" +
+                              conn.target().relay() +
+                              ": the connection ended after the end of data, before the reply; "
+                              "the peer may have the message, it is sent again (RFC 5321 §6.1)",
+                          true, "smtp"});
   }
   bool answered = false, delivered = false;
   for (const auto& a : attempts) {
@@ -129,6 +154,7 @@ asio::awaitable<void> QueueRunner::transact(Item& item, const std::vector<std::s
   auto applied =
       queue::apply_attempts(updated, attempts, now(), cfg_.retry, [this] { return random01(); });
   co_await commit_applied(item, updated, applied, transcript, setup_seconds, transmit);
+  store_.inflight().recorded(ticket);
 }
 
 asio::awaitable<void> QueueRunner::fail_all(Item& item, const std::vector<std::size_t>& rcpts,

@@ -72,10 +72,32 @@ tl::expected<void, std::string> QueueRunner::open() {
                                   " (a receipt cut short before its 250, or the removal of a "
                                   "finished item)"});
   for (auto& item : scan->items) add(item.name, std::move(item.envelope));
+  report_inflight();
   if (!items_.empty())
     observer_.queue_note({"", "queue " + store_.directory() + ": " + std::to_string(items_.size()) +
                                   " message(s) to deliver"});
   return {};
+}
+
+// Attempts whose data went out before the previous run ended and whose result never reached
+// the envelope: delivered again now, and said so (queue/inflight.hpp).
+void QueueRunner::report_inflight() {
+  for (const auto& m : store_.inflight().recover()) {
+    auto it = items_.find(m.name);
+    if (it == items_.end()) continue;  // finished: the result was recorded
+    const auto& env = it->second->env;
+    std::string who;
+    for (auto i : queue::unrecorded(m, env))
+      who += (who.empty() ? "to=<" : ", to=<") + env.recipients[i].mailbox.to_string() + ">";
+    if (who.empty()) continue;
+    observer_.queue_note({env.id,
+                          "warning: possible duplicate: " + who + ", relay=" +
+                              (m.relay.empty() ? std::string("none") : m.relay) +
+                              ": Taube stopped after the message was sent (at " +
+                              std::to_string(m.time) +
+                              ") and before the reply was recorded; it is sent again",
+                          true});
+  }
 }
 
 void QueueRunner::start() {

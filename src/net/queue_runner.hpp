@@ -100,6 +100,7 @@ class QueueRunner {
   };
 
   void add(std::string name, queue::QueueEnvelope env);
+  void report_inflight();
   void file(Item& item);  // onto the timeline at its next due time
   void schedule();        // due items to their destinations, connections opened, timer set
   void dispatch(std::int64_t now);

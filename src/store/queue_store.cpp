@@ -57,7 +57,8 @@ QueueStore::QueueStore(std::string dir, Fs& fs)
         return std::move(dir);
       }()),
       fs_(fs),
-      sync_(fs, dir_) {}
+      sync_(fs, dir_),
+      inflight_(dir_, fs) {}
 
 tl::expected<void, StoreError> QueueStore::file(MaildirStore::Message& msg,
                                                 std::string_view envelope) {

@@ -34,6 +34,7 @@
 #include "queue/envelope.hpp"
 #include "store/fs.hpp"
 #include "store/group_sync.hpp"
+#include "store/inflight_log.hpp"
 #include "store/maildir_store.hpp"
 #include "store/store_error.hpp"
 
@@ -94,12 +95,16 @@ class QueueStore {
   void save_transcript(const std::string& name, std::string_view text);
   std::string read_transcript(const std::string& name);
 
+  // The "end of data sent" marks of attempts in flight (inflight_log.hpp).
+  InflightLog& inflight() { return inflight_; }
+
  private:
   tl::expected<void, StoreError> move_corrupt(const std::string& name);
 
   std::string dir_;
   Fs& fs_;
   GroupSync sync_;
+  InflightLog inflight_;
   // Envelopes of removed items, each with the flush epoch after its message's unlink.
   std::mutex removed_mu_;
   std::deque<std::pair<std::uint64_t, std::string>> removed_;

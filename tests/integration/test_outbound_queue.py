@@ -4,6 +4,7 @@ also after a clean stop; a corrupt queue item is moved aside to <queue>/corrupt/
 and does not stop the valid messages next to it."""
 
 import sys
+import re
 import threading
 import time
 import unittest
@@ -97,6 +98,26 @@ class Durable(unittest.TestCase):
         self.assertEqual(o.wait_queue_clear(self.srv, b"q-inflight"), [], self.diag())
         self.assertEqual(len(self.peer.messages()), 2, self.diag())
         self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "sent", qid), 5), self.diag())
+        # The in-flight mark (queue/inflight.hpp) names the known possible duplicate.
+        dup = self.srv.wait_log(re.escape(qid) + r": warning: possible duplicate: to=<" +
+                                re.escape(BOB) + r">, relay=(\S+): Taube stopped after the "
+                                r"message was sent", 5)
+        self.assertIsNotNone(dup, "the duplicate was not announced" + self.diag())
+        self.assertIn(f":{self.peer.port}", dup.group(1))
+
+    def test_connection_lost_after_the_end_of_data_is_a_known_duplicate(self):
+        """The peer closes the connection after the whole message instead of replying: it may
+        have taken it, so Taube sends it again and says so at once."""
+        qid = o.submit(self.srv, ALICE, [BOB], o.message("q-lost-dot"))
+        self.peer_up().on_data = lambda t: "DROP" if t.session.number == 1 else None
+        self.assertIsNotNone(
+            self.srv.wait_log(re.escape(qid) + r": warning: possible duplicate: to=<" +
+                              re.escape(BOB) + r">, relay=\S+: the connection ended after the "
+                              r"end of data", 15), self.diag())
+        self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "sent", qid), 15), self.diag())
+        # Both copies reached the peer's end of data; only the second got a reply.
+        self.assertEqual(len([t for s in self.peer.sessions() for t in s.transactions
+                              if t.data is not None]), 2, self.diag())
 
     def corrupt_setup(self, with_message: bool):
         """A valid item deferred, taube stopped, a garbage envelope written into env/ (and,

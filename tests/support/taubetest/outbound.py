@@ -136,7 +136,10 @@ def queue_files(srv: Taube, skip=("corrupt",)) -> list[Path]:
     root = queue_path(srv)
     if not root.is_dir():
         return []
+    # Files in the queue's subdirectories (items, temp files, transcripts); the in-flight log
+    # (root/inflight.0, .1: store/inflight_log.hpp) is the queue's own, not an item.
     return sorted(p for p in root.rglob("*") if p.is_file()
+                  and len(p.relative_to(root).parts) > 1
                   and p.relative_to(root).parts[0] not in skip)
 
 

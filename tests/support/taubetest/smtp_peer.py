@@ -14,7 +14,7 @@ over each connection and how many connections were open at once.
 
 Faults are scripted by hooks that return a reply line (or None for the normal reply): `mail`
 (addr, params, n), `rcpt` (addr, n) or (addr, n, params) by arity, `data` (Transaction) at the
-end of data, `greeting` (str, or callable(connection number) -> str), `disconnect`
+end of data (the reply, or "DROP" to close the connection without one), `greeting` (str, or callable(connection number) -> str), `disconnect`
 (verb, Session) -> True to drop the connection instead of replying, `delay` (seconds before
 every reply, or {verb: seconds}; "GREETING" and "DOT" are the greeting and the end of data),
 `tls_fault` ("close": 220 to STARTTLS then close; "garbage": 220 then non-TLS bytes).
@@ -575,6 +575,8 @@ class _Conn:
         with self.p._cond:
             t.data, t.via = content, via
         reply = self.p.on_data(t) if self.p.on_data else None
+        if reply == "DROP":  # the whole message read, the connection closed without a reply
+            raise _Drop()
         if reply is None:
             too_big = self.p.size_limit and len(content) > self.p.size_limit
             reply = ("552 5.3.4 Message size exceeds fixed limit" if too_big
