@@ -65,6 +65,10 @@ class OutboundConnection {
   std::string transcript() const;
   bool tls() const { return transport_->tls(); }
   std::string tls_description() const { return transport_->tls_description(); }
+  // Closes the connection under whatever is in flight (the server's shutdown grace is over): the
+  // pending read or write fails, and send() settles the message (Deferred, or Unknown once its
+  // end of data was out).
+  void abort() { transport_->close(); }
   std::uint32_t messages() const { return messages_; }
   std::chrono::steady_clock::time_point opened() const { return opened_; }
 

@@ -41,6 +41,7 @@ QueueRunner::QueueRunner(asio::io_context& io, const OutboundConfig& config, std
       sasl_crypto_(sasl_crypto),
       timer_(io),
       tidy_timer_(io),
+      grace_timer_(io),
       rng_(std::random_device{}()) {
   auto ctx = make_client_tls_context(false);
   if (ctx) tls_ = std::move(*ctx);
@@ -106,11 +107,21 @@ void QueueRunner::start() {
   schedule();
 }
 
-void QueueRunner::stop() {
+void QueueRunner::stop(std::chrono::milliseconds grace) {
   stopping_ = true;
   timer_.cancel();
   tidy_timer_.cancel();
   for (auto& [key, d] : destinations_) wake_idle(d);
+  if (active_ == 0) return;
+  grace_timer_.expires_after(grace);
+  grace_timer_.async_wait([this](asio::error_code ec) {
+    if (ec || open_.empty()) return;
+    observer_.queue_note({"",
+                          "warning: grace period over: closing " + std::to_string(open_.size()) +
+                              " outbound connection(s)",
+                          true, "smtp"});
+    for (auto* c : open_) c->abort();
+  });
 }
 
 void QueueRunner::tidy_soon() {
@@ -383,6 +394,7 @@ asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
       co_await fail_all(item, rcpts, failure_outcome, error, no_relay);
     }
   } else {
+    open_.insert(conn.get());
     while (!stopping_) {
       std::string name = take_ready(d);
       if (name.empty()) {
@@ -413,9 +425,11 @@ asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
         break;
     }
     co_await conn->quit();
+    open_.erase(conn.get());
   }
   --d.active;
   --active_;
+  if (stopping_ && active_ == 0) grace_timer_.cancel();  // nothing left to cut: exit now
   schedule();
 }
 

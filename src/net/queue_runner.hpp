@@ -65,8 +65,10 @@ class QueueRunner {
   // Start-up, before start(): scans the queue directory (blocking).
   tl::expected<void, std::string> open();
   void start();
-  // No new attempts; connections finish their current message and close.
-  void stop();
+  // No new attempts; connections finish their current message and close, within `grace`: then
+  // the connections still open are closed under their transactions (the unanswered recipients
+  // stay queued; those whose data was out are logged as possible duplicates).
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(30));
   bool idle() const { return active_ == 0; }
 
   // A new durable item (from the spool sink, on a worker thread): scheduled at once. `content`
@@ -154,6 +156,8 @@ class QueueRunner {
   std::map<std::string, Destination> destinations_;
   asio::steady_timer timer_;
   asio::steady_timer tidy_timer_;
+  asio::steady_timer grace_timer_;
+  std::unordered_set<OutboundConnection*> open_;  // connections carrying messages
   bool tidy_armed_ = false;
   std::uint32_t active_ = 0;
   std::size_t content_bytes_ = 0;  // held by Item::content

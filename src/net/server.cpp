@@ -108,7 +108,7 @@ tl::expected<void, std::string> Server::open_queue() {
 void Server::stop() {
   if (stopping_) return;
   stopping_ = true;
-  if (runner_) runner_->stop();
+  if (runner_) runner_->stop(cfg_.shutdown_grace);
   if (resolver_) resolver_->cancel_all();
   spdlog::info("shutting down: {} connection(s) open", registry_.size());
   for (auto& l : listeners_) l->close();

@@ -105,6 +105,38 @@ class Durable(unittest.TestCase):
         self.assertIsNotNone(dup, "the duplicate was not announced" + self.diag())
         self.assertIn(f":{self.peer.port}", dup.group(1))
 
+    def test_a_stop_cuts_outbound_connections_at_the_grace_period(self):
+        """SIGTERM while a peer sits on the end of data: after [server] shutdown_grace (1 s)
+        the connection is closed under it, taube exits 0, and the message stays queued (its
+        data was out: a known possible duplicate), delivered after the restart."""
+        self.srv.stop()
+        self.srv = o.start({o.REMOTE: f"smtp:[127.0.0.2]:{self.peer_port}"}, port=self.srv.port,
+                           extra={"server": {"shutdown_grace": 1}})
+        o.guard(self, self.srv)
+        entered, release = threading.Event(), threading.Event()
+
+        def data(t):
+            if t.session.number == 1:
+                entered.set()
+                release.wait(30)
+            return None
+        self.addCleanup(release.set)
+        self.peer_up().on_data = data
+        qid = o.submit(self.srv, ALICE, [BOB], o.message("q-grace"))
+        self.assertTrue(entered.wait(15), "no delivery reached the end of data" + self.diag())
+        t0 = time.monotonic()
+        self.assertEqual(self.srv.stop(check=False), 0, self.diag())
+        self.assertLess(time.monotonic() - t0, 10, "the stop waited for the peer")
+        self.assertIsNotNone(self.srv.wait_log(r"grace period over: closing 1 outbound", 0),
+                             self.diag())
+        self.assertIsNotNone(self.srv.wait_log(re.escape(qid) + r": warning: possible duplicate",
+                                               0), self.diag())
+        self.assertTrue(o.queue_holding(self.srv, b"q-grace"), "the message left the queue")
+        release.set()
+        self.srv.restart()
+        self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "sent", qid), 20), self.diag())
+        self.assertEqual(o.wait_queue_clear(self.srv, b"q-grace"), [], self.diag())
+
     def test_connection_lost_after_the_end_of_data_is_a_known_duplicate(self):
         """The peer closes the connection after the whole message instead of replying: it may
         have taken it, so Taube sends it again and says so at once."""
