@@ -27,8 +27,12 @@ test: test-deps build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600 $(CTEST_ARGS)
 
 # The whole suite built with AddressSanitizer and UndefinedBehaviorSanitizer (but the power cuts).
+# -O1 -g1 (line tables): what ASan advises, and a build much quicker than -O2 -g for the same
+# reports with file:line frames.
+SANITIZER_OPT ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
+  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG"
 sanitize: test-deps
-	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DTAUBE_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo" \
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS='-DTAUBE_SANITIZE=ON $(SANITIZER_OPT)' \
 	  CTEST_ARGS="$(SANITIZE_CTEST_ARGS)"
 # The power-cut tests (label crash) run in make test and make crash; under ASan they would only
 # repeat the same file-system checks several times slower.
@@ -42,7 +46,7 @@ TSAN_TESTS ?= test_smtp_source|test_crash_consistency|test_tls|test_auth|test_sm
 # And the store's unit tests that run the delivery journal's threads (group commit, publisher).
 TSAN_UNIT ?= DeliveryJournal*:JournaledDelivery*
 tsan: test-deps
-	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAUBE_SANITIZE_THREAD=ON >/dev/null
+	cmake -S . -B build-tsan $(SANITIZER_OPT) -DTAUBE_SANITIZE_THREAD=ON >/dev/null
 	cmake --build build-tsan -j $(JOBS) --target taube unit_store
 	rm -rf build-tsan/tsan-reports && mkdir -p build-tsan/tsan-reports
 	TSAN_OPTIONS="log_path=$(CURDIR)/build-tsan/tsan-reports/tsan second_deadlock_stack=1" \
