@@ -25,7 +25,6 @@ import os
 import pwd
 import grp
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -52,25 +51,7 @@ def available() -> bool:
 
 def wait_unix_greeting(path: Path, timeout: float, alive=lambda: True) -> bool:
     """Wait until the LMTP server on the unix socket `path` greets with 220 (then QUIT)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not alive():
-            return False
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                s.settimeout(5)
-                s.connect(str(path))
-                if s.recv(512).startswith(b"220"):
-                    try:
-                        s.sendall(b"QUIT\r\n")
-                        s.recv(512)
-                    except OSError:
-                        pass
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.1)
-    return False
+    return wait_smtp(path, timeout, alive)
 
 
 class PrivateDovecot:

@@ -45,15 +45,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_smtp(port: int, timeout: float, alive=lambda: True) -> bool:
-    """Wait until something on `port` answers with a 220 greeting (then QUIT); False on timeout
-    or as soon as `alive()` says the server is gone."""
+def wait_smtp(port, timeout: float, alive=lambda: True) -> bool:
+    """Wait until something answers with a 220 greeting (then QUIT): on loopback `port`, or on
+    the unix socket at `port` when it is a path. False on timeout or as soon as `alive()` says
+    the server is gone."""
+    def connect() -> socket.socket:
+        if isinstance(port, int):
+            return socket.create_connection((HOST, port), timeout=2)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(2)
+        try:
+            s.connect(str(port))
+        except OSError:
+            s.close()
+            raise
+        return s
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not alive():
             return False
         try:
-            with socket.create_connection((HOST, port), timeout=2) as s:
+            with connect() as s:
                 s.settimeout(5)
                 if s.recv(512).startswith(b"220"):
                     try:
