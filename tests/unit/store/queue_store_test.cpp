@@ -40,10 +40,19 @@ MessageInfo relay_info(const std::string& id) {
   return info;
 }
 
+// What the sink hands to the queue runner.
 struct Queued {
   std::mutex mu;
   std::vector<std::pair<std::string, queue::QueueEnvelope>> items;
   std::vector<std::shared_ptr<const std::string>> contents;
+  void listen(RelaySpoolSink& sink) {
+    sink.on_queued([this](const std::string& name, const queue::QueueEnvelope& env,
+                          std::shared_ptr<const std::string> content) {
+      std::lock_guard l(mu);
+      items.emplace_back(name, env);
+      contents.push_back(std::move(content));
+    });
+  }
 };
 
 std::string spool(RelaySpoolSink& sink, const MessageInfo& info, const std::string& body) {
@@ -61,12 +70,7 @@ TEST(QueueStore, SpooledItemIsScannedWithItsEnvelope) {
   ASSERT_TRUE(q.ensure());
   RelaySpoolSink sink(maildir, q);
   Queued seen;
-  sink.on_queued([&](const std::string& name, const queue::QueueEnvelope& env,
-                     std::shared_ptr<const std::string> content) {
-    std::lock_guard l(seen.mu);
-    seen.items.emplace_back(name, env);
-    seen.contents.push_back(std::move(content));
-  });
+  seen.listen(sink);
   spool(sink, relay_info("ABC123"), "Subject: hi\n\nbody\n");
   ASSERT_EQ(seen.items.size(), 1u);
   const std::string name = seen.items[0].first;
@@ -98,11 +102,7 @@ TEST(QueueStore, LargeMessagesAreHandedOverWithoutContent) {
   ASSERT_TRUE(q.ensure());
   RelaySpoolSink sink(maildir, q);
   Queued seen;
-  sink.on_queued([&](const std::string& name, const queue::QueueEnvelope& env,
-                     std::shared_ptr<const std::string> content) {
-    seen.items.emplace_back(name, env);
-    seen.contents.push_back(std::move(content));
-  });
+  seen.listen(sink);
   const std::string big(RelaySpoolSink::kKeepContent + 10, 'a');
   auto w = sink.begin(relay_info("BIG"), "Received: x\n");
   for (std::size_t off = 0; off < big.size(); off += 100000) {
