@@ -108,7 +108,7 @@ def main() -> int:
     load_line = (f"Load: CPUs {busy_before:.0%} busy (by other processes) just before the run; "
                  f"1-min load average during the run {monitor.summary()} "
                  f"(the benchmark alone keeps it near 2–3 on 2 cores)")
-    if mode != "smoke":
+    if mode != "smoke" and args.only != "scale":
         load_line += (f"; each repetition waited for idle CPUs first, {b.loaded_reps} "
                       f"repetition(s) still started with the CPUs >25 % busy (marked in "
                       f"\"Every run\")")
@@ -120,8 +120,10 @@ def main() -> int:
     header = (f"Date: {date}  \nMachine: {machine()}  \nSoftware: {software}  \n"
               f"Binary: {orig} (sha256 {digest}…, built {built:%Y-%m-%d %H:%M %Z})  \n"
               f"{load_line}  \n"
-              f"Command: `{args.command}` (mode {mode}, {reps} repetition(s) per point, "
-              f"median shown; took {elapsed:.0f} s)\n")
+              f"Command: `{args.command}` (mode {mode}, "
+              + ("one run per N" if args.only == "scale"
+                 else f"{reps} repetition(s) per point, median shown")
+              + f"; took {elapsed:.0f} s)\n")
     anomalies = "\n".join(f"- {a}" for a in b.anomalies) or "- none"
     missed_txt = "\n".join(f"- {m}" for m in missed) or "- none"
     text = (f"{header}\n{tables}\n\n#### Targets Taube misses\n\n{missed_txt}\n\n"

@@ -193,6 +193,25 @@ def template(b, root: Path, sink_port: int) -> dict:
                 env_text=text)
 
 
+def cold_restart(t: ScaleTaube, rec: dict) -> None:
+    """The largest point again from a cold page cache (as after a reboot): Taube stopped, the
+    kernel's clean caches dropped (root only; this is machine-wide), Taube started again."""
+    t.stop()
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError as e:
+        rec["cold"] = dict(skipped=f"cannot drop caches: {e}")
+        t.start()
+        t.wait_loaded(time.monotonic(), 900)
+        return
+    r = t.start()
+    loaded_s, _, _ = t.wait_loaded(r["t0"], 1800)
+    rec["cold"] = dict(serve_s=r["serve_s"], loaded_s=loaded_s)
+    log(f"scale {rec['n']:,}: cold cache: serving after {r['serve_s']:.2f} s, loaded after "
+        f"{loaded_s:.2f} s")
+
+
 def drain(t: ScaleTaube, sinks: Sinks, n: int) -> dict:
     """Destinations back: ETRN per domain, then until the sinks have every delivery."""
     want = sum(queuegen.expected_deliveries(i) for i in range(n))
@@ -292,6 +311,8 @@ def run_scale(b) -> None:
                 rec["bytes_per_msg"] = (rec["rss_kb"] - b.scale_empty_kb) * 1024 / n
                 log(f"scale {n:,}: serving after {rec['serve_s']:.2f} s, loaded after "
                     f"{rec['loaded_s']:.2f} s, {rec['bytes_per_msg']:.0f} bytes/message")
+                if n == max(sizes) and os.environ.get("BENCH_SCALE_COLD", "1") != "0":
+                    cold_restart(t, rec)
                 if n <= drain_max:
                     if not sinks.procs:
                         sinks.start(sink_port)
@@ -370,6 +391,15 @@ def scale_report(b) -> tuple[str, list[str]]:
         f"≤{SERVE_TARGET_S:g} s — {verdict(serve_ok)}")
     row("restart: exec → \"queue loaded\" (every item scheduled), s",
         [val(r, g("loaded_s"), 2) for r in recs])
+    if any("cold" in r for r in recs):
+        cold = lambda k: (lambda r: (r.get("cold") or {}).get(k))  # noqa: E731
+        row("restart from a cold page cache (caches dropped): exec → greeting + EHLO, s",
+            [val(r, cold("serve_s"), 2) if "cold" in r else "—" for r in recs],
+            f"≤{SERVE_TARGET_S:g} s — " + verdict([None if cold("serve_s")(r) is None else
+                                                  cold("serve_s")(r) <= SERVE_TARGET_S
+                                                  for r in recs]))
+        row("restart from a cold page cache: exec → \"queue loaded\", s",
+            [val(r, cold("loaded_s"), 2) if "cold" in r else "—" for r in recs])
     row("RSS after the load, MiB", [val(r, lambda r: r.get("rss_kb") and r["rss_kb"] / 1024, 1)
                                     for r in recs])
     mem_ok = [None if r.get("bytes_per_msg") is None else r["bytes_per_msg"] <= BYTES_TARGET
@@ -414,6 +444,7 @@ def scale_report(b) -> tuple[str, list[str]]:
                             else ""))
         out.append("\nGrowth: " + "; ".join(parts) + ".")
     out.append(f"\nEmpty-queue baseline: RSS {b.scale_empty_kb / 1024:.1f} MiB, serving after "
-               f"{b.scale_empty_serve:.3f} s. Disk cache warm (the items were just written). "
+               f"{b.scale_empty_serve:.3f} s. Page cache warm (the items were just written) except "
+               f"in the cold rows. "
                f"Drain reference: {ref_src}.")
     return "\n".join(out), missed

@@ -284,6 +284,7 @@ std::size_t QueueRunner::flush_domain(const std::string& domain_in) {
   bool any = false;
   for (auto& [name, entry] : items_) {
     if (!entry.live && quick && !may_mention(entry.parked, needle)) continue;
+    const bool was_parked = !entry.live;
     Item* item = live(entry);
     if (item == nullptr) continue;
     bool touched = false;
@@ -295,7 +296,7 @@ std::size_t QueueRunner::flush_domain(const std::string& domain_in) {
     }
     if (touched && item->busy) pending_flush_[name].push_back(domain);
     if (touched && !item->busy) file(*item);
-    if (!touched && !item->busy) park_later(name);
+    if (!touched && was_parked) park_later(name);  // decoded for nothing: parked again
     any = any || touched;
   }
   if (any) {
