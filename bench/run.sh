@@ -5,6 +5,9 @@
 #   bench/run.sh --smoke   small CI version (well under a minute): fails if a run fails or a
 #                          message is lost (or, relayed, duplicated)
 #   --only relay|receive   with any mode: only the relay, or only the receiving, measurements
+#   --only scale           the queue scale measurement (10k, 100k, 1M deferred messages; not part
+#                          of a whole run: ~10 GB of disk, ~20 min); in full mode it replaces the
+#                          "Queue scale" section of RESULTS.md; --quick/--smoke skip the 1M point
 # Needs root (private Postfix instance, smtp-sink -u nobody) and the packages of
 # `scripts/install-deps.sh bench`. TAUBE_BIN overrides build/taube.
 set -euo pipefail
@@ -13,19 +16,19 @@ repo="$(dirname "$here")"
 cmd="bench/run.sh${*:+ $*}"
 mode=full
 only=all
-usage="usage: bench/run.sh [--smoke|--quick] [--only relay|receive]"
+usage="usage: bench/run.sh [--smoke|--quick] [--only relay|receive|scale]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) mode=smoke ;;
     --quick) mode=quick ;;
     --only) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; only="$2"; shift ;;
     --only=*) only="${1#--only=}" ;;
-    -h|--help) sed -n '2,10p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
   shift
 done
-case "$only" in all|relay|receive) ;; *) echo "$usage" >&2; exit 2 ;; esac
+case "$only" in all|relay|receive|scale) ;; *) echo "$usage" >&2; exit 2 ;; esac
 # 10,000 idle client connections plus as many server sockets: raise the open-files limit
 # (children inherit it). Root may raise the hard limit; otherwise take what there is.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
@@ -37,6 +40,7 @@ case "$mode" in
   smoke) args+=(--smoke) ;;
   quick) args+=(--quick) ;;
   # A partial run prints its tables only: RESULTS.md holds whole runs.
-  full) [ "$only" = all ] && args+=(--write-results "$here/RESULTS.md") ;;
+  full) [ "$only" = all ] && args+=(--write-results "$here/RESULTS.md")
+        [ "$only" = scale ] && args+=(--write-section "$here/RESULTS.md") ;;
 esac
 exec "$py" "$here/bench.py" "${args[@]}"

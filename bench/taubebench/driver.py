@@ -14,6 +14,7 @@ from .latency import full_transaction, latency
 from .load import throughput
 from .memory import big, idle
 from .relay import run_relay
+from .scale import run_scale
 from .servers import ProcServer, Server, Taube, make, preflight
 from .system import cpu_busy, settle_disk
 
@@ -33,6 +34,7 @@ class Bench:
         self.wait_left = float(os.environ.get("BENCH_WAIT_TOTAL", "900"))
         self.loaded_reps = 0
         self.retired = 0
+        self.scale: list[dict] = []  # queue scale: one record per N
 
     def wait_quiet(self) -> float:
         """Before a measured repetition: wait (at most 60 s each, BENCH_WAIT_TOTAL s over the
@@ -144,6 +146,9 @@ class Bench:
             self.run_receive()
         if only in ("all", "relay"):
             run_relay(self)
+        # Not part of "all": ~10 GB of disk and 20 minutes for the 1M point (bench/README.md).
+        if only == "scale":
+            run_scale(self)
 
     def run_receive(self) -> None:
         reps = self.p["reps"]

@@ -27,9 +27,11 @@ def main() -> int:
     g.add_argument("--quick", action="store_true")
     ap.add_argument("--taube", default=os.environ.get("TAUBE_BIN", str(REPO / "build" / "taube")))
     ap.add_argument("--write-results", default=None)
+    ap.add_argument("--write-section", default=None,
+                    help="--only scale: replace the Queue scale section of this RESULTS.md")
     ap.add_argument("--command", default="bench/run.sh")
-    ap.add_argument("--only", choices=("all", "receive", "relay"), default="all",
-                    help="run only the receiving or only the relay measurements")
+    ap.add_argument("--only", choices=("all", "receive", "relay", "scale"), default="all",
+                    help="run only the receiving, the relay or the queue scale measurements")
     args = ap.parse_args()
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     profile = PROFILES[mode]
@@ -106,7 +108,7 @@ def main() -> int:
     load_line = (f"Load: CPUs {busy_before:.0%} busy (by other processes) just before the run; "
                  f"1-min load average during the run {monitor.summary()} "
                  f"(the benchmark alone keeps it near 2–3 on 2 cores)")
-    if mode != "smoke":
+    if mode != "smoke" and args.only != "scale":
         load_line += (f"; each repetition waited for idle CPUs first, {b.loaded_reps} "
                       f"repetition(s) still started with the CPUs >25 % busy (marked in "
                       f"\"Every run\")")
@@ -118,8 +120,10 @@ def main() -> int:
     header = (f"Date: {date}  \nMachine: {machine()}  \nSoftware: {software}  \n"
               f"Binary: {orig} (sha256 {digest}…, built {built:%Y-%m-%d %H:%M %Z})  \n"
               f"{load_line}  \n"
-              f"Command: `{args.command}` (mode {mode}, {reps} repetition(s) per point, "
-              f"median shown; took {elapsed:.0f} s)\n")
+              f"Command: `{args.command}` (mode {mode}, "
+              + ("one run per N" if args.only == "scale"
+                 else f"{reps} repetition(s) per point, median shown")
+              + f"; took {elapsed:.0f} s)\n")
     anomalies = "\n".join(f"- {a}" for a in b.anomalies) or "- none"
     missed_txt = "\n".join(f"- {m}" for m in missed) or "- none"
     text = (f"{header}\n{tables}\n\n#### Targets Taube misses\n\n{missed_txt}\n\n"
@@ -138,9 +142,29 @@ def main() -> int:
                f"\n#### Every run\n\n{raw_runs(b)}\n")
         Path(args.write_results).write_text(doc)
         log(f"wrote {args.write_results}")
+    if args.write_section and b.scale:
+        write_scale_section(Path(args.write_section), text)
     lost = sum(b.lost_total.values())
     if lost or b.failures:
         log(f"FAILED: {lost} lost message(s), {b.failures} failed run(s)")
         return 1
     log("completed; no message lost")
     return 0
+
+
+SCALE_TITLE = "## Queue scale (a separate `--only scale` run)"
+
+
+def write_scale_section(path: Path, text: str) -> None:
+    """Replaces (or appends) the queue scale section of RESULTS.md: from its title to the next
+    "## " title or the end."""
+    doc = path.read_text() if path.is_file() else "# Benchmark results\n"
+    section = f"{SCALE_TITLE}\n\n{text}"
+    start = doc.find(SCALE_TITLE)
+    if start < 0:
+        doc = doc.rstrip("\n") + "\n\n" + section
+    else:
+        end = doc.find("\n## ", start + len(SCALE_TITLE))
+        doc = doc[:start] + section + (doc[end:] if end >= 0 else "")
+    path.write_text(doc)
+    log(f"wrote the queue scale section of {path}")

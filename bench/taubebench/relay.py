@@ -48,12 +48,15 @@ class Sinks:
         self.halt = False
         self.port = 0
 
-    def start(self) -> None:
+    def start(self, port: int = 0) -> None:
+        """On `port`, or on a free one."""
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o777)  # smtp-sink runs as nobody and creates the dumps
-        with socket.socket() as s:
-            s.bind((self.hosts[0], 0))
-            self.port = s.getsockname()[1]
+        self.port = port
+        if not port:
+            with socket.socket() as s:
+                s.bind((self.hosts[0], 0))
+                self.port = s.getsockname()[1]
         for h, d in zip(self.hosts, self.dumps):
             self.procs.append(subprocess.Popen(
                 [SMTP_SINK, "-u", "nobody", "-c", "-m", "1000", "-D", str(d), f"{h}:{self.port}",

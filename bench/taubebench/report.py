@@ -40,6 +40,13 @@ def ratio(a, b, digits: int = 2) -> str:
 def report(b) -> tuple[str, list[str]]:
     """Markdown tables and the list of missed targets."""
     out, missed = [], []
+    if getattr(b, "scale", None):
+        from .scale import scale_report
+        text, m = scale_report(b)
+        out.append(text)
+        missed += m
+        if not b.results:
+            return "\n".join(out), missed
     if any(k[0] != "relay" and k[0] != "relay-lat" for k in b.results) or not b.results:
         receive(b, out, missed)
     if any(k[0] == "relay" for k in b.results) or "relay" in b.unavailable:

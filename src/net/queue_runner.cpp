@@ -1,7 +1,12 @@
 #include "net/queue_runner.hpp"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <chrono>
+#include <string_view>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -60,55 +65,66 @@ double QueueRunner::random01() {
 }
 
 tl::expected<void, std::string> QueueRunner::open() {
-  auto scan = store_.scan();
-  if (!scan)
+  load_started_ = std::chrono::steady_clock::now();
+  auto survey = store_.survey();
+  if (!survey)
     return tl::unexpected("cannot read the queue " + store_.directory() + ": " +
-                          store::to_string(scan.error()));
-  for (const auto& c : scan->corrupt)
+                          store::to_string(survey.error()));
+  for (const auto& c : survey->corrupt)
     observer_.queue_note(
         {"", "warning: corrupt queue file moved to " + store_.directory() + "/corrupt/: " + c,
          true});
-  for (const auto& n : scan->incomplete)
+  for (const auto& n : survey->incomplete)
     observer_.queue_note({"", "removed incomplete queue file " + n +
                                   " (a receipt cut short before its 250, or the removal of a "
                                   "finished item)"});
-  for (auto& item : scan->items) add(item.name, std::move(item.envelope));
-  report_inflight();
-  if (!items_.empty())
-    observer_.queue_note({"", "queue " + store_.directory() + ": " + std::to_string(items_.size()) +
-                                  " message(s) to deliver"});
+  to_load_ = std::move(survey->names);
+  // Before any attempt of this run writes a mark of its own.
+  for (auto& m : store_.inflight().recover()) inflight_marks_[m.name].push_back(std::move(m));
   return {};
 }
 
 // Attempts whose data went out before the previous run ended and whose result never reached
-// the envelope: delivered again now, and said so (queue/inflight.hpp).
-void QueueRunner::report_inflight() {
-  for (const auto& m : store_.inflight().recover()) {
-    auto it = items_.find(m.name);
-    if (it == items_.end()) continue;  // finished: the result was recorded
-    const auto& env = it->second->env;
-    std::string who;
-    for (auto i : queue::unrecorded(m, env))
-      who += (who.empty() ? "to=<" : ", to=<") + env.recipients[i].mailbox.to_string() + ">";
-    if (who.empty()) continue;
-    observer_.queue_note({env.id,
-                          "warning: possible duplicate: " + who + ", relay=" +
-                              (m.relay.empty() ? std::string("none") : m.relay) +
-                              ": Taube stopped after the message was sent (at " +
-                              std::to_string(m.time) +
-                              ") and before the reply was recorded; it is sent again",
-                          true});
+// the envelope (queue/inflight.hpp): delivered again now, and said so. Checked for each item as
+// the load adopts it, before any attempt of this run can change its counts.
+void QueueRunner::report_inflight(const std::string& name, const std::string& text) {
+  auto marks = inflight_marks_.find(name);
+  if (marks == inflight_marks_.end()) return;
+  auto env = queue::decode_envelope(text);
+  if (env) {
+    for (const auto& m : marks->second) {
+      std::string who;
+      for (auto i : queue::unrecorded(m, *env))
+        who += (who.empty() ? "to=<" : ", to=<") + env->recipients[i].mailbox.to_string() + ">";
+      if (who.empty()) continue;
+      observer_.queue_note({env->id,
+                            "warning: possible duplicate: " + who + ", relay=" +
+                                (m.relay.empty() ? std::string("none") : m.relay) +
+                                ": Taube stopped after the message was sent (at " +
+                                std::to_string(m.time) +
+                                ") and before the reply was recorded; it is sent again",
+                            true});
+    }
   }
+  inflight_marks_.erase(marks);
 }
 
 void QueueRunner::start() {
   started_ = true;
   asio::co_spawn(io_, timer_loop(), asio::detached);
+  if (to_load_.empty()) {
+    finish_load();
+  } else {
+    observer_.queue_note({"", "queue " + store_.directory() + ": loading " +
+                                  std::to_string(to_load_.size()) + " message(s)"});
+    asio::post(pool_, [this] { load_chunk(0); });
+  }
   schedule();
 }
 
 void QueueRunner::stop(std::chrono::milliseconds grace) {
   stopping_ = true;
+  load_stop_ = true;
   timer_.cancel();
   tidy_timer_.cancel();
   for (auto& [key, d] : destinations_) wake_idle(d);
@@ -137,52 +153,219 @@ void QueueRunner::tidy_soon() {
   });
 }
 
+namespace {
+constexpr std::size_t kLoadChunk = 2048;
+// An item whose next attempt is further away than this is parked (kept as text).
+constexpr std::int64_t kParkAfter = 60;
+}  // namespace
+
+void QueueRunner::load_chunk(std::size_t from) {
+  // On a worker thread. to_load_ is not touched on the event loop until finish_load(), which
+  // runs after the last chunk; each chunk is posted to the event loop before the next one is
+  // started, so the chunks arrive there in order.
+  const std::size_t to = std::min(from + kLoadChunk, to_load_.size());
+  std::vector<Loaded> batch;
+  batch.reserve(to - from);
+  std::vector<std::string> notes;
+  for (std::size_t i = from; i < to && !load_stop_; ++i) {
+    auto item = store_.load_item(to_load_[i]);
+    switch (item.status) {
+      case store::LoadedItem::Status::Ok: {
+        auto due = queue::next_due(item.envelope);
+        item.text.shrink_to_fit();
+        batch.push_back({std::move(to_load_[i]), std::move(item.text), due ? *due : -1});
+        break;
+      }
+      case store::LoadedItem::Status::Corrupt:
+        notes.push_back("warning: corrupt queue file moved to " + store_.directory() +
+                        "/corrupt/: " + item.problem);
+        break;
+      case store::LoadedItem::Status::Error:
+        // Left where it is, undelivered until the next start: an I/O error on one file must not
+        // keep the rest of the queue (or the server) from running.
+        notes.push_back("warning: cannot read the queue file " + store_.envelope_path(to_load_[i]) +
+                        ": " + store::to_string(*item.error) +
+                        "; not delivered until the next start");
+        break;
+    }
+  }
+  const bool last = to >= to_load_.size() || load_stop_;
+  asio::post(io_, [this, batch = std::move(batch), notes = std::move(notes), last]() mutable {
+    adopt(batch, notes);
+    if (last && !load_stop_) finish_load();
+  });
+  if (!last) asio::post(pool_, [this, to] { load_chunk(to); });
+}
+
+void QueueRunner::adopt(std::vector<Loaded>& batch, const std::vector<std::string>& notes) {
+  for (const auto& n : notes) observer_.queue_note({"", n, true});
+  for (auto& l : batch) {
+    auto [it, fresh] = items_.try_emplace(std::move(l.name), timeline_);
+    if (!fresh) continue;  // cannot happen: the survey's names are not submitted again
+    ++loaded_count_;
+    Entry& e = it->second;
+    e.name = &it->first;
+    report_inflight(it->first, l.text);
+    e.parked = std::move(l.text);
+    if (l.due >= 0) e.filed = timeline_.emplace(l.due, &e);
+  }
+  if (started_) schedule();
+}
+
+void QueueRunner::finish_load() {
+  loaded_ = true;
+  inflight_marks_.clear();  // the rest belong to items that are gone (their results recorded)
+  std::vector<std::string>().swap(to_load_);
+  observer_.queue_note({"", "queue " + store_.directory() + ": " + std::to_string(loaded_count_) +
+                                " message(s) loaded in " +
+                                std::to_string(seconds_since(load_started_)) + " s"});
+#ifdef __GLIBC__
+  // The load's buffers (file texts, chunks) were freed piecemeal between long-lived items:
+  // give the free pages back, so that the resident size is the queue's and not the load's.
+  ::malloc_trim(0);
+#endif
+  // ETRN during the load reached only the items loaded by then.
+  auto flushed = std::move(flushed_while_loading_);
+  for (const auto& d : flushed) flush_domain(d);
+}
+
 void QueueRunner::submit(const std::string& name, const queue::QueueEnvelope& env,
                          std::shared_ptr<const std::string> content) {
   asio::post(io_, [this, name, env, content = std::move(content)]() mutable {
     add(name, std::move(env));
-    if (content && content_bytes_ + content->size() <= kContentBudget) {
+    auto it = items_.find(name);
+    if (content && it != items_.end() && it->second.live &&
+        content_bytes_ + content->size() <= kContentBudget) {
       content_bytes_ += content->size();
-      items_.at(name)->content = std::move(content);
+      it->second.live->content = std::move(content);
     }
     if (started_) schedule();
   });
 }
 
 void QueueRunner::add(std::string name, queue::QueueEnvelope env) {
-  auto item = std::make_unique<Item>();
-  item->name = name;
-  item->env = std::move(env);
-  Item& ref = *item;
-  items_[name] = std::move(item);
-  file(ref);
+  auto [it, fresh] = items_.try_emplace(std::move(name), timeline_);
+  if (!fresh) return;  // unique names: cannot happen
+  Entry& e = it->second;
+  e.name = &it->first;
+  e.live = std::make_unique<Item>(it->first, std::move(env), &e);
+  file(*e.live);
+}
+
+QueueRunner::Item* QueueRunner::live(Entry& e) {
+  if (e.live) return e.live.get();
+  auto env = queue::decode_envelope(e.parked);
+  if (!env) {
+    // Only text that decoded (at load) or that encode_envelope wrote is parked.
+    observer_.queue_note({"",
+                          "warning: queue item " + *e.name + " no longer decodes (" + env.error() +
+                              "); left in the queue directory",
+                          true});
+    unfile(e);
+    return nullptr;
+  }
+  e.live = std::make_unique<Item>(*e.name, std::move(*env), &e);
+  std::string().swap(e.parked);
+  return e.live.get();
+}
+
+void QueueRunner::unfile(Entry& e) {
+  if (e.filed == timeline_.end()) return;
+  timeline_.erase(e.filed);
+  e.filed = timeline_.end();
 }
 
 void QueueRunner::file(Item& item) {
+  Entry& e = *item.entry;
+  if (auto p = pending_flush_.find(item.name); p != pending_flush_.end()) {
+    const std::int64_t t = now();
+    for (auto& r : item.env.recipients)
+      for (const auto& d : p->second)
+        if (queue::is_queued(r.state) && smtp::ascii_iequals(r.mailbox.domain, d))
+          r.next_attempt = std::min(r.next_attempt, t);
+    pending_flush_.erase(p);
+  }
+  unfile(e);
   auto due = queue::next_due(item.env);
   if (!due) return;
-  item.scheduled = *due;
-  timeline_.emplace(*due, item.name);
+  e.filed = timeline_.emplace(*due, &e);
+  if (*due > now() + kParkAfter) park_later(item.name);
 }
+
+void QueueRunner::park_later(const std::string& name) {
+  // Not now: the caller (an attempt just done) may still hold the Item.
+  to_park_.push_back(name);
+  if (park_posted_) return;
+  park_posted_ = true;
+  asio::post(io_, [this] { park_candidates(); });
+}
+
+void QueueRunner::park_candidates() {
+  park_posted_ = false;
+  const std::int64_t t = now();
+  for (const auto& name : to_park_) {
+    auto it = items_.find(name);
+    if (it == items_.end()) continue;
+    Entry& e = it->second;
+    if (!e.live || e.live->busy || e.filed == timeline_.end() || e.filed->first <= t + kParkAfter)
+      continue;
+    e.parked = queue::encode_envelope(e.live->env);
+    e.parked.shrink_to_fit();
+    if (e.live->content) content_bytes_ -= e.live->content->size();
+    e.live.reset();
+  }
+  std::vector<std::string>().swap(to_park_);
+}
+
+namespace {
+
+// Whether `text` (a parked envelope) may have a recipient at `domain` (lower case, of letters,
+// digits, '-' and '.' only): the domain field of a "rcpt" line, compared without case.
+bool may_mention(std::string_view text, std::string_view needle) {
+  auto it = std::search(text.begin(), text.end(), needle.begin(), needle.end(),
+                        [](char a, char b) { return smtp::ascii_to_lower(a) == b; });
+  return it != text.end();
+}
+
+bool plain_domain(std::string_view d) {
+  return std::all_of(d.begin(), d.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+  });
+}
+
+}  // namespace
 
 std::size_t QueueRunner::flush_domain(const std::string& domain_in) {
   const std::string domain = smtp::ascii_lower(domain_in);
   const std::int64_t t = now();
+  if (!loaded_) flushed_while_loading_.push_back(domain);
+  // A parked item is decoded only if its text may name the domain (a recipient's domain field
+  // is xtext, which leaves such plain domains as they are).
+  const bool quick = plain_domain(domain);
+  const std::string needle = " " + domain + " ";
   std::size_t n = 0;
-  for (auto& [name, item] : items_) {
+  bool any = false;
+  for (auto& [name, entry] : items_) {
+    if (!entry.live && quick && !may_mention(entry.parked, needle)) continue;
+    const bool was_parked = !entry.live;
+    Item* item = live(entry);
+    if (item == nullptr) continue;
     bool touched = false;
     for (auto& r : item->env.recipients) {
-      if (!queue::is_queued(r.state) || smtp::ascii_lower(r.mailbox.domain) != domain) continue;
+      if (!queue::is_queued(r.state) || !smtp::ascii_iequals(r.mailbox.domain, domain)) continue;
       r.next_attempt = std::min(r.next_attempt, t);
       touched = true;
       ++n;
     }
+    if (touched && item->busy) pending_flush_[name].push_back(domain);
     if (touched && !item->busy) file(*item);
-    if (touched) {
-      // RFC 1985: the client says it is up now; its hold-back ends.
-      auto key = queue::route_for(domain, cfg_.routing).key();
-      if (auto it = destinations_.find(key); it != destinations_.end()) it->second.state.answered();
-    }
+    if (!touched && was_parked) park_later(name);  // decoded for nothing: parked again
+    any = any || touched;
+  }
+  if (any) {
+    // RFC 1985: the client says it is up now; its hold-back ends.
+    auto key = queue::route_for(domain, cfg_.routing).key();
+    if (auto it = destinations_.find(key); it != destinations_.end()) it->second.state.answered();
   }
   schedule();
   return n;
@@ -205,13 +388,12 @@ void QueueRunner::schedule() {
   if (stopping_) return;
   const std::int64_t t = now();
   while (!timeline_.empty() && timeline_.begin()->first <= t) {
-    auto [due, name] = *timeline_.begin();
-    timeline_.erase(timeline_.begin());
-    auto it = items_.find(name);
-    if (it == items_.end()) continue;
-    Item& item = *it->second;
-    if (item.scheduled != due || item.busy) continue;  // stale entry, or re-filed when done
-    item.scheduled = -1;
+    Entry& e = *timeline_.begin()->second;
+    unfile(e);
+    Item* live_item = live(e);
+    if (live_item == nullptr || live_item->busy) continue;  // re-filed when done
+    Item& item = *live_item;
+    const std::string& name = item.name;
     if (t >= queue::lifetime_deadline(item.env.arrival, cfg_.retry)) {
       item.busy = true;
       asio::co_spawn(io_, expire(item), asio::detached);
@@ -288,19 +470,20 @@ void QueueRunner::dispatch(std::int64_t t) {
 
 std::string QueueRunner::take_ready(Destination& d) {
   for (auto it = d.ready.begin(); it != d.ready.end(); ++it) {
-    auto item = items_.find(*it);
-    if (item == items_.end()) {
+    auto found = items_.find(*it);
+    Item* item = found == items_.end() ? nullptr : live(found->second);
+    if (item == nullptr) {
       d.queued.erase(*it);
       it = d.ready.erase(it);
       if (it == d.ready.end()) break;
       --it;
       continue;
     }
-    if (item->second->busy) continue;
+    if (item->busy) continue;
     std::string name = *it;
     d.ready.erase(it);
     d.queued.erase(name);
-    item->second->busy = true;
+    item->busy = true;
     return name;
   }
   return {};
@@ -388,7 +571,7 @@ asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
     // Every item waiting for this destination gets the same answer: one failed connection
     // stands for all of them (no connection per message to a dead host).
     for (std::string name = take_ready(d); !name.empty(); name = take_ready(d)) {
-      Item& item = *items_.at(name);
+      Item& item = *items_.at(name).live;
       auto rcpts = due_recipients(item, key, now());
       const std::string no_relay = "none";
       co_await fail_all(item, rcpts, failure_outcome, error, no_relay);
@@ -411,7 +594,7 @@ asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
         }
         if (name.empty()) break;
       }
-      Item& item = *items_.at(name);
+      Item& item = *items_.at(name).live;
       auto rcpts = due_recipients(item, key, now());
       if (rcpts.empty()) {
         done_with(item, false);

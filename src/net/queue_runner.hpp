@@ -15,8 +15,20 @@
 // Ownership: one item is worked on by one delivery at a time (busy), so the store's calls for an
 // item never overlap. A message with recipients at several destinations is carried to them one
 // after the other.
+//
+// Start-up (docs/outbound.md "Start-up"): open() surveys the queue directory (listings only)
+// before the server listens; start() then reads the envelopes on the worker pool in chunks and
+// files each chunk on the event loop, while connections are served and new mail is queued. The
+// survey fixes the set of items to load: an item submitted meanwhile has a name the survey
+// never saw, so no item is added twice.
+//
+// Memory: an item whose next attempt is more than a minute away is kept "parked", as its
+// envelope's text (what the file holds), and decoded again when it is due, flushed by ETRN or
+// taken for delivery: a million deferred messages cost ~0.5 KiB each instead of ~1.4.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -41,6 +53,7 @@
 #include "net/outbound_connection.hpp"
 #include "policy/recipient_policy.hpp"
 #include "queue/attempt.hpp"
+#include "queue/inflight.hpp"
 #include "store/message_sink.hpp"
 #include "store/queue_store.hpp"
 
@@ -62,8 +75,11 @@ class QueueRunner {
   void set_self_endpoints(std::vector<asio::ip::tcp::endpoint> e) {
     self_endpoints_ = std::move(e);
   }
-  // Start-up, before start(): scans the queue directory (blocking).
+  // Start-up, before start(): surveys the queue directory (blocking, but listings only: see
+  // QueueStore::survey); start() loads the items it found in the background.
   tl::expected<void, std::string> open();
+  // Every item of the survey is on the timeline (the "queue ... loaded" log line).
+  bool loaded() const { return loaded_; }
   void start();
   // No new attempts; connections finish their current message and close, within `grace`: then
   // the connections still open are closed under their transactions (the unanswered recipients
@@ -81,13 +97,39 @@ class QueueRunner {
   std::size_t size() const { return items_.size(); }
 
  private:
+  struct Entry;
+  // Due time -> item. Entries point into items_ (an unordered_map's nodes never move) and each
+  // item knows its own entry, so there are no stale entries to skip.
+  using Timeline = std::multimap<std::int64_t, Entry*>;
+  // An item being scheduled or delivered: what the attempt code works on.
   struct Item {
-    std::string name;
+    Item(const std::string& n, queue::QueueEnvelope e, Entry* en)
+        : name(n), env(std::move(e)), entry(en) {}
+    const std::string& name;  // the key in items_
     queue::QueueEnvelope env;
     bool busy = false;
-    std::int64_t scheduled = -1;  // the timeline key it is filed under (-1: not filed)
+    Entry* entry;
     // The message as submitted, until the first attempt is over (then read from the file).
     std::shared_ptr<const std::string> content;
+  };
+  // One per queued item, the value in items_: live (decoded) or parked (the envelope's text).
+  struct Entry {
+    explicit Entry(Timeline& t) : timeline(&t), filed(t.end()) {}
+    Entry(const Entry&) = delete;
+    Entry& operator=(const Entry&) = delete;
+    ~Entry() {
+      if (filed != timeline->end()) timeline->erase(filed);
+    }
+    const std::string* name = nullptr;  // the key
+    std::unique_ptr<Item> live;
+    std::string parked;  // encode_envelope() text while `live` is null
+    Timeline* timeline;
+    Timeline::iterator filed;  // timeline->end(): not filed
+  };
+  // One chunk of the start-up load, read on a worker thread.
+  struct Loaded {
+    std::string name, text;
+    std::int64_t due = -1;
   };
   // Submitted content kept in memory at most (beyond it, attempts read the file).
   static constexpr std::size_t kContentBudget = 64 * 1024 * 1024;
@@ -102,9 +144,18 @@ class QueueRunner {
   };
 
   void add(std::string name, queue::QueueEnvelope env);
-  void report_inflight();
-  void file(Item& item);  // onto the timeline at its next due time
-  void schedule();        // due items to their destinations, connections opened, timer set
+  void report_inflight(const std::string& name, const std::string& envelope_text);
+  void file(Item& item);  // onto the timeline at its next due time (parked later if far)
+  void unfile(Entry& e);
+  // The decoded item (decoding a parked one); null if its text no longer decodes.
+  Item* live(Entry& e);
+  void park_later(const std::string& name);
+  void park_candidates();
+  // Start-up load (see the class comment): chunks read on the pool, filed on the event loop.
+  void load_chunk(std::size_t from);
+  void adopt(std::vector<Loaded>& batch, const std::vector<std::string>& notes);
+  void finish_load();
+  void schedule();  // due items to their destinations, connections opened, timer set
   void dispatch(std::int64_t now);
   void wake_idle(Destination& d);
   // `key` is the destination's key in destinations_ (a std::map: the reference stays valid).
@@ -151,8 +202,20 @@ class QueueRunner {
   sasl::ClientCrypto* sasl_crypto_;
   std::shared_ptr<asio::ssl::context> tls_;
 
-  std::unordered_map<std::string, std::unique_ptr<Item>> items_;
-  std::multimap<std::int64_t, std::string> timeline_;
+  Timeline timeline_;  // before items_: their entries unfile themselves when destroyed
+  std::unordered_map<std::string, Entry> items_;
+  std::vector<std::string> to_park_;
+  bool park_posted_ = false;
+  // ETRN for an item that is busy: applied when the attempt is done (the attempt's result
+  // replaces the envelope it started from).
+  std::unordered_map<std::string, std::vector<std::string>> pending_flush_;
+  // The start-up load.
+  std::vector<std::string> to_load_;
+  std::vector<std::string> flushed_while_loading_;
+  std::chrono::steady_clock::time_point load_started_;
+  std::atomic<bool> load_stop_{false};
+  std::size_t loaded_count_ = 0;
+  bool loaded_ = false;
   std::map<std::string, Destination> destinations_;
   asio::steady_timer timer_;
   asio::steady_timer tidy_timer_;
@@ -161,6 +224,8 @@ class QueueRunner {
   bool tidy_armed_ = false;
   std::uint32_t active_ = 0;
   std::size_t content_bytes_ = 0;  // held by Item::content
+  // The previous run's in-flight marks, by item, until the load has seen the item.
+  std::unordered_map<std::string, std::vector<queue::InflightMark>> inflight_marks_;
   bool started_ = false, stopping_ = false;
   std::mt19937_64 rng_;
 };

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,22 @@ struct QueueItem {
   std::string name;  // file name under new/ and env/
   queue::QueueEnvelope envelope;
   std::uint64_t size = 0;  // octets of the message file
+};
+
+// The first, fast half of a scan (survey()): the directories listed once, no file opened.
+struct QueueSurvey {
+  std::vector<std::string> names;  // complete items (message and envelope), sorted
+  std::vector<std::string> corrupt;
+  std::vector<std::string> incomplete;
+};
+
+// The second half, per item (load_item()).
+struct LoadedItem {
+  enum class Status { Ok, Corrupt, Error } status = Status::Error;
+  std::string text;                 // the envelope file as read (Ok)
+  queue::QueueEnvelope envelope;    // decoded (Ok)
+  std::string problem;              // Corrupt: "NAME: line 3: ..." (moved to corrupt/)
+  std::optional<StoreError> error;  // Error: the envelope could not be read or moved
 };
 
 struct QueueScan {
@@ -76,6 +93,15 @@ class QueueStore {
   // (nothing can be in flight before the server starts), and so are transcripts of items that
   // are gone (a power cut can bring back one that remove() had unlinked).
   tl::expected<QueueScan, StoreError> scan();
+  // scan() in two halves, for a start-up that serves before every envelope is read. survey()
+  // does the clean-up above from directory listings alone (readdir once per directory, no stat
+  // or open per item) and names the complete items; load_item() then reads and decodes one of
+  // them, moving it to corrupt/ if its envelope does not parse. Only for items of the survey,
+  // which nothing else touches until they are loaded: an item filed after the survey is not in
+  // it, and survey() must not run while file() can (it would take a half-filed item for an
+  // incomplete one).
+  tl::expected<QueueSurvey, StoreError> survey();
+  LoadedItem load_item(const std::string& name);
   // The item's envelope, read again (after a scan, the runner keeps envelopes in memory; this
   // is for tools and tests).
   tl::expected<queue::QueueEnvelope, std::string> load(const std::string& name);

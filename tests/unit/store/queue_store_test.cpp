@@ -281,6 +281,49 @@ TEST(QueueStore, CorruptItemIsMovedAsideAndTheRestIsKept) {
   EXPECT_TRUE(again->corrupt.empty());
 }
 
+// The start-up's two halves: survey() decides from the listings alone (an envelope that does not
+// parse is still a name then), load_item() reads one envelope and sorts out a corrupt one.
+TEST(QueueStore, SurveyListsTheItemsAndLoadItemReadsOne) {
+  TempDir dir;
+  MaildirStore maildir("host.test");
+  QueueStore q(dir / "queue");
+  ASSERT_TRUE(q.ensure());
+  RelaySpoolSink sink(maildir, q);
+  spool(sink, relay_info("GOOD"), "good\n");
+  const std::string good = list_dir(dir / "queue/env").at(0);
+  write_file(dir / "queue/env/2.bad", "taube-envelope 1\nid X\ngarbage here\n");
+  write_file(dir / "queue/new/2.bad", "some message\n");
+  write_file(dir / "queue/env/1.half", "taube-envelope 1\n");
+  write_file(dir / "queue/tmp/leftover", "x");
+  write_file(dir / "queue/transcripts/9.gone", "> EHLO x\n");
+  auto survey = q.survey();
+  ASSERT_TRUE(survey);
+  std::vector<std::string> want{"2.bad", good};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(survey->names, want);
+  EXPECT_EQ(survey->incomplete, std::vector<std::string>{"1.half"});
+  EXPECT_TRUE(survey->corrupt.empty());
+  EXPECT_TRUE(list_dir(dir / "queue/tmp").empty());
+  EXPECT_TRUE(list_dir(dir / "queue/transcripts").empty());
+
+  auto ok = q.load_item(good);
+  ASSERT_EQ(ok.status, LoadedItem::Status::Ok);
+  EXPECT_EQ(ok.envelope.id, "GOOD");
+  EXPECT_EQ(ok.text, read_file(dir / ("queue/env/" + good)));
+  EXPECT_EQ(queue::decode_envelope(ok.text).value(), ok.envelope);
+
+  auto bad = q.load_item("2.bad");
+  ASSERT_EQ(bad.status, LoadedItem::Status::Corrupt);
+  EXPECT_NE(bad.problem.find("2.bad: line"), std::string::npos) << bad.problem;
+  auto moved = list_dir(dir / "queue/corrupt");
+  std::sort(moved.begin(), moved.end());
+  EXPECT_EQ(moved, (std::vector<std::string>{"2.bad", "2.bad.env"}));
+
+  auto gone = q.load_item("7.never");
+  EXPECT_EQ(gone.status, LoadedItem::Status::Error);
+  EXPECT_TRUE(gone.error.has_value());
+}
+
 // file() is all or nothing at every failing step: the commit fails and neither name is left
 // (the client gets a 451 and sends again), or it succeeds and the item is complete. Every call
 // of each kind a successful filing makes is failed once in turn.
