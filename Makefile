@@ -42,7 +42,7 @@ SANITIZE_CTEST_ARGS ?= -LE crash
 # tests that put many sessions and commits in flight at once. Reports go to files under
 # build-tsan/tsan-reports/ (a report must not kill the server mid-test and hide the others);
 # any report fails the target.
-TSAN_TESTS ?= test_smtp_source|test_crash_consistency|test_tls|test_auth|test_smtplib|test_reload|test_limits|test_disk_faults|test_journal|test_outbound_delivery|test_outbound_dsn
+TSAN_TESTS ?= test_smtp_source|test_crash_consistency|test_tls|test_auth|test_smtplib|test_reload|test_limits|test_disk_faults|test_journal|test_outbound_delivery|test_outbound_dsn|test_outbound_queue|test_queue_startup
 # And the store's unit tests that run the delivery journal's threads (group commit, publisher).
 TSAN_UNIT ?= DeliveryJournal*:JournaledDelivery*
 tsan: test-deps
