@@ -129,8 +129,8 @@ asio::awaitable<void> QueueRunner::transact(Item& item, const std::vector<std::s
     std::string who;
     for (const auto& u : unknown) who += (who.empty() ? "to=<" : ", to=<") + u + ">";
     observer_.queue_note({item.env.id,
-                          "warning: possible duplicate: " + who + ", relay=" +
-                              conn.target().relay() +
+                          "warning: possible duplicate: " + who +
+                              ", relay=" + conn.target().relay() +
                               ": the connection ended after the end of data, before the reply; "
                               "the peer may have the message, it is sent again (RFC 5321 §6.1)",
                           true, "smtp"});

@@ -98,8 +98,8 @@ void QueueRunner::report_inflight(const std::string& name, const std::string& te
         who += (who.empty() ? "to=<" : ", to=<") + env->recipients[i].mailbox.to_string() + ">";
       if (who.empty()) continue;
       observer_.queue_note({env->id,
-                            "warning: possible duplicate: " + who + ", relay=" +
-                                (m.relay.empty() ? std::string("none") : m.relay) +
+                            "warning: possible duplicate: " + who +
+                                ", relay=" + (m.relay.empty() ? std::string("none") : m.relay) +
                                 ": Taube stopped after the message was sent (at " +
                                 std::to_string(m.time) +
                                 ") and before the reply was recorded; it is sent again",

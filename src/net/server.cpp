@@ -41,9 +41,8 @@ Server::Server(asio::io_context& io, ServerConfig config, policy::Directory dire
       queue_store_(cfg_.outbound.queue_path),
       mailbox_sink_(cfg_.discard ? std::unique_ptr<store::MessageSink>(new store::NullSink)
                                  : std::make_unique<store::MaildirSink>(store_, nullptr)),
-      queue_sink_(cfg_.discard
-                      ? std::unique_ptr<store::MessageSink>(new store::NullSink)
-                      : std::make_unique<store::RelaySpoolSink>(store_, queue_store_)),
+      queue_sink_(cfg_.discard ? std::unique_ptr<store::MessageSink>(new store::NullSink)
+                               : std::make_unique<store::RelaySpoolSink>(store_, queue_store_)),
       sink_(*mailbox_sink_, queue_sink_.get()),
       ctx_{cfg_, policy_, sink_, pool_, observers_, throttle_, creds_, registry_, stopping_},
       grace_timer_(io) {

@@ -76,7 +76,7 @@ class Server {
   store::MaildirStore store_;
   asio::thread_pool pool_;
   std::unique_ptr<store::JournaledDelivery> journal_;  // after pool_: stopped before it joins
-  store::QueueStore queue_store_;                      // before the relay spool sink that files into it
+  store::QueueStore queue_store_;  // before the relay spool sink that files into it
   // Discard mode: null sinks. Otherwise Maildirs (with the journal) and the relay spool.
   std::unique_ptr<store::MessageSink> mailbox_sink_, queue_sink_;
   store::RoutingSink sink_;

@@ -15,8 +15,8 @@ InflightLog::~InflightLog() {
 
 bool InflightLog::open_file(int file, bool truncate) {
   if (fd_[file] >= 0) fs_.close(fd_[file]);
-  fd_[file] = fs_.open(path(file), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0),
-                       0600);
+  fd_[file] = fs_.open(path(file),
+                       O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0600);
   size_[file] = 0;
   return fd_[file] >= 0;
 }

@@ -102,9 +102,9 @@ std::unique_ptr<MessageWriter> RelaySpoolSink::begin(const MessageInfo& info,
     *name = msg.unique_name();
     return queue_.file(msg, envelope);
   };
-  auto inner = std::make_unique<MaildirWriter>(store_, std::vector<std::string>{directory()},
-                                               nullptr, without_return_path(provisional_prefix),
-                                               std::move(publish));
+  auto inner =
+      std::make_unique<MaildirWriter>(store_, std::vector<std::string>{directory()}, nullptr,
+                                      without_return_path(provisional_prefix), std::move(publish));
   return std::make_unique<QueueWriter>(std::move(inner), std::move(name), std::move(qenv), queued_);
 }
 

@@ -10,8 +10,8 @@
 
 #include "queue/envelope.hpp"
 #include "store/maildir_store.hpp"
-#include "store/queue_store.hpp"
 #include "store/message_sink.hpp"
+#include "store/queue_store.hpp"
 
 namespace taube::store {
 

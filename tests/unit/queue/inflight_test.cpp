@@ -46,16 +46,16 @@ TEST(InflightMark, MalformedLinesAreNotMarks) {
   for (const char* bad : {
            "",
            "taube-inflight 1",
-           "taube-inflight 2 1 n r 0:0",              // another version
-           "taube-inflight 1 x n r 0:0",              // time
-           "taube-inflight 1 1 n r",                  // no recipients
-           "taube-inflight 1 1 n r 0:0 extra",        // trailing word
-           "taube-inflight 1 1 n r 0:0,",             // trailing comma
-           "taube-inflight 1 1 n r 0",                // no attempts
-           "taube-inflight 1 1 n r 0:-1",             // negative
-           "taube-inflight 1 1 n r a:1",              // index
-           "taube-inflight 1 1 ../n r 0:0",           // a path, not a name
-           "taube-inflight 1 1  r 0:0",               // empty name
+           "taube-inflight 2 1 n r 0:0",        // another version
+           "taube-inflight 1 x n r 0:0",        // time
+           "taube-inflight 1 1 n r",            // no recipients
+           "taube-inflight 1 1 n r 0:0 extra",  // trailing word
+           "taube-inflight 1 1 n r 0:0,",       // trailing comma
+           "taube-inflight 1 1 n r 0",          // no attempts
+           "taube-inflight 1 1 n r 0:-1",       // negative
+           "taube-inflight 1 1 n r a:1",        // index
+           "taube-inflight 1 1 ../n r 0:0",     // a path, not a name
+           "taube-inflight 1 1  r 0:0",         // empty name
            "garbage line",
        })
     EXPECT_FALSE(parse_mark(bad)) << bad;
