@@ -55,6 +55,15 @@ struct Queued {
   }
 };
 
+// A queue directory with the relay spool sink filing into it (the real file system).
+struct Spool {
+  TempDir dir;
+  MaildirStore maildir{"host.test"};
+  QueueStore q{dir / "queue"};
+  RelaySpoolSink sink{maildir, q};
+  Spool() { EXPECT_TRUE(q.ensure()); }
+};
+
 std::string spool(RelaySpoolSink& sink, const MessageInfo& info, const std::string& body) {
   auto w = sink.begin(info, "Return-Path: <alice@local.test>\nReceived: x\n");
   w->append(body);
@@ -64,11 +73,8 @@ std::string spool(RelaySpoolSink& sink, const MessageInfo& info, const std::stri
 }
 
 TEST(QueueStore, SpooledItemIsScannedWithItsEnvelope) {
-  TempDir dir;
-  MaildirStore maildir("host.test");
-  QueueStore q(dir / "queue");
-  ASSERT_TRUE(q.ensure());
-  RelaySpoolSink sink(maildir, q);
+  Spool sp;
+  auto& [dir, maildir, q, sink] = sp;
   Queued seen;
   seen.listen(sink);
   spool(sink, relay_info("ABC123"), "Subject: hi\n\nbody\n");
@@ -96,11 +102,8 @@ TEST(QueueStore, SpooledItemIsScannedWithItsEnvelope) {
 // content (the runner reads the file); streaming to the file (flush) does not lose the copy's
 // bytes of a small message either.
 TEST(QueueStore, LargeMessagesAreHandedOverWithoutContent) {
-  TempDir dir;
-  MaildirStore maildir("host.test");
-  QueueStore q(dir / "queue");
-  ASSERT_TRUE(q.ensure());
-  RelaySpoolSink sink(maildir, q);
+  Spool sp;
+  auto& [dir, maildir, q, sink] = sp;
   Queued seen;
   seen.listen(sink);
   const std::string big(RelaySpoolSink::kKeepContent + 10, 'a');
@@ -126,11 +129,8 @@ TEST(QueueStore, LargeMessagesAreHandedOverWithoutContent) {
 }
 
 TEST(QueueStore, UpdateReplacesTheEnvelopeAndRemoveDeletesTheItem) {
-  TempDir dir;
-  MaildirStore maildir("host.test");
-  QueueStore q(dir / "queue");
-  ASSERT_TRUE(q.ensure());
-  RelaySpoolSink sink(maildir, q);
+  Spool sp;
+  auto& [dir, maildir, q, sink] = sp;
   spool(sink, relay_info("ID1"), "a\n");
   auto scan = q.scan();
   ASSERT_TRUE(scan && scan->items.size() == 1);
@@ -254,11 +254,8 @@ TEST(QueueStore, ScanRemovesTranscriptsOfItemsThatAreGone) {
 }
 
 TEST(QueueStore, CorruptItemIsMovedAsideAndTheRestIsKept) {
-  TempDir dir;
-  MaildirStore maildir("host.test");
-  QueueStore q(dir / "queue");
-  ASSERT_TRUE(q.ensure());
-  RelaySpoolSink sink(maildir, q);
+  Spool sp;
+  auto& [dir, maildir, q, sink] = sp;
   spool(sink, relay_info("GOOD"), "good\n");
   write_file(dir / "queue/env/2.bad", "taube-envelope 1\nid X\ngarbage here\n");
   write_file(dir / "queue/new/2.bad", "some message\n");
@@ -284,11 +281,8 @@ TEST(QueueStore, CorruptItemIsMovedAsideAndTheRestIsKept) {
 // The start-up's two halves: survey() decides from the listings alone (an envelope that does not
 // parse is still a name then), load_item() reads one envelope and sorts out a corrupt one.
 TEST(QueueStore, SurveyListsTheItemsAndLoadItemReadsOne) {
-  TempDir dir;
-  MaildirStore maildir("host.test");
-  QueueStore q(dir / "queue");
-  ASSERT_TRUE(q.ensure());
-  RelaySpoolSink sink(maildir, q);
+  Spool sp;
+  auto& [dir, maildir, q, sink] = sp;
   spool(sink, relay_info("GOOD"), "good\n");
   const std::string good = list_dir(dir / "queue/env").at(0);
   write_file(dir / "queue/env/2.bad", "taube-envelope 1\nid X\ngarbage here\n");
