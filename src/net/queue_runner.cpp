@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <string_view>
 
 #include <asio/co_spawn.hpp>
@@ -66,6 +67,7 @@ double QueueRunner::random01() {
 
 tl::expected<void, std::string> QueueRunner::open() {
   load_started_ = std::chrono::steady_clock::now();
+  if (auto j = open_journal(); !j) return j;
   auto survey = store_.survey();
   if (!survey)
     return tl::unexpected("cannot read the queue " + store_.directory() + ": " +
@@ -81,6 +83,44 @@ tl::expected<void, std::string> QueueRunner::open() {
   to_load_ = std::move(survey->names);
   // Before any attempt of this run writes a mark of its own.
   for (auto& m : store_.inflight().recover()) inflight_marks_[m.name].push_back(std::move(m));
+  return {};
+}
+
+// The queue's journal (QueueStore's fast path), before the survey: what a crash left in it is
+// written out as queue files first, so the survey finds those items like any other.
+tl::expected<void, std::string> QueueRunner::open_journal() {
+  if (cfg_.queue_journal_size == 0) return {};
+  const std::string path = store_.directory() + "/journal";
+  std::error_code ec;
+  const bool existed = std::filesystem::exists(path, ec);
+  store_.set_logger([this](const std::string& w) {
+    asio::post(io_, [this, w] { observer_.queue_note({"", "warning: " + w, true}); });
+  });
+  auto j = store_.open_journal(cfg_.queue_journal_size);
+  if (!j) {
+    // Without a journal every item is filed as files before its 250: slower, just as safe. One
+    // that holds items must be read, though: not starting keeps them.
+    if (!existed) {
+      observer_.queue_note({"",
+                            "warning: cannot create the queue journal " + path + ": " +
+                                store::to_string(j.error()) + "; queuing without it",
+                            true});
+      return {};
+    }
+    return tl::unexpected("cannot read the queue journal " + path + ": " +
+                          store::to_string(j.error()) +
+                          " (the messages in it stay there until it can be read)");
+  }
+  if (j->filed > 0 || j->finished > 0)
+    observer_.queue_note({"", "queue journal " + path + ": " + std::to_string(j->filed) +
+                                  " message(s) filed after a restart, " +
+                                  std::to_string(j->finished) + " finished before it"});
+  for (const auto& r : j->rescued)
+    observer_.queue_note({"",
+                          "warning: queue journal " + path + ": record " + r +
+                              " is not a queue item; kept in " + store_.directory() + "/corrupt/" +
+                              r + ".journal",
+                          true});
   return {};
 }
 

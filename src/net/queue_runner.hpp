@@ -143,6 +143,7 @@ class QueueRunner {
     std::int64_t plaintext_until = 0;  // TLS handshake failed: plaintext until then
   };
 
+  tl::expected<void, std::string> open_journal();
   void add(std::string name, queue::QueueEnvelope env);
   void report_inflight(const std::string& name, const std::string& envelope_text);
   void file(Item& item);  // onto the timeline at its next due time (parked later if far)
