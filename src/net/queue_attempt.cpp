@@ -273,22 +273,9 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
     if (!r) o.store_error = r.error();
     return o;
   };
-  Outcome o = co_await run_blocking(pool_, job);
-  if (!o.notice_error.empty()) {
-    // The notice could not be queued: the item keeps its old state and is tried again later
-    // (a deferral of the notice, not a loss).
-    observer_.queue_note(
-        {updated.id, "warning: cannot queue a notice: " + o.notice_error, true, "bounce"});
-    for (auto& r : item.env.recipients)
-      if (queue::is_queued(r.state)) r.next_attempt = t + cfg_.retry.retry_min.count();
-    done_with(item, false);
-    co_return;
-  }
-  if (o.store_error)
-    observer_.queue_note(
-        {updated.id,
-         std::string("warning: cannot update the queue file: ") + store::to_string(*o.store_error),
-         true});
+  // The per-recipient lines first, as Postfix's smtp logs status=sent on the peer's reply
+  // before qmgr updates the queue file: a crash while the state is written must not leave a
+  // delivery that happened without its line (the item it removed would never be tried again).
   const double in_queue = std::max<double>(
       0, static_cast<double>(t - updated.arrival) - setup_seconds - transmit_seconds);
   for (const auto& r : applied.recipients) {
@@ -308,6 +295,22 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
     e.reply = r.reply;
     observer_.delivery(e);
   }
+  Outcome o = co_await run_blocking(pool_, job);
+  if (!o.notice_error.empty()) {
+    // The notice could not be queued: the item keeps its old state and is tried again later
+    // (a deferral of the notice, not a loss).
+    observer_.queue_note(
+        {updated.id, "warning: cannot queue a notice: " + o.notice_error, true, "bounce"});
+    for (auto& r : item.env.recipients)
+      if (queue::is_queued(r.state)) r.next_attempt = t + cfg_.retry.retry_min.count();
+    done_with(item, false);
+    co_return;
+  }
+  if (o.store_error)
+    observer_.queue_note(
+        {updated.id,
+         std::string("warning: cannot update the queue file: ") + store::to_string(*o.store_error),
+         true});
   if (notice_kind) {
     observer_.queue_note({updated.id,
                           std::string(notice_text(*notice_kind)) + ": " + notice.queue_id, false,
