@@ -151,15 +151,32 @@ asio::awaitable<void> OutboundConnection::pump() {
   }
 }
 
-asio::awaitable<smtp::client::MessageResult> OutboundConnection::send(
-    const smtp::client::OutboundMessage& message, const std::string& content,
-    const std::function<void()>& before_data) {
+void OutboundConnection::begin_message(const smtp::client::OutboundMessage& message) {
   if (messages_ == 0)
     opening_ = session_->restart_transcript();
   else
     session_->restart_transcript();
   ++messages_;
   session_->send(message);
+}
+
+smtp::client::MessageResult OutboundConnection::result_of(
+    const smtp::client::OutboundMessage& message) {
+  auto r = session_->take_result();
+  if (r) return std::move(*r);
+  // The session ended without a result (cannot happen with a conforming session): every
+  // recipient is deferred, so nothing is lost.
+  smtp::client::MessageResult none;
+  for (std::size_t i = 0; i < message.recipients.size(); ++i)
+    none.recipients.push_back(
+        {i, smtp::client::Outcome::Deferred, "lost connection with " + target_.relay(), "4.4.2"});
+  return none;
+}
+
+asio::awaitable<smtp::client::MessageResult> OutboundConnection::send(
+    const smtp::client::OutboundMessage& message, const std::string& content,
+    const std::function<void()>& before_data) {
+  begin_message(message);
   co_await pump();
   if (session_->step() == Step::Content) {
     if (before_data) before_data();
@@ -167,15 +184,35 @@ asio::awaitable<smtp::client::MessageResult> OutboundConnection::send(
     session_->content_end();
     co_await pump();
   }
-  auto r = session_->take_result();
-  if (r) co_return std::move(*r);
-  // The session ended without a result (cannot happen with a conforming session): every
-  // recipient is deferred, so nothing is lost.
-  smtp::client::MessageResult none;
-  for (std::size_t i = 0; i < message.recipients.size(); ++i)
-    none.recipients.push_back(
-        {i, smtp::client::Outcome::Deferred, "lost connection with " + target_.relay(), "4.4.2"});
-  co_return none;
+  co_return result_of(message);
+}
+
+asio::awaitable<smtp::client::MessageResult> OutboundConnection::send(
+    const smtp::client::OutboundMessage& message, ContentSource& content,
+    const std::function<void()>& before_data) {
+  begin_message(message);
+  co_await pump();
+  if (session_->step() == Step::Content) {
+    if (before_data) before_data();
+    for (;;) {
+      std::optional<std::string> piece = co_await content.next();
+      if (!piece) {
+        // Before the end of data: the peer discards the message once the connection closes.
+        session_->closed("cannot read the queue file while sending to " + target_.relay());
+        transport_->close();
+        break;
+      }
+      if (piece->empty()) {
+        session_->content_end();
+        co_await pump();
+        break;
+      }
+      session_->content(*piece);
+      co_await pump();  // writes the piece (and reads BDAT replies); a failure ends the session
+      if (session_->step() != Step::Content) break;
+    }
+  }
+  co_return result_of(message);
 }
 
 bool OutboundConnection::usable() const {

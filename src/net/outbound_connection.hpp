@@ -53,6 +53,20 @@ class OutboundConnection {
   asio::awaitable<smtp::client::MessageResult> send(const smtp::client::OutboundMessage& message,
                                                     const std::string& content,
                                                     const std::function<void()>& before_data = {});
+  // The content of a large message, in pieces: next() gives the following piece, an empty one
+  // at the end, nothing when the rest cannot be read.
+  class ContentSource {
+   public:
+    virtual ~ContentSource() = default;
+    virtual asio::awaitable<std::optional<std::string>> next() = 0;
+  };
+  // The same, streamed: a piece at a time goes out (the peer's TCP window and the data-block
+  // timeout pace it), so a message never sits in memory whole. A piece that cannot be read
+  // abandons the transaction before its end of data (the connection is closed: RFC 5321
+  // §4.1.1.4, the server discards an unfinished message), and its recipients are deferred.
+  asio::awaitable<smtp::client::MessageResult> send(const smtp::client::OutboundMessage& message,
+                                                    ContentSource& content,
+                                                    const std::function<void()>& before_data = {});
   bool usable() const;
   // QUIT and close.
   asio::awaitable<void> quit();
@@ -80,6 +94,8 @@ class OutboundConnection {
   // Writes what the session has to say, reads, handshakes, until the session waits for the
   // caller (Ready, Content, Done).
   asio::awaitable<void> pump();
+  void begin_message(const smtp::client::OutboundMessage& message);
+  smtp::client::MessageResult result_of(const smtp::client::OutboundMessage& message);
 
   std::unique_ptr<Transport> transport_;
   OutboundTarget target_;

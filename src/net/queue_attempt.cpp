@@ -48,14 +48,57 @@ const char* notice_text(queue::DsnAction a) {
   }
 }
 
+// A message above this size is streamed from its queue file instead of read whole.
+constexpr std::uint64_t kStreamAbove = 1024 * 1024;
+constexpr std::size_t kStreamPiece = 256 * 1024;
+
+// Whether a queue file holds an octet >= 0x80 (read in pieces; on the pool).
+bool has_eight_bit(const store::MessageFile& f) {
+  for (std::uint64_t off = 0; off < f.size(); off += kStreamPiece) {
+    auto piece = f.read(off, kStreamPiece);
+    if (!piece) return false;  // the sending reads it again and reports the error
+    if (std::any_of(piece->begin(), piece->end(),
+                    [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))
+      return true;
+    if (piece->size() < kStreamPiece) break;
+  }
+  return false;
+}
+
+// A large message's queue file as the connection's content, a piece at a time from the pool.
+class FileContent final : public OutboundConnection::ContentSource {
+ public:
+  FileContent(asio::thread_pool& pool, const store::MessageFile& file) : pool_(pool), file_(file) {}
+  asio::awaitable<std::optional<std::string>> next() override {
+    if (offset_ >= file_.size()) co_return std::string();
+    auto read = [this] { return file_.read(offset_, kStreamPiece); };
+    auto piece = co_await run_blocking(pool_, read);
+    if (!piece || piece->empty()) co_return std::nullopt;  // an error, or the file shrank
+    offset_ += piece->size();
+    co_return std::move(*piece);
+  }
+
+ private:
+  asio::thread_pool& pool_;
+  const store::MessageFile& file_;
+  std::uint64_t offset_ = 0;
+};
+
 }  // namespace
 
 asio::awaitable<void> QueueRunner::transact(Item& item, const std::vector<std::size_t>& rcpts,
                                             OutboundConnection& conn, double setup_seconds) {
   const std::string name = item.name;
-  // The submitted copy for a first attempt; otherwise the queue file.
+  // The submitted copy for a first attempt; otherwise the queue file: read whole when small,
+  // streamed when large.
   std::shared_ptr<const std::string> content = item.content;
+  std::optional<store::MessageFile> large;
   if (!content) {
+    auto open = [this, &name] { return store_.open_large_message(name, kStreamAbove); };
+    auto opened = co_await run_blocking(pool_, open);
+    if (opened && *opened) large.emplace(std::move(**opened));
+  }
+  if (!content && !large) {
     auto read = [this, &name] { return store_.read_message(name); };
     auto file = co_await run_blocking(pool_, read);
     if (!file) {
@@ -71,14 +114,22 @@ asio::awaitable<void> QueueRunner::transact(Item& item, const std::vector<std::s
   smtp::client::OutboundMessage msg;
   msg.sender = item.env.sender;
   msg.params = item.env.params;
-  msg.params.size = content->size();
+  msg.params.size = large ? large->size() : content->size();
   for (auto i : rcpts)
     msg.recipients.push_back({item.env.recipients[i].mailbox, item.env.recipients[i].params});
   // RFC 6152 §3: 8-bit content for a server without 8BITMIME must be converted or returned.
   // Taube does not convert (yet): such mail fails with 5.6.3 rather than going out 8-bit.
-  if (!conn.session().extensions().eight_bit_mime() &&
-      std::any_of(content->begin(), content->end(),
-                  [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+  bool eight_bit = false;
+  if (!conn.session().extensions().eight_bit_mime()) {
+    if (large) {
+      auto scan = [&large] { return has_eight_bit(*large); };
+      eight_bit = co_await run_blocking(pool_, scan);
+    } else {
+      eight_bit = std::any_of(content->begin(), content->end(),
+                              [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+    }
+  }
+  if (eight_bit) {
     const std::string why =
         "554 5.6.3 " + conn.target().relay() +
         " does not accept 8-bit content (no 8BITMIME) and conversion is not supported";
@@ -99,7 +150,13 @@ asio::awaitable<void> QueueRunner::transact(Item& item, const std::vector<std::s
     ticket = store_.inflight().mark(mark);
   };
   const auto t0 = std::chrono::steady_clock::now();
-  smtp::client::MessageResult result = co_await conn.send(msg, *content, before_data);
+  smtp::client::MessageResult result;
+  if (large) {
+    FileContent source(pool_, *large);
+    result = co_await conn.send(msg, source, before_data);
+  } else {
+    result = co_await conn.send(msg, *content, before_data);
+  }
   const double transmit = seconds_since(t0);
   std::vector<std::string> unknown;  // sent, but the connection was lost before the reply
 

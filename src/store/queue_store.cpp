@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -226,6 +227,45 @@ tl::expected<std::string, StoreError> QueueStore::read_message(const std::string
     if (auto it = journalled_.find(name); it != journalled_.end()) return *it->second.content;
   }
   return read_all(fs_, message_path(name));
+}
+
+MessageFile::~MessageFile() {
+  if (fd_ >= 0) fs_->close(fd_);
+}
+
+tl::expected<std::string, StoreError> MessageFile::read(std::uint64_t offset, std::size_t n) const {
+  std::string out(n, '\0');
+  std::size_t got = 0;
+  while (got < n) {
+    const ssize_t r = fs_->pread(fd_, out.data() + got, n - got, static_cast<off_t>(offset + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return tl::unexpected(error_from_errno(errno));
+    if (r == 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  out.resize(got);
+  return out;
+}
+
+tl::expected<std::optional<MessageFile>, StoreError> QueueStore::open_large_message(
+    const std::string& name, std::uint64_t threshold) {
+  {
+    std::lock_guard lk(jmu_);
+    if (journalled_.contains(name)) return std::nullopt;
+  }
+  int fd = fs_.open(message_path(name), O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return tl::unexpected(error_from_errno(errno));
+  struct ::stat st {};
+  if (fs_.fstat(fd, &st) != 0) {
+    const int e = errno;
+    fs_.close(fd);
+    return tl::unexpected(error_from_errno(e));
+  }
+  if (static_cast<std::uint64_t>(st.st_size) <= threshold) {
+    fs_.close(fd);
+    return std::nullopt;
+  }
+  return MessageFile(fs_, fd, static_cast<std::uint64_t>(st.st_size));
 }
 
 tl::expected<void, StoreError> QueueStore::update(const std::string& name,

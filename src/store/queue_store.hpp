@@ -95,6 +95,25 @@ struct QueueScan {
   std::vector<std::string> incomplete;
 };
 
+// A queue message file opened for reading in pieces: a large message is streamed to the peer
+// rather than read whole (a few concurrent 50 MB messages must not cost their size in RAM each).
+class MessageFile {
+ public:
+  MessageFile(Fs& fs, int fd, std::uint64_t size) : fs_(&fs), fd_(fd), size_(size) {}
+  MessageFile(MessageFile&& o) noexcept : fs_(o.fs_), fd_(o.fd_), size_(o.size_) { o.fd_ = -1; }
+  MessageFile& operator=(MessageFile&&) = delete;
+  MessageFile(const MessageFile&) = delete;
+  ~MessageFile();
+  std::uint64_t size() const { return size_; }
+  // Up to `n` octets from `offset` (fewer only at the end of the file).
+  tl::expected<std::string, StoreError> read(std::uint64_t offset, std::size_t n) const;
+
+ private:
+  Fs* fs_;
+  int fd_;
+  std::uint64_t size_;
+};
+
 // What open_journal() found.
 struct JournalRecovery {
   std::size_t filed = 0;             // written out as queue files now
@@ -147,6 +166,10 @@ class QueueStore {
   tl::expected<queue::QueueEnvelope, std::string> load(const std::string& name);
   // The whole message file.
   tl::expected<std::string, StoreError> read_message(const std::string& name);
+  // The message file opened for streaming when it is larger than `threshold` octets; nothing
+  // when it is not (read_message() then), or when the item is in the journal (always small).
+  tl::expected<std::optional<MessageFile>, StoreError> open_large_message(const std::string& name,
+                                                                          std::uint64_t threshold);
   // Replaces the envelope durably (see the class comment).
   tl::expected<void, StoreError> update(const std::string& name, const queue::QueueEnvelope& env);
   // Removes a finished item: its message and transcript now, its envelope once a shared flush

@@ -142,6 +142,8 @@ class Durable(unittest.TestCase):
         self.peer_up()
         qid = o.submit(self.srv, ALICE, [BOB], o.message("q-fast"))
         self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "sent", qid), 10), self.diag())
+        # The line comes before the state is written (as Postfix's does); "removed" after it.
+        self.assertIsNotNone(self.srv.wait_log(re.escape(qid) + r": removed$", 5), self.diag())
         self.assertEqual(o.queue_files(self.srv, skip=("corrupt", "transcripts")), [])
         self.srv.kill9()
         self.srv.restart()
