@@ -37,11 +37,12 @@ OutboundConnection::~OutboundConnection() {
 asio::awaitable<std::unique_ptr<OutboundConnection>> OutboundConnection::open(
     asio::io_context& io, const OutboundTarget& target, const smtp::client::ClientConfig& config,
     const std::shared_ptr<asio::ssl::context>& tls, std::chrono::seconds connect_timeout,
-    std::string& error, std::optional<smtp::client::SessionFailure>& failure) {
+    std::string& error, std::optional<smtp::client::SessionFailure>& failure,
+    std::function<void()>* cut) {
   // RFC 5321 §4.5.3.2: the connection itself is bounded too (Postfix: smtp_connect_timeout 30s).
   asio::steady_timer timer(io);
   timer.expires_after(connect_timeout);
-  bool timed_out = false;
+  bool timed_out = false, cut_off = false;
   // Both sockets live as long as the timer's handler may run (one of them is used).
   asio::local::stream_protocol::socket usock(io);
   asio::ip::tcp::socket tsock(io);
@@ -53,6 +54,22 @@ asio::awaitable<std::unique_ptr<OutboundConnection>> OutboundConnection::open(
       tsock.close(ignored);
     }
   });
+  // The caller's handle to cut the opening short; reset on every way out of this frame.
+  struct CutReset {
+    std::function<void()>* cut;
+    ~CutReset() {
+      if (cut) *cut = nullptr;
+    }
+  } reset{cut};
+  if (cut) {
+    *cut = [&] {
+      cut_off = true;
+      timer.cancel();
+      asio::error_code ignored;
+      usock.close(ignored);
+      tsock.close(ignored);
+    };
+  }
   std::unique_ptr<Transport> transport;
   asio::error_code ec;
   if (!target.unix_path.empty()) {
@@ -71,10 +88,13 @@ asio::awaitable<std::unique_ptr<OutboundConnection>> OutboundConnection::open(
   timer.cancel();
   if (!transport) {
     error = "connect to " + target.relay() + ": " +
-            (timed_out ? std::string("Connection timed out") : ec.message());
+            (cut_off     ? std::string("cut off at shutdown")
+             : timed_out ? std::string("Connection timed out")
+                         : ec.message());
     co_return nullptr;
   }
   auto conn = std::make_unique<OutboundConnection>(std::move(transport), target, config, tls);
+  if (cut) *cut = [c = conn.get()] { c->abort(); };  // TLS, greeting, EHLO, AUTH
   if (config.tls_active) {
     std::string why;
     const auto deadline = Transport::Clock::now() + connect_timeout;

@@ -171,12 +171,17 @@ void QueueRunner::stop(std::chrono::milliseconds grace) {
   if (active_ == 0) return;
   grace_timer_.expires_after(grace);
   grace_timer_.async_wait([this](asio::error_code ec) {
-    if (ec || open_.empty()) return;
+    if (ec || (open_.empty() && opening_.empty())) return;
     observer_.queue_note({"",
                           "warning: grace period over: closing " + std::to_string(open_.size()) +
-                              " outbound connection(s)",
+                              " outbound connection(s) and " + std::to_string(opening_.size()) +
+                              " being opened",
                           true, "smtp"});
     for (auto* c : open_) c->abort();
+    // Copied: a cut makes its opening return, which takes itself out of opening_.
+    const std::vector<std::function<void()>*> cuts(opening_.begin(), opening_.end());
+    for (auto* c : cuts)
+      if (*c) (*c)();
   });
 }
 
@@ -575,15 +580,18 @@ asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
   } else {
     // RFC 5321 §5.1: try the addresses in order; Postfix stops after two SMTP sessions.
     int sessions = 0;
+    std::function<void()> cut;  // the shutdown grace's handle on the opening (opening_)
     for (const auto& target : resolved.targets) {
       if (stopping_) break;
       const bool plaintext = d.plaintext_until > now();
       auto config = client_config(d, plaintext);
       std::optional<smtp::client::SessionFailure> failure;
+      opening_.insert(&cut);
       conn = co_await OutboundConnection::open(io_, target, config, tls_, cfg_.connect_timeout,
-                                               error, failure);
+                                               error, failure, &cut);
+      opening_.erase(&cut);
       if (!conn && failure && failure->tls_failed && d.hop.tls == queue::TlsUse::Opportunistic &&
-          !plaintext) {
+          !plaintext && !stopping_) {
         // Opportunistic TLS that fails must not hold the mail (RFC 7435 §3): again in
         // plaintext, and remember the destination for a while.
         d.plaintext_until = now() + cfg_.tls_fallback_memory.count();
@@ -592,8 +600,10 @@ asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
                               true, "smtp"});
         auto plain = client_config(d, true);
         failure.reset();
+        opening_.insert(&cut);
         conn = co_await OutboundConnection::open(io_, target, plain, tls_, cfg_.connect_timeout,
-                                                 error, failure);
+                                                 error, failure, &cut);
+        opening_.erase(&cut);
       }
       if (conn) break;
       // A session refused before any transaction (5xx greeting, EHLO refused, AUTH refused

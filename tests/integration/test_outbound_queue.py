@@ -184,6 +184,30 @@ class Durable(unittest.TestCase):
         self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "sent", qid), 20), self.diag())
         self.assertEqual(o.wait_queue_clear(self.srv, b"q-grace"), [], self.diag())
 
+    def test_a_stop_cuts_connections_still_being_opened(self):
+        """SIGTERM while the peer has accepted the TCP connection but not yet greeted (it would
+        for a minute: the greeting timeout is 5 minutes): after shutdown_grace the opening is
+        cut, taube exits 0 at once, the message stays queued and goes out after the restart."""
+        self.srv.stop()
+        self.srv = o.start({o.REMOTE: f"smtp:[127.0.0.2]:{self.peer_port}"}, port=self.srv.port,
+                           extra={"server": {"shutdown_grace": 1}})
+        o.guard(self, self.srv)
+        self.peer = SmtpPeer(port=self.peer_port, delay={"GREETING": 60})
+        self.addCleanup(self.peer.stop)
+        qid = o.submit(self.srv, ALICE, [BOB], o.message("q-opening"))
+        self.assertTrue(self.peer.wait(lambda p: len(p.sessions()) >= 1, 10), self.diag())
+        t0 = time.monotonic()
+        self.assertEqual(self.srv.stop(check=False), 0, self.diag())
+        self.assertLess(time.monotonic() - t0, 8, "the stop waited for the greeting")
+        self.assertIsNotNone(self.srv.wait_log(r"grace period over: closing 0 outbound "
+                                               r"connection\(s\) and 1 being opened", 0),
+                             self.diag())
+        self.assertTrue(o.queue_holding(self.srv, b"q-opening"), "the message left the queue")
+        self.peer.delay = 0.0
+        self.srv.restart()
+        self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "sent", qid), 20), self.diag())
+        self.assertEqual(o.wait_queue_clear(self.srv, b"q-opening"), [], self.diag())
+
     def test_connection_lost_after_the_end_of_data_is_a_known_duplicate(self):
         """The peer closes the connection after the whole message instead of replying: it may
         have taken it, so Taube sends it again and says so at once."""
