@@ -295,8 +295,10 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
   auto job = [&]() -> Outcome {
     Outcome o;
     if (!reports.empty()) {
-      auto original = store_.read_message(name);
+      // One octet more than a DSN returns: a larger message is returned as its headers
+      // (queue/dsn.hpp), and a 50 MB bounce is not read into memory for that.
       queue::DsnRequest req;
+      auto original = store_.read_message(name, req.max_returned_content + 1);
       req.reporting_mta = hostname_;
       req.date = t;
       req.message_id = "<" + notice.queue_id + "@" + hostname_ + ">";

@@ -26,13 +26,14 @@ std::vector<std::string> list(const std::string& dir) {
   return names;
 }
 
-tl::expected<std::string, StoreError> read_all(Fs& fs, const std::string& path) {
+tl::expected<std::string, StoreError> read_all(Fs& fs, const std::string& path,
+                                               std::size_t limit = SIZE_MAX) {
   int fd = fs.open(path, O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) return tl::unexpected(error_from_errno(errno));
   std::string out;
   char buf[65536];
-  for (;;) {
-    ssize_t n = fs.read(fd, buf, sizeof buf);
+  while (out.size() < limit) {
+    ssize_t n = fs.read(fd, buf, std::min(sizeof buf, limit - out.size()));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int e = errno;
@@ -221,12 +222,14 @@ tl::expected<queue::QueueEnvelope, std::string> QueueStore::load(const std::stri
   return queue::decode_envelope(*text);
 }
 
-tl::expected<std::string, StoreError> QueueStore::read_message(const std::string& name) {
+tl::expected<std::string, StoreError> QueueStore::read_message(const std::string& name,
+                                                               std::size_t limit) {
   {
     std::lock_guard lk(jmu_);
-    if (auto it = journalled_.find(name); it != journalled_.end()) return *it->second.content;
+    if (auto it = journalled_.find(name); it != journalled_.end())
+      return it->second.content->substr(0, limit);
   }
-  return read_all(fs_, message_path(name));
+  return read_all(fs_, message_path(name), limit);
 }
 
 MessageFile::~MessageFile() {

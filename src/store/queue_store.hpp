@@ -164,8 +164,9 @@ class QueueStore {
   // The item's envelope, read again (after a scan, the runner keeps envelopes in memory; this
   // is for tools and tests).
   tl::expected<queue::QueueEnvelope, std::string> load(const std::string& name);
-  // The whole message file.
-  tl::expected<std::string, StoreError> read_message(const std::string& name);
+  // The message, whole or its first `limit` octets (a DSN returns at most so much).
+  tl::expected<std::string, StoreError> read_message(const std::string& name,
+                                                     std::size_t limit = SIZE_MAX);
   // The message file opened for streaming when it is larger than `threshold` octets; nothing
   // when it is not (read_message() then), or when the item is in the journal (always small).
   tl::expected<std::optional<MessageFile>, StoreError> open_large_message(const std::string& name,

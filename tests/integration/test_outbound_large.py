@@ -59,6 +59,32 @@ class LargeMessage(unittest.TestCase):
     def test_streamed_with_bdat(self):
         self.relay(("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "CHUNKING"), "large-bdat")
 
+    def test_a_large_bounce_returns_the_headers_only(self):
+        """RET=FULL for a 24 MiB message the peer refuses at the end of data (550): the DSN
+        returns its headers (text/rfc822-headers: over the 1 MiB a DSN returns), and building
+        it does not read the message into memory either."""
+        port = free_port("127.0.0.2")
+        peer = SmtpPeer(port=port, extensions=("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"),
+                        data=lambda t: "550 5.7.1 not this one")
+        self.addCleanup(peer.stop)
+        srv = o.start({o.REMOTE: f"smtp:[127.0.0.2]:{port}"}, port=h.free_port(),
+                      extra={"limits": {"max_message_size": 64 * MIB}})
+        o.guard(self, srv)
+        line = b"z" * 998 + b"\r\n"
+        body = o.message("large-bounce") + line * (SIZE // len(line))
+        base = kib(srv.proc.pid, "VmRSS")
+        qid = o.submit(srv, ALICE, [BOB], body, mail_params="RET=FULL")
+        self.assertIsNotNone(srv.wait_log(o.status_rx(BOB, "bounced", qid), 60),
+                             o.diag(srv, peer))
+        [dsn] = o.wait_dsns(srv, ALICE, 1, 20, "failed")
+        self.assertIsNotNone(dsn.original, dsn.raw[:2000])
+        self.assertEqual(dsn.original.get_content_type(), "text/rfc822-headers")
+        self.assertIn("large-bounce", dsn.original_text())
+        self.assertLess(len(dsn.raw), 64 * 1024)
+        grown = kib(srv.proc.pid, "VmHWM") - base
+        self.assertLess(grown, 12 * 1024, f"peak RSS grew by {grown} KiB")
+        self.assertEqual(srv.stop(), 0)
+
 
 if __name__ == "__main__":
     unittest.main()
