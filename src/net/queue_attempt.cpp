@@ -306,6 +306,9 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
                                       : r.decision.status;
     e.status = queue::to_string(r.status);
     e.reply = r.reply;
+    e.agent = queue::route_for(q.mailbox.domain, cfg_.routing).dialect == smtp::Dialect::Lmtp
+                  ? "lmtp"
+                  : "smtp";
     observer_.delivery(e);
   }
   if (notice_kind) {
