@@ -92,8 +92,7 @@ void LogObserver::refused(const events::Refused& e) {
           fmt::format("NOQUEUE: reject: CONNECT from {}: {}; {}", client_label(e.peer),
                       reply_line(e.reply), e.reason));
   } else {
-    write(LogTag::Smtpd, kWarn, f,
-          fmt::format("warning: {}: {}", client_label(e.peer), e.reason));
+    write(LogTag::Smtpd, kWarn, f, fmt::format("warning: {}: {}", client_label(e.peer), e.reason));
   }
 }
 
@@ -116,9 +115,14 @@ void LogObserver::rejected(const events::Rejected& e) {
   const auto verb = smtp::verb_name(e.verb);
   auto f = fields("reject");
   client_fields(f, e.peer);
-  f.str("stage", verb).num("code", static_cast<std::uint64_t>(e.reply.code)).str("dsn", e.reply.enhanced);
+  f.str("stage", verb)
+      .num("code", static_cast<std::uint64_t>(e.reply.code))
+      .str("dsn", e.reply.enhanced);
   f.str("reason", e.reply.text.substr(0, e.reply.text.find('\n')));
-  f.str("from", e.from).str("to", e.to).str("helo", e.helo).str("proto", e.esmtp ? "ESMTP" : "SMTP");
+  f.str("from", e.from)
+      .str("to", e.to)
+      .str("helo", e.helo)
+      .str("proto", e.esmtp ? "ESMTP" : "SMTP");
   if (policy) {
     // Postfix's smtpd_check reject line, field for field (pflogsumm's proc_smtpd_reject and
     // fail2ban's postfix.conf both parse it).
@@ -182,7 +186,9 @@ void LogObserver::transaction(const events::Transaction& e) {
   if (!e.accepted) {
     auto f = fields("reject");
     client_fields(f, e.peer);
-    f.str("queue_id", e.queue_id).str("stage", "DATA").num("code", static_cast<std::uint64_t>(e.reply.code));
+    f.str("queue_id", e.queue_id)
+        .str("stage", "DATA")
+        .num("code", static_cast<std::uint64_t>(e.reply.code));
     f.str("dsn", e.reply.enhanced).str("reason", e.reply.text.substr(0, e.reply.text.find('\n')));
     f.str("from", e.from).str("proto", e.protocol).str("helo", e.helo);
     write(LogTag::Smtpd, spdlog::level::err, f,
@@ -210,8 +216,8 @@ void LogObserver::transaction(const events::Transaction& e) {
     f.num("nrcpt", static_cast<std::uint64_t>(e.to.size())).str("client", client_label(e.peer));
     f.str("proto", e.protocol).str("helo", e.helo);
     write(LogTag::Qmgr, kInfo, f,
-          fmt::format("{}: from=<{}>, size={}, nrcpt={} (queue active)", e.queue_id, e.from,
-                      e.size, e.to.size()));
+          fmt::format("{}: from=<{}>, size={}, nrcpt={} (queue active)", e.queue_id, e.from, e.size,
+                      e.to.size()));
   }
   // Local recipients are durable in their Maildirs (or in the delivery journal on the way
   // there) once the 250 is given: delivered, as Postfix's local/virtual would log it. Relayed

@@ -33,8 +33,7 @@ class LogObserver final : public events::Observer {
   void queue_note(const events::QueueNote& e) override;
 
  private:
-  void write(LogTag t, spdlog::level::level_enum level, const LogFields& f,
-             std::string_view text) {
+  void write(LogTag t, spdlog::level::level_enum level, const LogFields& f, std::string_view text) {
     out_.write(t, level, f, text);
   }
   LogFields fields(std::string_view event) const { return LogFields(out_.json(), event); }

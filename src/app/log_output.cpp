@@ -19,7 +19,7 @@ namespace {
 
 // Null-terminated and static: syslog(3) keeps the ident pointer given to openlog().
 constexpr std::array<const char*, kLogTags> kTagNames = {
-    "taube/master", "taube/smtpd", "taube/smtp",  "taube/lmtp",
+    "taube/master", "taube/smtpd",  "taube/smtp",  "taube/lmtp",
     "taube/qmgr",   "taube/bounce", "taube/local", "taube/cleanup",
 };
 
@@ -196,10 +196,9 @@ class LogSink final : public spdlog::sinks::base_sink<std::mutex> {
     if (kind_ == Kind::Syslog) return std::string(text);
     // stderr: the look Taube always had (journald adds the time and "taube[pid]" itself).
     std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        msg.time.time_since_epoch())
-                        .count() %
-                    1000;
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count() %
+        1000;
     const auto level = spdlog::level::to_string_view(msg.level);
     return fmt::format("{}.{:03d} {} {}", stamp, ms, std::string_view(level.data(), level.size()),
                        text);
@@ -212,10 +211,9 @@ class LogSink final : public spdlog::sinks::base_sink<std::mutex> {
     ::gmtime_r(&t, &tm);
     char stamp[40];
     std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        msg.time.time_since_epoch())
-                        .count() %
-                    1000;
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count() %
+        1000;
     const auto level = spdlog::level::to_string_view(msg.level);
     const LogFields* f = current_fields;
     std::string line = fmt::format(
@@ -246,16 +244,16 @@ tl::expected<LogFormat, std::string> parse_log_format(std::string_view s) {
   return tl::unexpected(std::string("must be \"text\" or \"json\""));
 }
 
-tl::expected<std::unique_ptr<LogOutput>, std::string> LogOutput::open(
-    const LogConfig& cfg, const std::string& level) {
+tl::expected<std::unique_ptr<LogOutput>, std::string> LogOutput::open(const LogConfig& cfg,
+                                                                      const std::string& level) {
   std::unique_ptr<LogOutput> out(new LogOutput());
   out->json_ = cfg.format == LogFormat::Json;
   const auto kind = cfg.output == "stderr"   ? LogSink::Kind::Stderr
                     : cfg.output == "syslog" ? LogSink::Kind::Syslog
                                              : LogSink::Kind::File;
   try {
-    out->sink_ = std::make_shared<LogSink>(kind, kind == LogSink::Kind::File ? cfg.output : "",
-                                           out->json_);
+    out->sink_ =
+        std::make_shared<LogSink>(kind, kind == LogSink::Kind::File ? cfg.output : "", out->json_);
   } catch (const spdlog::spdlog_ex& e) {
     return tl::unexpected("log output " + cfg.output + ": " + e.what());
   }
@@ -272,8 +270,8 @@ tl::expected<std::unique_ptr<LogOutput>, std::string> LogOutput::open(
 
 LogOutput::~LogOutput() {
   // Lines after this (static destructors, a late error) go to stderr, not to a closed sink.
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-      "taube", std::make_shared<spdlog::sinks::stderr_sink_st>()));
+  spdlog::set_default_logger(
+      std::make_shared<spdlog::logger>("taube", std::make_shared<spdlog::sinks::stderr_sink_st>()));
 }
 
 void LogOutput::write(LogTag t, spdlog::level::level_enum level, const LogFields& fields,

@@ -40,7 +40,8 @@ struct LogConfig {
 // it). Values are JSON strings unless added as numbers.
 class LogFields {
  public:
-  explicit LogFields(bool enabled, std::string_view event = {}) : enabled_(enabled), event_(event) {}
+  explicit LogFields(bool enabled, std::string_view event = {})
+      : enabled_(enabled), event_(event) {}
   bool enabled() const { return enabled_; }
   std::string_view event() const { return event_; }
   LogFields& str(std::string_view key, std::string_view value);
@@ -66,7 +67,7 @@ class LogOutput {
   // Opens the output (a file is created if missing, appended to otherwise) and installs the
   // loggers, the Master one as spdlog's default.
   static tl::expected<std::unique_ptr<LogOutput>, std::string> open(const LogConfig& cfg,
-                                                                     const std::string& level);
+                                                                    const std::string& level);
   ~LogOutput();
 
   bool json() const { return json_; }

@@ -71,9 +71,9 @@ asio::awaitable<void> InboundConnection::greet() {
   bool early = false;
   if (pregreet.count() > 0) early = co_await transport_->readable_within(pregreet);
   if (early) {
-    ctx_.observer.refused({peer_, "client talked before the greeting",
-                           smtp::make_reply(smtp::ReplyId::PregreetViolation,
-                                            ctx_.config.session.hostname)});
+    ctx_.observer.refused(
+        {peer_, "client talked before the greeting",
+         smtp::make_reply(smtp::ReplyId::PregreetViolation, ctx_.config.session.hostname)});
     session_.reject_connection(smtp::ReplyId::PregreetViolation);
     co_return;
   }

@@ -136,8 +136,9 @@ TEST_F(LogOutputTest, JsonCarriesTheEventFields) {
   EXPECT_NE(reject.find(R"("event":"reject","client":"unknown[192.0.2.7]")"), std::string::npos)
       << reject;
   EXPECT_NE(reject.find(R"("tls":"TLSv1.3")"), std::string::npos) << reject;
-  EXPECT_NE(reject.find(R"("code":554,"dsn":"5.7.1","reason":"<x@y.test>: Relay access \"denied\"")"),
-            std::string::npos)
+  EXPECT_NE(
+      reject.find(R"("code":554,"dsn":"5.7.1","reason":"<x@y.test>: Relay access \"denied\"")"),
+      std::string::npos)
       << reject;
   EXPECT_NE(reject.find(R"("from":"a@b.test","to":"x@y.test")"), std::string::npos) << reject;
   EXPECT_EQ(reject.front(), '{');
@@ -184,8 +185,9 @@ TEST_F(LogConfigTest, Defaults) {
 }
 
 TEST_F(LogConfigTest, Read) {
-  auto c = load_config(write("[log]\noutput = \"/var/log/taube.log\"\nformat = \"json\"\n"
-                             "level = \"debug\"\n"));
+  auto c =
+      load_config(write("[log]\noutput = \"/var/log/taube.log\"\nformat = \"json\"\n"
+                        "level = \"debug\"\n"));
   ASSERT_TRUE(c) << c.error();
   EXPECT_EQ(c->log.output, "/var/log/taube.log");
   EXPECT_EQ(c->log.format, LogFormat::Json);
