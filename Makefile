@@ -32,7 +32,7 @@ test: test-deps build
 SANITIZER_OPT ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
   -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG"
 sanitize: test-deps
-	$(MAKE) test BUILD=build-asan CMAKE_FLAGS='-DTAUBE_SANITIZE=ON $(SANITIZER_OPT)' \
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS='-DTAUBE_SANITIZE=ON -DTAUBE_UNIT_TESTS_PER_BINARY=ON $(SANITIZER_OPT)' \
 	  CTEST_ARGS="$(SANITIZE_CTEST_ARGS)"
 # The power-cut tests (label crash) run in make test and make crash; under ASan they would only
 # repeat the same file-system checks several times slower.
