@@ -4,7 +4,8 @@
 #   scripts/install-deps.sh test    - also the real SMTP peers the integration tests drive
 set -euo pipefail
 build_pkgs=(g++ cmake make pkg-config libasio-dev libexpected-dev libssl-dev zlib1g-dev libtomlplusplus-dev
-            libcli11-dev libspdlog-dev libfmt-dev libc-ares-dev libunbound-dev libcrypt-dev libgtest-dev)
+            libcli11-dev libspdlog-dev libfmt-dev libc-ares-dev libunbound-dev libcrypt-dev libgtest-dev
+            libsystemd-dev)
 # swaks only Recommends Net::SSLeay, which --no-install-recommends skips; its --tls needs it.
 # libfuse3-dev + fuse3: crashfs, the power-cut file system of tests/crashfs (umount, fusermount3).
 # haproxy: a real PROXY protocol sender in front of Taube (test_proxy_protocol; never the system one).
