@@ -22,7 +22,10 @@ else()
   set(sysconf "${prefix}/etc")
 endif()
 set(src "${TAUBE_SOURCE_DIR}/etc")
-set(stage "${TAUBE_BINARY_DIR}/install-stage")
+# One staging directory per destination: installs from one build into two places may run at the
+# same time (the tests do).
+string(MD5 dest_hash "$ENV{DESTDIR}|${prefix}|${sysconf}")
+set(stage "${TAUBE_BINARY_DIR}/install-stage/${dest_hash}")
 file(MAKE_DIRECTORY "${stage}")
 
 # The unit in the tree is written for PREFIX=/usr/local and /etc (systemd-analyze verify checks
