@@ -32,7 +32,7 @@ test: test-deps build
 SANITIZER_OPT ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
   -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG"
 sanitize: test-deps
-	$(MAKE) test BUILD=build-asan CMAKE_FLAGS='-DTAUBE_SANITIZE=ON $(SANITIZER_OPT)' \
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS='-DTAUBE_SANITIZE=ON -DTAUBE_UNIT_TESTS_PER_BINARY=ON $(SANITIZER_OPT)' \
 	  CTEST_ARGS="$(SANITIZE_CTEST_ARGS)"
 # The power-cut tests (label crash) run in make test and make crash; under ASan they would only
 # repeat the same file-system checks several times slower.
@@ -43,8 +43,8 @@ SANITIZE_CTEST_ARGS ?= -LE crash
 # build-tsan/tsan-reports/ (a report must not kill the server mid-test and hide the others);
 # any report fails the target.
 TSAN_TESTS ?= test_smtp_source|test_crash_consistency|test_tls|test_auth|test_smtplib|test_reload|test_limits|test_disk_faults|test_journal|test_outbound_delivery|test_outbound_dsn|test_outbound_queue|test_queue_startup
-# And the store's unit tests that run the delivery journal's threads (group commit, publisher).
-TSAN_UNIT ?= DeliveryJournal*:JournaledDelivery*
+# And the store's unit tests that run the journals' threads (group commit, publishers).
+TSAN_UNIT ?= DeliveryJournal*:JournaledDelivery*:QueueJournal*:QueueStore*
 tsan: test-deps
 	cmake -S . -B build-tsan $(SANITIZER_OPT) -DTAUBE_SANITIZE_THREAD=ON >/dev/null
 	cmake --build build-tsan -j $(JOBS) --target taube unit_store

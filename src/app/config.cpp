@@ -165,6 +165,43 @@ tl::expected<void, std::string> read_aliases(TableReader& r, Config& c) {
   return {};
 }
 
+// spdlog::level::from_str() turns an unknown name into "off": a typo would silence the log.
+tl::expected<void, std::string> log_level(TableReader& r, std::string_view key, std::string& out) {
+  TRY(r.str(key, out));
+  static constexpr std::string_view kLevels[] = {"trace", "debug", "info",     "warning", "warn",
+                                                 "error", "err",   "critical", "off"};
+  for (const auto l : kLevels)
+    if (out == l) return {};
+  return tl::unexpected(r.where(r.get(key), key) +
+                        ": must be \"trace\", \"debug\", \"info\", \"warning\", \"error\", "
+                        "\"critical\" or \"off\"");
+}
+
+tl::expected<void, std::string> log_format(TableReader& r, std::string_view key, LogFormat& out) {
+  std::string text;
+  TRY(r.str(key, text));
+  if (!r.get(key)) return {};
+  auto f = parse_log_format(text);
+  if (!f) return tl::unexpected(r.where(r.get(key), key) + ": " + f.error());
+  out = *f;
+  return {};
+}
+
+// [log] output = "stderr" (default) | "syslog" | a file path; format = "text" | "json"; level.
+tl::expected<void, std::string> read_log(TableReader& r, Config& c) {
+  TRY(r.str("output", c.log.output));
+  if (c.log.output.empty())
+    return tl::unexpected(r.where(r.get("output"), "output") +
+                          ": must be \"stderr\", \"syslog\" or the path of a file");
+  // A relative path would follow the working directory (/ under systemd): say so at once.
+  if (c.log.output != "stderr" && c.log.output != "syslog" && c.log.output.front() != '/')
+    return tl::unexpected(r.where(r.get("output"), "output") + ": \"" + c.log.output +
+                          "\" is neither \"stderr\", \"syslog\" nor an absolute path");
+  TRY(log_format(r, "format", c.log.format));
+  TRY(log_level(r, "level", c.log_level));
+  return r.no_unknown_keys();
+}
+
 tl::expected<void, std::string> read_dns(TableReader& r, Config& c) {
   TRY(r.strings("servers", c.dns_servers));
   for (const auto& s : c.dns_servers)
@@ -247,7 +284,8 @@ tl::expected<Config, std::string> load_config(const std::string& path) {
   }
   TableReader top(root, "", path);
   TRY(top.str("hostname", c.server.session.hostname));
-  TRY(top.str("log_level", c.log_level));
+  TRY(log_level(top, "log_level", c.log_level));
+  TRY(log_format(top, "log_format", c.log.format));
   if (const auto* n = top.get("listener")) {
     if (!n->is_array_of_tables())
       return tl::unexpected(top.where(n, "listener") + ": expected [[listener]] tables");
@@ -314,6 +352,7 @@ tl::expected<Config, std::string> load_config(const std::string& path) {
   TRY(section("aliases", [&](TableReader& r) { return read_aliases(r, c); }));
   TRY(section("dns", [&](TableReader& r) { return read_dns(r, c); }));
   TRY(section("srs", [&](TableReader& r) { return read_srs(r, c); }));
+  TRY(section("log", [&](TableReader& r) { return read_log(r, c); }));
   TRY(top.no_unknown_keys());
   finish(c);
   return c;

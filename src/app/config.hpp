@@ -6,6 +6,7 @@
 
 #include <tl/expected.hpp>
 
+#include "app/log_output.hpp"
 #include "dns/route.hpp"
 #include "net/server.hpp"
 #include "policy/directory.hpp"
@@ -16,6 +17,8 @@ struct Config {
   net::ServerConfig server;
   policy::DirectoryConfig directory;
   std::string log_level = "info";
+  // [log] output and format (app/log_output.hpp, docs/logging.md); [log] level is log_level.
+  LogConfig log;
   // Make a self-signed certificate at server.tls's paths when they do not exist (the default;
   // a configured certificate turns it off).
   bool tls_self_signed = false;

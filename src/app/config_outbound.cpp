@@ -12,6 +12,9 @@ tl::expected<void, std::string> read_queue(TableReader& r, Config& c) {
   auto& o = c.server.outbound;
   TRY(r.str("path", o.queue_path));
   if (o.queue_path.empty()) return tl::unexpected(r.where(r.get("path"), "path") + ": empty");
+  std::uint64_t journal_mb = o.queue_journal_size >> 20;
+  TRY(r.integer("journal_size_mb", journal_mb, 0, 4096));
+  o.queue_journal_size = journal_mb << 20;
   // Durations in whole seconds. Small values are allowed (tests run with retry_min = 1 and
   // max_lifetime = 20); outbound_warnings() points out those below the RFC's advice.
   std::int64_t retry_min = o.retry.retry_min.count(), retry_max = o.retry.retry_max.count(),

@@ -30,11 +30,20 @@
 
 namespace {
 
-void setup_logging(const std::string& level) {
-  auto logger = spdlog::stderr_logger_st("taube");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(level));
+// SIGUSR1 reopens the log file, logrotate's habit (its postrotate script sends the signal
+// after renaming the file); harmless for stderr and syslog output, where it would otherwise
+// kill the server with the default action.
+void reopen_log_on_usr1(asio::signal_set& usr1, taube::app::LogOutput& out,
+                        const taube::net::Server& server) {
+  usr1.async_wait([&usr1, &out, &server](const asio::error_code& e, int) {
+    if (e || server.stopping()) return;
+    if (auto r = out.reopen(); !r)
+      spdlog::error("cannot reopen the log file {}, still writing to the old one: {}", out.file(),
+                    r.error());
+    else if (!out.file().empty())
+      spdlog::info("reopened the log file {}", out.file());
+    reopen_log_on_usr1(usr1, out, server);
+  });
 }
 
 std::string read_password(const char* prompt) {
@@ -127,7 +136,11 @@ int serve(const ServeOptions& o) {
   if (!o.mail_root.empty()) cfg.directory.mail_root = o.mail_root;
   if (!o.domains.empty()) cfg.directory.domains = o.domains;
   if (!o.hostname.empty()) cfg.server.session.hostname = o.hostname;
-  setup_logging(cfg.log_level);
+  auto log_output = app::LogOutput::open(cfg.log, cfg.log_level);
+  if (!log_output) {
+    std::cerr << "taube: " << log_output.error() << "\n";
+    return 2;
+  }
   auto dir = app::validate(cfg);
   if (!dir) {
     spdlog::critical("configuration: {}", dir.error());
@@ -158,7 +171,7 @@ int serve(const ServeOptions& o) {
   asio::io_context io(1);
   app::ServiceNotifier notify(io);
   net::Server server(io, cfg.server, std::move(*dir));
-  app::LogObserver log_lines;
+  app::LogObserver log_lines(**log_output);
   server.observe(log_lines);
   if (auto r = server.load_credentials(); !r) {
     spdlog::critical("{}", r.error());
@@ -194,12 +207,15 @@ int serve(const ServeOptions& o) {
     hup.async_wait(on_hup);
   };
   hup.async_wait(on_hup);
+  asio::signal_set usr1(io, SIGUSR1);
+  reopen_log_on_usr1(usr1, **log_output, server);
   signals.async_wait([&](const asio::error_code& e, int sig) {
     if (e) return;
     spdlog::info("received signal {}, stopping", sig);
     notify.stopping(fmt::format("stopping: {} connection(s) open", server.connections()));
     server.stop();
     hup.cancel();
+    usr1.cancel();
   });
   if (auto r = server.listen(); !r) {
     spdlog::critical("{}", r.error());

@@ -17,6 +17,9 @@ namespace taube::net {
 
 struct OutboundConfig {
   std::string queue_path = "./var/queue";
+  // The queue's journal (store/queue_store.hpp, the fast path); 0: none, every item is filed
+  // as files before its 250.
+  std::uint64_t queue_journal_size = std::uint64_t{64} << 20;
   queue::RetryPolicy retry;
   // At most this many outbound connections in all, and per destination (which starts at
   // initial_concurrency and grows with successes: queue::DestinationState).

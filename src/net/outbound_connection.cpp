@@ -37,11 +37,12 @@ OutboundConnection::~OutboundConnection() {
 asio::awaitable<std::unique_ptr<OutboundConnection>> OutboundConnection::open(
     asio::io_context& io, const OutboundTarget& target, const smtp::client::ClientConfig& config,
     const std::shared_ptr<asio::ssl::context>& tls, std::chrono::seconds connect_timeout,
-    std::string& error, std::optional<smtp::client::SessionFailure>& failure) {
+    std::string& error, std::optional<smtp::client::SessionFailure>& failure,
+    std::function<void()>* cut) {
   // RFC 5321 §4.5.3.2: the connection itself is bounded too (Postfix: smtp_connect_timeout 30s).
   asio::steady_timer timer(io);
   timer.expires_after(connect_timeout);
-  bool timed_out = false;
+  bool timed_out = false, cut_off = false;
   // Both sockets live as long as the timer's handler may run (one of them is used).
   asio::local::stream_protocol::socket usock(io);
   asio::ip::tcp::socket tsock(io);
@@ -53,6 +54,22 @@ asio::awaitable<std::unique_ptr<OutboundConnection>> OutboundConnection::open(
       tsock.close(ignored);
     }
   });
+  // The caller's handle to cut the opening short; reset on every way out of this frame.
+  struct CutReset {
+    std::function<void()>* cut;
+    ~CutReset() {
+      if (cut) *cut = nullptr;
+    }
+  } reset{cut};
+  if (cut) {
+    *cut = [&] {
+      cut_off = true;
+      timer.cancel();
+      asio::error_code ignored;
+      usock.close(ignored);
+      tsock.close(ignored);
+    };
+  }
   std::unique_ptr<Transport> transport;
   asio::error_code ec;
   if (!target.unix_path.empty()) {
@@ -71,10 +88,13 @@ asio::awaitable<std::unique_ptr<OutboundConnection>> OutboundConnection::open(
   timer.cancel();
   if (!transport) {
     error = "connect to " + target.relay() + ": " +
-            (timed_out ? std::string("Connection timed out") : ec.message());
+            (cut_off     ? std::string("cut off at shutdown")
+             : timed_out ? std::string("Connection timed out")
+                         : ec.message());
     co_return nullptr;
   }
   auto conn = std::make_unique<OutboundConnection>(std::move(transport), target, config, tls);
+  if (cut) *cut = [c = conn.get()] { c->abort(); };  // TLS, greeting, EHLO, AUTH
   if (config.tls_active) {
     std::string why;
     const auto deadline = Transport::Clock::now() + connect_timeout;
@@ -151,15 +171,32 @@ asio::awaitable<void> OutboundConnection::pump() {
   }
 }
 
-asio::awaitable<smtp::client::MessageResult> OutboundConnection::send(
-    const smtp::client::OutboundMessage& message, const std::string& content,
-    const std::function<void()>& before_data) {
+void OutboundConnection::begin_message(const smtp::client::OutboundMessage& message) {
   if (messages_ == 0)
     opening_ = session_->restart_transcript();
   else
     session_->restart_transcript();
   ++messages_;
   session_->send(message);
+}
+
+smtp::client::MessageResult OutboundConnection::result_of(
+    const smtp::client::OutboundMessage& message) {
+  auto r = session_->take_result();
+  if (r) return std::move(*r);
+  // The session ended without a result (cannot happen with a conforming session): every
+  // recipient is deferred, so nothing is lost.
+  smtp::client::MessageResult none;
+  for (std::size_t i = 0; i < message.recipients.size(); ++i)
+    none.recipients.push_back(
+        {i, smtp::client::Outcome::Deferred, "lost connection with " + target_.relay(), "4.4.2"});
+  return none;
+}
+
+asio::awaitable<smtp::client::MessageResult> OutboundConnection::send(
+    const smtp::client::OutboundMessage& message, const std::string& content,
+    const std::function<void()>& before_data) {
+  begin_message(message);
   co_await pump();
   if (session_->step() == Step::Content) {
     if (before_data) before_data();
@@ -167,15 +204,35 @@ asio::awaitable<smtp::client::MessageResult> OutboundConnection::send(
     session_->content_end();
     co_await pump();
   }
-  auto r = session_->take_result();
-  if (r) co_return std::move(*r);
-  // The session ended without a result (cannot happen with a conforming session): every
-  // recipient is deferred, so nothing is lost.
-  smtp::client::MessageResult none;
-  for (std::size_t i = 0; i < message.recipients.size(); ++i)
-    none.recipients.push_back(
-        {i, smtp::client::Outcome::Deferred, "lost connection with " + target_.relay(), "4.4.2"});
-  co_return none;
+  co_return result_of(message);
+}
+
+asio::awaitable<smtp::client::MessageResult> OutboundConnection::send(
+    const smtp::client::OutboundMessage& message, ContentSource& content,
+    const std::function<void()>& before_data) {
+  begin_message(message);
+  co_await pump();
+  if (session_->step() == Step::Content) {
+    if (before_data) before_data();
+    for (;;) {
+      std::optional<std::string> piece = co_await content.next();
+      if (!piece) {
+        // Before the end of data: the peer discards the message once the connection closes.
+        session_->closed("cannot read the queue file while sending to " + target_.relay());
+        transport_->close();
+        break;
+      }
+      if (piece->empty()) {
+        session_->content_end();
+        co_await pump();
+        break;
+      }
+      session_->content(*piece);
+      co_await pump();  // writes the piece (and reads BDAT replies); a failure ends the session
+      if (session_->step() != Step::Content) break;
+    }
+  }
+  co_return result_of(message);
 }
 
 bool OutboundConnection::usable() const {

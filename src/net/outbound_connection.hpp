@@ -38,11 +38,14 @@ class OutboundConnection {
  public:
   // Connects and sets the session up. On failure returns nullptr with `error` saying why
   // ("connect to host[ip]:port: Connection refused", or the session's failure reply) and
-  // `failure` holding the session's failure if it got that far.
+  // `failure` holding the session's failure if it got that far. While it runs, `*cut` (if
+  // given) closes what it has opened so far, so that it returns at once (the shutdown grace);
+  // it is reset before open() returns.
   static asio::awaitable<std::unique_ptr<OutboundConnection>> open(
       asio::io_context& io, const OutboundTarget& target, const smtp::client::ClientConfig& config,
       const std::shared_ptr<asio::ssl::context>& tls, std::chrono::seconds connect_timeout,
-      std::string& error, std::optional<smtp::client::SessionFailure>& failure);
+      std::string& error, std::optional<smtp::client::SessionFailure>& failure,
+      std::function<void()>* cut = nullptr);
 
   ~OutboundConnection();
 
@@ -52,6 +55,20 @@ class OutboundConnection {
   // (the queue's "end of data sent" mark, store/inflight_log.hpp).
   asio::awaitable<smtp::client::MessageResult> send(const smtp::client::OutboundMessage& message,
                                                     const std::string& content,
+                                                    const std::function<void()>& before_data = {});
+  // The content of a large message, in pieces: next() gives the following piece, an empty one
+  // at the end, nothing when the rest cannot be read.
+  class ContentSource {
+   public:
+    virtual ~ContentSource() = default;
+    virtual asio::awaitable<std::optional<std::string>> next() = 0;
+  };
+  // The same, streamed: a piece at a time goes out (the peer's TCP window and the data-block
+  // timeout pace it), so a message never sits in memory whole. A piece that cannot be read
+  // abandons the transaction before its end of data (the connection is closed: RFC 5321
+  // §4.1.1.4, the server discards an unfinished message), and its recipients are deferred.
+  asio::awaitable<smtp::client::MessageResult> send(const smtp::client::OutboundMessage& message,
+                                                    ContentSource& content,
                                                     const std::function<void()>& before_data = {});
   bool usable() const;
   // QUIT and close.
@@ -80,6 +97,8 @@ class OutboundConnection {
   // Writes what the session has to say, reads, handshakes, until the session waits for the
   // caller (Ready, Content, Done).
   asio::awaitable<void> pump();
+  void begin_message(const smtp::client::OutboundMessage& message);
+  smtp::client::MessageResult result_of(const smtp::client::OutboundMessage& message);
 
   std::unique_ptr<Transport> transport_;
   OutboundTarget target_;

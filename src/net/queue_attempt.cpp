@@ -48,14 +48,57 @@ const char* notice_text(queue::DsnAction a) {
   }
 }
 
+// A message above this size is streamed from its queue file instead of read whole.
+constexpr std::uint64_t kStreamAbove = 1024 * 1024;
+constexpr std::size_t kStreamPiece = 256 * 1024;
+
+// Whether a queue file holds an octet >= 0x80 (read in pieces; on the pool).
+bool has_eight_bit(const store::MessageFile& f) {
+  for (std::uint64_t off = 0; off < f.size(); off += kStreamPiece) {
+    auto piece = f.read(off, kStreamPiece);
+    if (!piece) return false;  // the sending reads it again and reports the error
+    if (std::any_of(piece->begin(), piece->end(),
+                    [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))
+      return true;
+    if (piece->size() < kStreamPiece) break;
+  }
+  return false;
+}
+
+// A large message's queue file as the connection's content, a piece at a time from the pool.
+class FileContent final : public OutboundConnection::ContentSource {
+ public:
+  FileContent(asio::thread_pool& pool, const store::MessageFile& file) : pool_(pool), file_(file) {}
+  asio::awaitable<std::optional<std::string>> next() override {
+    if (offset_ >= file_.size()) co_return std::string();
+    auto read = [this] { return file_.read(offset_, kStreamPiece); };
+    auto piece = co_await run_blocking(pool_, read);
+    if (!piece || piece->empty()) co_return std::nullopt;  // an error, or the file shrank
+    offset_ += piece->size();
+    co_return std::move(*piece);
+  }
+
+ private:
+  asio::thread_pool& pool_;
+  const store::MessageFile& file_;
+  std::uint64_t offset_ = 0;
+};
+
 }  // namespace
 
 asio::awaitable<void> QueueRunner::transact(Item& item, const std::vector<std::size_t>& rcpts,
                                             OutboundConnection& conn, double setup_seconds) {
   const std::string name = item.name;
-  // The submitted copy for a first attempt; otherwise the queue file.
+  // The submitted copy for a first attempt; otherwise the queue file: read whole when small,
+  // streamed when large.
   std::shared_ptr<const std::string> content = item.content;
+  std::optional<store::MessageFile> large;
   if (!content) {
+    auto open = [this, &name] { return store_.open_large_message(name, kStreamAbove); };
+    auto opened = co_await run_blocking(pool_, open);
+    if (opened && *opened) large.emplace(std::move(**opened));
+  }
+  if (!content && !large) {
     auto read = [this, &name] { return store_.read_message(name); };
     auto file = co_await run_blocking(pool_, read);
     if (!file) {
@@ -71,14 +114,22 @@ asio::awaitable<void> QueueRunner::transact(Item& item, const std::vector<std::s
   smtp::client::OutboundMessage msg;
   msg.sender = item.env.sender;
   msg.params = item.env.params;
-  msg.params.size = content->size();
+  msg.params.size = large ? large->size() : content->size();
   for (auto i : rcpts)
     msg.recipients.push_back({item.env.recipients[i].mailbox, item.env.recipients[i].params});
   // RFC 6152 §3: 8-bit content for a server without 8BITMIME must be converted or returned.
   // Taube does not convert (yet): such mail fails with 5.6.3 rather than going out 8-bit.
-  if (!conn.session().extensions().eight_bit_mime() &&
-      std::any_of(content->begin(), content->end(),
-                  [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+  bool eight_bit = false;
+  if (!conn.session().extensions().eight_bit_mime()) {
+    if (large) {
+      auto scan = [&large] { return has_eight_bit(*large); };
+      eight_bit = co_await run_blocking(pool_, scan);
+    } else {
+      eight_bit = std::any_of(content->begin(), content->end(),
+                              [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+    }
+  }
+  if (eight_bit) {
     const std::string why =
         "554 5.6.3 " + conn.target().relay() +
         " does not accept 8-bit content (no 8BITMIME) and conversion is not supported";
@@ -99,7 +150,13 @@ asio::awaitable<void> QueueRunner::transact(Item& item, const std::vector<std::s
     ticket = store_.inflight().mark(mark);
   };
   const auto t0 = std::chrono::steady_clock::now();
-  smtp::client::MessageResult result = co_await conn.send(msg, *content, before_data);
+  smtp::client::MessageResult result;
+  if (large) {
+    FileContent source(pool_, *large);
+    result = co_await conn.send(msg, source, before_data);
+  } else {
+    result = co_await conn.send(msg, *content, before_data);
+  }
   const double transmit = seconds_since(t0);
   std::vector<std::string> unknown;  // sent, but the connection was lost before the reply
 
@@ -238,8 +295,10 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
   auto job = [&]() -> Outcome {
     Outcome o;
     if (!reports.empty()) {
-      auto original = store_.read_message(name);
+      // One octet more than a DSN returns: a larger message is returned as its headers
+      // (queue/dsn.hpp), and a 50 MB bounce is not read into memory for that.
       queue::DsnRequest req;
+      auto original = store_.read_message(name, req.max_returned_content + 1);
       req.reporting_mta = hostname_;
       req.date = t;
       req.message_id = "<" + notice.queue_id + "@" + hostname_ + ">";
@@ -273,22 +332,9 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
     if (!r) o.store_error = r.error();
     return o;
   };
-  Outcome o = co_await run_blocking(pool_, job);
-  if (!o.notice_error.empty()) {
-    // The notice could not be queued: the item keeps its old state and is tried again later
-    // (a deferral of the notice, not a loss).
-    observer_.queue_note(
-        {updated.id, "warning: cannot queue a notice: " + o.notice_error, true, "bounce"});
-    for (auto& r : item.env.recipients)
-      if (queue::is_queued(r.state)) r.next_attempt = t + cfg_.retry.retry_min.count();
-    done_with(item, false);
-    co_return;
-  }
-  if (o.store_error)
-    observer_.queue_note(
-        {updated.id,
-         std::string("warning: cannot update the queue file: ") + store::to_string(*o.store_error),
-         true});
+  // The per-recipient lines first, as Postfix's smtp logs status=sent on the peer's reply
+  // before qmgr updates the queue file: a crash while the state is written must not leave a
+  // delivery that happened without its line (the item it removed would never be tried again).
   const double in_queue = std::max<double>(
       0, static_cast<double>(t - updated.arrival) - setup_seconds - transmit_seconds);
   for (const auto& r : applied.recipients) {
@@ -306,8 +352,27 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
                                       : r.decision.status;
     e.status = queue::to_string(r.status);
     e.reply = r.reply;
+    e.agent = queue::route_for(q.mailbox.domain, cfg_.routing).dialect == smtp::Dialect::Lmtp
+                  ? "lmtp"
+                  : "smtp";
     observer_.delivery(e);
   }
+  Outcome o = co_await run_blocking(pool_, job);
+  if (!o.notice_error.empty()) {
+    // The notice could not be queued: the item keeps its old state and is tried again later
+    // (a deferral of the notice, not a loss).
+    observer_.queue_note(
+        {updated.id, "warning: cannot queue a notice: " + o.notice_error, true, "bounce"});
+    for (auto& r : item.env.recipients)
+      if (queue::is_queued(r.state)) r.next_attempt = t + cfg_.retry.retry_min.count();
+    done_with(item, false);
+    co_return;
+  }
+  if (o.store_error)
+    observer_.queue_note(
+        {updated.id,
+         std::string("warning: cannot update the queue file: ") + store::to_string(*o.store_error),
+         true});
   if (notice_kind) {
     observer_.queue_note({updated.id,
                           std::string(notice_text(*notice_kind)) + ": " + notice.queue_id, false,

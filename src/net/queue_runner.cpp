@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <string_view>
 
 #include <asio/co_spawn.hpp>
@@ -66,6 +67,7 @@ double QueueRunner::random01() {
 
 tl::expected<void, std::string> QueueRunner::open() {
   load_started_ = std::chrono::steady_clock::now();
+  if (auto j = open_journal(); !j) return j;
   auto survey = store_.survey();
   if (!survey)
     return tl::unexpected("cannot read the queue " + store_.directory() + ": " +
@@ -81,6 +83,44 @@ tl::expected<void, std::string> QueueRunner::open() {
   to_load_ = std::move(survey->names);
   // Before any attempt of this run writes a mark of its own.
   for (auto& m : store_.inflight().recover()) inflight_marks_[m.name].push_back(std::move(m));
+  return {};
+}
+
+// The queue's journal (QueueStore's fast path), before the survey: what a crash left in it is
+// written out as queue files first, so the survey finds those items like any other.
+tl::expected<void, std::string> QueueRunner::open_journal() {
+  if (cfg_.queue_journal_size == 0) return {};
+  const std::string path = store_.directory() + "/journal";
+  std::error_code ec;
+  const bool existed = std::filesystem::exists(path, ec);
+  store_.set_logger([this](const std::string& w) {
+    asio::post(io_, [this, w] { observer_.queue_note({"", "warning: " + w, true}); });
+  });
+  auto j = store_.open_journal(cfg_.queue_journal_size);
+  if (!j) {
+    // Without a journal every item is filed as files before its 250: slower, just as safe. One
+    // that holds items must be read, though: not starting keeps them.
+    if (!existed) {
+      observer_.queue_note({"",
+                            "warning: cannot create the queue journal " + path + ": " +
+                                store::to_string(j.error()) + "; queuing without it",
+                            true});
+      return {};
+    }
+    return tl::unexpected("cannot read the queue journal " + path + ": " +
+                          store::to_string(j.error()) +
+                          " (the messages in it stay there until it can be read)");
+  }
+  if (j->filed > 0 || j->finished > 0)
+    observer_.queue_note({"", "queue journal " + path + ": " + std::to_string(j->filed) +
+                                  " message(s) filed after a restart, " +
+                                  std::to_string(j->finished) + " finished before it"});
+  for (const auto& r : j->rescued)
+    observer_.queue_note({"",
+                          "warning: queue journal " + path + ": record " + r +
+                              " is not a queue item; kept in " + store_.directory() + "/corrupt/" +
+                              r + ".journal",
+                          true});
   return {};
 }
 
@@ -131,12 +171,17 @@ void QueueRunner::stop(std::chrono::milliseconds grace) {
   if (active_ == 0) return;
   grace_timer_.expires_after(grace);
   grace_timer_.async_wait([this](asio::error_code ec) {
-    if (ec || open_.empty()) return;
+    if (ec || (open_.empty() && opening_.empty())) return;
     observer_.queue_note({"",
                           "warning: grace period over: closing " + std::to_string(open_.size()) +
-                              " outbound connection(s)",
+                              " outbound connection(s) and " + std::to_string(opening_.size()) +
+                              " being opened",
                           true, "smtp"});
     for (auto* c : open_) c->abort();
+    // Copied: a cut makes its opening return, which takes itself out of opening_.
+    const std::vector<std::function<void()>*> cuts(opening_.begin(), opening_.end());
+    for (auto* c : cuts)
+      if (*c) (*c)();
   });
 }
 
@@ -535,15 +580,18 @@ asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
   } else {
     // RFC 5321 §5.1: try the addresses in order; Postfix stops after two SMTP sessions.
     int sessions = 0;
+    std::function<void()> cut;  // the shutdown grace's handle on the opening (opening_)
     for (const auto& target : resolved.targets) {
       if (stopping_) break;
       const bool plaintext = d.plaintext_until > now();
       auto config = client_config(d, plaintext);
       std::optional<smtp::client::SessionFailure> failure;
+      opening_.insert(&cut);
       conn = co_await OutboundConnection::open(io_, target, config, tls_, cfg_.connect_timeout,
-                                               error, failure);
+                                               error, failure, &cut);
+      opening_.erase(&cut);
       if (!conn && failure && failure->tls_failed && d.hop.tls == queue::TlsUse::Opportunistic &&
-          !plaintext) {
+          !plaintext && !stopping_) {
         // Opportunistic TLS that fails must not hold the mail (RFC 7435 §3): again in
         // plaintext, and remember the destination for a while.
         d.plaintext_until = now() + cfg_.tls_fallback_memory.count();
@@ -552,8 +600,10 @@ asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
                               true, "smtp"});
         auto plain = client_config(d, true);
         failure.reset();
+        opening_.insert(&cut);
         conn = co_await OutboundConnection::open(io_, target, plain, tls_, cfg_.connect_timeout,
-                                                 error, failure);
+                                                 error, failure, &cut);
+        opening_.erase(&cut);
       }
       if (conn) break;
       // A session refused before any transaction (5xx greeting, EHLO refused, AUTH refused

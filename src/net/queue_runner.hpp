@@ -143,6 +143,7 @@ class QueueRunner {
     std::int64_t plaintext_until = 0;  // TLS handshake failed: plaintext until then
   };
 
+  tl::expected<void, std::string> open_journal();
   void add(std::string name, queue::QueueEnvelope env);
   void report_inflight(const std::string& name, const std::string& envelope_text);
   void file(Item& item);  // onto the timeline at its next due time (parked later if far)
@@ -221,6 +222,8 @@ class QueueRunner {
   asio::steady_timer tidy_timer_;
   asio::steady_timer grace_timer_;
   std::unordered_set<OutboundConnection*> open_;  // connections carrying messages
+  // Connections being opened (connect, TLS, greeting, EHLO): each one's cut handle.
+  std::unordered_set<std::function<void()>*> opening_;
   bool tidy_armed_ = false;
   std::uint32_t active_ = 0;
   std::size_t content_bytes_ = 0;  // held by Item::content

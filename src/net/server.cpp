@@ -65,7 +65,9 @@ Server::Server(asio::io_context& io, ServerConfig config, policy::Directory dire
 
 Server::~Server() {
   pool_.join();
-  // Envelopes of the last removals (QueueStore::remove): nothing else runs now.
+  // Nothing else runs now: the items still only in the queue's journal are written out as
+  // files, and the envelopes of the last removals go (QueueStore::remove).
+  queue_store_.close_journal();
   queue_store_.tidy(true);
 }
 

@@ -450,6 +450,11 @@ void DeliveryJournal::release(std::uint64_t seq) {
   live_.erase(it);
 }
 
+std::uint64_t DeliveryJournal::durable_tail_seq() const {
+  std::lock_guard lk(mu_);
+  return disk_tail_seq_;
+}
+
 std::size_t DeliveryJournal::unreleased() const {
   std::lock_guard lk(mu_);
   return live_.size();

@@ -39,9 +39,11 @@ namespace taube::store {
 // queue) can share the journal's group commit; a reader that meets a kind it does not know
 // keeps the record (rescue) rather than guessing.
 struct JournalDestination {
-  enum class Kind : std::uint8_t { Maildir = 1 };
+  // Queue: an outbound queue item (QueueStore's journal, a journal file of its own); the
+  // record's unique is the item's name and `target` its encoded queue envelope.
+  enum class Kind : std::uint8_t { Maildir = 1, Queue = 2 };
   Kind kind = Kind::Maildir;
-  std::string target;  // Maildir: the Maildir directory
+  std::string target;  // Maildir: the Maildir directory; Queue: the envelope (< 64 KiB)
   friend bool operator==(const JournalDestination&, const JournalDestination&) = default;
 };
 
@@ -52,7 +54,7 @@ struct JournalRecord {
   std::string content;  // the file's bytes
   // The Maildir directories among the destinations.
   std::vector<std::string> maildirs() const;
-  // True when every destination is of a kind this version delivers.
+  // True when every destination is a Maildir (what JournaledDelivery delivers).
   bool all_known() const;
 };
 
@@ -107,6 +109,10 @@ class DeliveryJournal {
 
   // Reads back an unreleased record (to deliver it again after a failed attempt).
   tl::expected<JournalRecord, StoreError> read(std::uint64_t seq);
+
+  // Records from this sequence number on are read back after a crash (the durable header's
+  // tail): a released record below it can never come back.
+  std::uint64_t durable_tail_seq() const;
 
   std::size_t max_record() const { return static_cast<std::size_t>((size_ - kDataStart) / 4); }
   std::uint64_t size() const { return size_; }

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,13 +26,14 @@ std::vector<std::string> list(const std::string& dir) {
   return names;
 }
 
-tl::expected<std::string, StoreError> read_all(Fs& fs, const std::string& path) {
+tl::expected<std::string, StoreError> read_all(Fs& fs, const std::string& path,
+                                               std::size_t limit = SIZE_MAX) {
   int fd = fs.open(path, O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) return tl::unexpected(error_from_errno(errno));
   std::string out;
   char buf[65536];
-  for (;;) {
-    ssize_t n = fs.read(fd, buf, sizeof buf);
+  while (out.size() < limit) {
+    ssize_t n = fs.read(fd, buf, std::min(sizeof buf, limit - out.size()));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int e = errno;
@@ -56,12 +58,20 @@ QueueStore::QueueStore(std::string dir, Fs& fs)
       sync_(fs, dir_),
       inflight_(dir_, fs) {}
 
+QueueStore::~QueueStore() {
+  close_journal();
+}
+
 tl::expected<void, StoreError> QueueStore::file(MaildirStore::Message& msg,
                                                 std::string_view envelope) {
   tl::expected<void, StoreError> dirs;
   std::call_once(ensured_, [&] { dirs = ensure(); });
   if (!dirs) return dirs;
-  const std::string& name = msg.unique_name();
+  return link_item(msg.file(), msg.unique_name(), envelope);
+}
+
+tl::expected<void, StoreError> QueueStore::link_item(DurableFile& msg, const std::string& name,
+                                                     std::string_view envelope) {
   auto env = DurableFile::create_anonymous(fs_, dir_ + "/tmp", dir_ + "/tmp/" + name + ".env");
   if (!env) return tl::unexpected(env.error());
   if (auto w = env->write(envelope); !w) return w;
@@ -71,7 +81,7 @@ tl::expected<void, StoreError> QueueStore::file(MaildirStore::Message& msg,
   //    its envelope.
   auto env_name = env->link_durable({envelope_path(name)});
   if (!env_name) return tl::unexpected(env_name.error());
-  auto msg_name = msg.file().link_durable({message_path(name)});
+  auto msg_name = msg.link_durable({message_path(name)});
   if (!msg_name) {
     fs_.unlink(envelope_path(name));
     return tl::unexpected(msg_name.error());
@@ -202,17 +212,82 @@ tl::expected<void, StoreError> QueueStore::move_corrupt(const std::string& name)
 }
 
 tl::expected<queue::QueueEnvelope, std::string> QueueStore::load(const std::string& name) {
+  {
+    std::lock_guard lk(jmu_);
+    if (auto it = journalled_.find(name); it != journalled_.end())
+      return queue::decode_envelope(it->second.envelope);
+  }
   auto text = read_all(fs_, envelope_path(name));
   if (!text) return tl::unexpected(std::string("cannot read ") + envelope_path(name));
   return queue::decode_envelope(*text);
 }
 
-tl::expected<std::string, StoreError> QueueStore::read_message(const std::string& name) {
-  return read_all(fs_, message_path(name));
+tl::expected<std::string, StoreError> QueueStore::read_message(const std::string& name,
+                                                               std::size_t limit) {
+  {
+    std::lock_guard lk(jmu_);
+    if (auto it = journalled_.find(name); it != journalled_.end())
+      return it->second.content->substr(0, limit);
+  }
+  return read_all(fs_, message_path(name), limit);
+}
+
+MessageFile::~MessageFile() {
+  if (fd_ >= 0) fs_->close(fd_);
+}
+
+tl::expected<std::string, StoreError> MessageFile::read(std::uint64_t offset, std::size_t n) const {
+  std::string out(n, '\0');
+  std::size_t got = 0;
+  while (got < n) {
+    const ssize_t r = fs_->pread(fd_, out.data() + got, n - got, static_cast<off_t>(offset + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return tl::unexpected(error_from_errno(errno));
+    if (r == 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  out.resize(got);
+  return out;
+}
+
+tl::expected<std::optional<MessageFile>, StoreError> QueueStore::open_large_message(
+    const std::string& name, std::uint64_t threshold) {
+  {
+    std::lock_guard lk(jmu_);
+    if (journalled_.contains(name)) return std::nullopt;
+  }
+  int fd = fs_.open(message_path(name), O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return tl::unexpected(error_from_errno(errno));
+  struct ::stat st {};
+  if (fs_.fstat(fd, &st) != 0) {
+    const int e = errno;
+    fs_.close(fd);
+    return tl::unexpected(error_from_errno(e));
+  }
+  if (static_cast<std::uint64_t>(st.st_size) <= threshold) {
+    fs_.close(fd);
+    return std::nullopt;
+  }
+  return MessageFile(fs_, fd, static_cast<std::uint64_t>(st.st_size));
 }
 
 tl::expected<void, StoreError> QueueStore::update(const std::string& name,
                                                   const queue::QueueEnvelope& env) {
+  // Still in the journal only: written out now, with its new state (then the record goes).
+  if (auto j = claim(name)) {
+    std::vector<Outgoing> one(1);
+    one[0].name = name;
+    one[0].item = std::move(*j);
+    one[0].item.envelope = queue::encode_envelope(env);
+    write_out(one);
+    if (one[0].linked) return {};
+    // Not written: it stays in the journal with its new state, for the publisher's retry.
+    std::lock_guard lk(jmu_);
+    journalled_bytes_ += one[0].item.content->size();
+    jorder_.push_back(name);
+    journalled_.emplace(name, std::move(one[0].item));
+    return tl::unexpected(StoreError::Io);
+  }
   const std::string tmp = dir_ + "/tmp/" + name + ".env";
   fs_.unlink(tmp);  // a previous update of this item that failed half-way
   auto f = DurableFile::create(fs_, tmp);
@@ -236,6 +311,12 @@ tl::expected<void, StoreError> QueueStore::update(const std::string& name,
 }
 
 tl::expected<void, StoreError> QueueStore::remove(const std::string& name) {
+  // Still in the journal only: nothing on disk but its record, which is released.
+  if (auto j = claim(name)) {
+    fs_.unlink(transcript_path(name));
+    finished({{j->seq, name}});
+    return {};
+  }
   fs_.unlink(transcript_path(name));
   if (fs_.unlink(message_path(name)) != 0 && errno != ENOENT)
     return tl::unexpected(error_from_errno(errno));
@@ -252,6 +333,7 @@ tl::expected<void, StoreError> QueueStore::remove(const std::string& name) {
 }
 
 std::size_t QueueStore::tidy(bool flush) {
+  if (flush) persist_journal();
   {
     std::lock_guard lk(removed_mu_);
     if (removed_.empty()) return 0;

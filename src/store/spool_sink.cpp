@@ -43,52 +43,82 @@ std::string without_return_path(std::string_view prefix) {
   return end == std::string_view::npos ? std::string() : std::string(prefix.substr(end + 1));
 }
 
-// The spool's writer: a MaildirWriter into the spool, and the runner told of the durable item.
-// A copy of a small message's content goes with it (see RelaySpoolSink::Queued).
+// The spool's writer. A message of at most kKeepContent octets stays in memory to the end of
+// data and is then filed through the queue's journal (QueueStore::file_journalled: no file is
+// written); a larger one, or one the journal does not take, goes through a MaildirWriter into
+// the queue's tmp/ and QueueStore::file. Either way the runner is told of the durable item, with
+// the content of a small one (see RelaySpoolSink::Queued).
 class QueueWriter final : public MessageWriter {
  public:
-  QueueWriter(std::unique_ptr<MaildirWriter> inner, std::shared_ptr<std::string> name,
-              queue::QueueEnvelope env, const RelaySpoolSink::Queued& queued)
-      : inner_(std::move(inner)), name_(std::move(name)), env_(std::move(env)), queued_(queued) {}
+  QueueWriter(MaildirStore& store, QueueStore& queue, std::unique_ptr<MaildirWriter> inner,
+              std::shared_ptr<std::string> name, queue::QueueEnvelope env, std::string envelope,
+              const RelaySpoolSink::Queued& queued)
+      : store_(store),
+        queue_(queue),
+        inner_(std::move(inner)),
+        name_(std::move(name)),
+        env_(std::move(env)),
+        envelope_(std::move(envelope)),
+        queued_(queued) {}
   void flush() override {
-    keep(buffer_);
+    if (!spilled_ && held_.size() + buffer_.size() <= RelaySpoolSink::kKeepContent) {
+      held_.append(buffer_);
+      buffer_.clear();
+      return;
+    }
+    spill();
     inner_->append(buffer_);
     buffer_.clear();
     inner_->flush();
   }
   CommitOutcome commit(std::string_view prefix) override {
-    keep(buffer_);
+    const std::string stored_prefix = without_return_path(prefix);
+    if (!spilled_ && held_.size() + buffer_.size() <= RelaySpoolSink::kKeepContent) {
+      std::string all;
+      all.reserve(stored_prefix.size() + held_.size() + buffer_.size());
+      all.append(stored_prefix).append(held_).append(buffer_);
+      buffer_.clear();
+      std::string().swap(held_);
+      auto content = std::make_shared<const std::string>(std::move(all));
+      const std::string name = store_.unique_name();
+      if (queue_.file_journalled(name, envelope_, content)) {
+        inner_->abort();  // never started: nothing to remove
+        if (queued_) queued_(name, env_, std::move(content));
+        return {};
+      }
+      // The journal did not take it: the file way, with the content kept for the runner.
+      inner_->append(std::string_view(*content).substr(stored_prefix.size()));
+      auto out = inner_->commit(stored_prefix);
+      if (out.ok() && queued_) queued_(*name_, env_, std::move(content));
+      return out;
+    }
+    spill();
     inner_->append(buffer_);
     buffer_.clear();
-    const std::string stored_prefix = without_return_path(prefix);
     auto out = inner_->commit(stored_prefix);
-    if (out.ok() && queued_) {
-      std::shared_ptr<const std::string> content;
-      if (keeping_ && stored_prefix.size() + copy_.size() <= RelaySpoolSink::kKeepContent)
-        content = std::make_shared<const std::string>(stored_prefix + copy_);
-      queued_(*name_, env_, std::move(content));
-    }
+    if (out.ok() && queued_) queued_(*name_, env_, nullptr);
     return out;
   }
   void abort() override { inner_->abort(); }
 
  private:
-  void keep(std::string_view data) {
-    if (!keeping_) return;
-    if (copy_.size() + data.size() > RelaySpoolSink::kKeepContent) {
-      keeping_ = false;
-      std::string().swap(copy_);
-      return;
-    }
-    copy_.append(data);
+  // From here on the message streams into the inner writer (a queue file).
+  void spill() {
+    if (spilled_) return;
+    spilled_ = true;
+    inner_->append(held_);
+    std::string().swap(held_);
   }
 
+  MaildirStore& store_;
+  QueueStore& queue_;
   std::unique_ptr<MaildirWriter> inner_;
-  std::shared_ptr<std::string> name_;
+  std::shared_ptr<std::string> name_;  // the queue file's name, once filed the file way
   queue::QueueEnvelope env_;
+  std::string envelope_;  // encoded
   const RelaySpoolSink::Queued& queued_;
-  std::string copy_;
-  bool keeping_ = true;
+  std::string held_;  // the content so far, while it is small
+  bool spilled_ = false;
 };
 
 }  // namespace
@@ -96,8 +126,9 @@ class QueueWriter final : public MessageWriter {
 std::unique_ptr<MessageWriter> RelaySpoolSink::begin(const MessageInfo& info,
                                                      std::string provisional_prefix) {
   queue::QueueEnvelope qenv = queue_envelope_for(info);
+  std::string envelope = queue::encode_envelope(qenv);
   auto name = std::make_shared<std::string>();
-  auto publish = [this, envelope = queue::encode_envelope(qenv),
+  auto publish = [this, envelope,
                   name](MaildirStore::Message& msg) -> tl::expected<void, StoreError> {
     *name = msg.unique_name();
     return queue_.file(msg, envelope);
@@ -105,7 +136,8 @@ std::unique_ptr<MessageWriter> RelaySpoolSink::begin(const MessageInfo& info,
   auto inner =
       std::make_unique<MaildirWriter>(store_, std::vector<std::string>{directory()}, nullptr,
                                       without_return_path(provisional_prefix), std::move(publish));
-  return std::make_unique<QueueWriter>(std::move(inner), std::move(name), std::move(qenv), queued_);
+  return std::make_unique<QueueWriter>(store_, queue_, std::move(inner), std::move(name),
+                                       std::move(qenv), std::move(envelope), queued_);
 }
 
 }  // namespace taube::store

@@ -1,7 +1,9 @@
 // RelaySpoolSink: mail for recipients routed to the outbound queue, kept durably in the queue
-// directory until the queue delivers it: the message and its queue envelope
-// (src/queue/envelope.hpp), filed together by QueueStore::file (group-committed: one shared
-// flush for all sessions committing at once; the envelope's name before the message's).
+// directory until the queue delivers it. A small message goes into the queue's journal
+// (QueueStore::file_journalled: one shared fdatasync, no file); a large one, or one the journal
+// refuses, is written as the message and its queue envelope (src/queue/envelope.hpp), filed
+// together by QueueStore::file (group-committed: one shared flush for all sessions committing at
+// once; the envelope's name before the message's).
 #pragma once
 
 #include <functional>

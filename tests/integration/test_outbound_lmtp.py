@@ -165,7 +165,7 @@ class DovecotCases:
                          [f"rfc822; {TINY}"], "only tiny failed")
         # Only tight is left to deliver: the item stays queued, is tried again (retry_min 1 s)
         # for tight alone, and neither ann nor tiny gets a second attempt.
-        self.assertNotEqual(o.queue_holding(self.srv, f"marker {marker}".encode()), [],
+        self.assertNotEqual(o.wait_queue_holding(self.srv, f"marker {marker}".encode()), [],
                             "the deferred recipient's message left the queue" + self.diag())
         self.assertIsNotNone(self.srv.wait_log(o.status_rx(TIGHT, "deferred", qid), 15,
                                                start=i + 1), "no retry for tight" + self.diag())
@@ -206,7 +206,7 @@ class DovecotUnixSocket(Base, DovecotCases):
         self.assertEqual(m.group("dsn"), "4.4.1")
         self.assertEqual(m.group("text"),
                          f"connect to {h.HOSTNAME}[{missing}]: No such file or directory")
-        self.assertNotEqual(o.queue_holding(srv, b"marker dv-nosock"), [])
+        self.assertNotEqual(o.wait_queue_holding(srv, b"marker dv-nosock"), [])
 
 
 class DovecotTcp(Base, DovecotCases):

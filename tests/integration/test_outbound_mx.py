@@ -148,7 +148,7 @@ class Mx(unittest.TestCase):
         self.assertIsNotNone(self.srv.wait_log(o.status_rx("u@broken.test", "deferred", qid),
                                                15), self.diag())
         self.assertEqual(o.dsns(self.srv, ALICE), [])
-        self.assertTrue(o.queue_holding(self.srv, b"mx-servfail"))
+        self.assertTrue(o.wait_queue_holding(self.srv, b"mx-servfail"))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ class Durable(unittest.TestCase):
         qid = o.submit(self.srv, ALICE, [BOB], o.message(marker))
         self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "deferred", qid), 10),
                              self.diag())
-        self.assertTrue(o.queue_holding(self.srv, marker.encode()), self.diag())
+        self.assertTrue(o.wait_queue_holding(self.srv, marker.encode()), self.diag())
         return qid
 
     def peer_up(self) -> SmtpPeer:
@@ -105,6 +105,53 @@ class Durable(unittest.TestCase):
         self.assertIsNotNone(dup, "the duplicate was not announced" + self.diag())
         self.assertIn(f":{self.peer.port}", dup.group(1))
 
+    def test_kill9_while_the_item_is_only_in_the_queue_journal(self):
+        """A first attempt still at the peer's end of data: the item is only a record of the
+        queue's journal (no queue file yet: QueueStore's fast path). kill -9, and the next
+        start files it from the journal, says so, and sends it again, a known duplicate."""
+        entered, release = threading.Event(), threading.Event()
+
+        def data(t):
+            if t.session.number == 1:
+                entered.set()
+                release.wait(10)
+            return None
+        self.addCleanup(release.set)
+        self.peer_up().on_data = data
+        qid = o.submit(self.srv, ALICE, [BOB], o.message("q-journalled"))
+        self.assertTrue(entered.wait(15), "no delivery attempt reached the end of data" +
+                        self.diag())
+        self.assertEqual(o.queue_holding(self.srv, b"q-journalled"), [],
+                         "a queue file already (expected: only the journal)")
+        self.assertIn(b"q-journalled", (o.queue_path(self.srv) / "journal").read_bytes())
+        self.srv.kill9()
+        release.set()
+        self.srv.restart()
+        self.assertIsNotNone(self.srv.wait_log(r"queue journal \S+: 1 message\(s\) filed after "
+                                               r"a restart", 10), self.diag())
+        self.assertTrue(self.peer.wait(lambda p: len(p.messages()) >= 2, 20),
+                        "not sent again after the restart" + self.diag())
+        self.assertIsNotNone(self.srv.wait_log(re.escape(qid) + r": warning: possible "
+                                               r"duplicate: to=<", 5), self.diag())
+        self.assertEqual(o.wait_queue_clear(self.srv, b"q-journalled"), [], self.diag())
+        self.assertEqual(len(self.peer.messages()), 2, self.diag())
+
+    def test_kill9_after_a_delivery_from_the_journal_sends_nothing_again(self):
+        """Delivered at once: the item never became a file, and its journal record is finished
+        (journal.done): a kill -9 right after must not bring it back."""
+        self.peer_up()
+        qid = o.submit(self.srv, ALICE, [BOB], o.message("q-fast"))
+        self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "sent", qid), 10), self.diag())
+        # The line comes before the state is written (as Postfix's does); "removed" after it.
+        self.assertIsNotNone(self.srv.wait_log(re.escape(qid) + r": removed$", 5), self.diag())
+        self.assertEqual(o.queue_files(self.srv, skip=("corrupt", "transcripts")), [])
+        self.srv.kill9()
+        self.srv.restart()
+        self.assertIsNone(self.srv.wait_log(r"queue journal \S+: [1-9]\d* message\(s\) filed",
+                                            2), self.diag())
+        time.sleep(1)
+        self.assertEqual(len(self.peer.messages()), 1, "sent again" + self.diag())
+
     def test_a_stop_cuts_outbound_connections_at_the_grace_period(self):
         """SIGTERM while a peer sits on the end of data: after [server] shutdown_grace (1 s)
         the connection is closed under it, taube exits 0, and the message stays queued (its
@@ -131,11 +178,35 @@ class Durable(unittest.TestCase):
                              self.diag())
         self.assertIsNotNone(self.srv.wait_log(re.escape(qid) + r": warning: possible duplicate",
                                                0), self.diag())
-        self.assertTrue(o.queue_holding(self.srv, b"q-grace"), "the message left the queue")
+        self.assertTrue(o.wait_queue_holding(self.srv, b"q-grace"), "the message left the queue")
         release.set()
         self.srv.restart()
         self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "sent", qid), 20), self.diag())
         self.assertEqual(o.wait_queue_clear(self.srv, b"q-grace"), [], self.diag())
+
+    def test_a_stop_cuts_connections_still_being_opened(self):
+        """SIGTERM while the peer has accepted the TCP connection but not yet greeted (it would
+        for a minute: the greeting timeout is 5 minutes): after shutdown_grace the opening is
+        cut, taube exits 0 at once, the message stays queued and goes out after the restart."""
+        self.srv.stop()
+        self.srv = o.start({o.REMOTE: f"smtp:[127.0.0.2]:{self.peer_port}"}, port=self.srv.port,
+                           extra={"server": {"shutdown_grace": 1}})
+        o.guard(self, self.srv)
+        self.peer = SmtpPeer(port=self.peer_port, delay={"GREETING": 60})
+        self.addCleanup(self.peer.stop)
+        qid = o.submit(self.srv, ALICE, [BOB], o.message("q-opening"))
+        self.assertTrue(self.peer.wait(lambda p: len(p.sessions()) >= 1, 10), self.diag())
+        t0 = time.monotonic()
+        self.assertEqual(self.srv.stop(check=False), 0, self.diag())
+        self.assertLess(time.monotonic() - t0, 8, "the stop waited for the greeting")
+        self.assertIsNotNone(self.srv.wait_log(r"grace period over: closing 0 outbound "
+                                               r"connection\(s\) and 1 being opened", 0),
+                             self.diag())
+        self.assertTrue(o.queue_holding(self.srv, b"q-opening"), "the message left the queue")
+        self.peer.delay = 0.0
+        self.srv.restart()
+        self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "sent", qid), 20), self.diag())
+        self.assertEqual(o.wait_queue_clear(self.srv, b"q-opening"), [], self.diag())
 
     def test_connection_lost_after_the_end_of_data_is_a_known_duplicate(self):
         """The peer closes the connection after the whole message instead of replying: it may

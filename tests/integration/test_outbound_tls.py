@@ -91,7 +91,7 @@ class Required(Base):
         self.assertFalse(verbs & {"MAIL", "RCPT", "DATA", "BDAT"}, self.diag())
         self.assertEqual(self.peer.messages(), [])
         self.assertEqual(o.dsns(self.srv, ALICE), [], "bounced before max_lifetime")
-        self.assertTrue(o.queue_holding(self.srv, b"tls-req"), "dropped from the queue")
+        self.assertTrue(o.wait_queue_holding(self.srv, b"tls-req"), "dropped from the queue")
 
     def test_required_with_starttls_delivers(self):
         self.run_with(SmtpPeer(tls=CERT), outbound={"tls": "required"})

@@ -310,11 +310,12 @@ class PowerCutQueue(unittest.TestCase):
         self.run_queueing(True)
 
     def test_cut_while_queueing_named_temp_files(self):
-        """crashfs without O_TMPFILE: DurableFile falls back to named files in tmp/."""
-        self.run_queueing(False)
+        """crashfs without O_TMPFILE: DurableFile falls back to named files in tmp/. And the
+        queue without its journal: every item is filed as files before its 250."""
+        self.run_queueing(False, {"journal_size_mb": 0})
 
-    def run_queueing(self, tmpfile: bool):
-        r = QRunner(self.work, peer_up=False, tmpfile=tmpfile)
+    def run_queueing(self, tmpfile: bool, queue: dict | None = None):
+        r = QRunner(self.work, peer_up=False, tmpfile=tmpfile, queue=queue)
         try:
             # Slower clients: with the peer down the queue only grows, and every retry
             # rewrites every envelope (two syncs each).
@@ -330,14 +331,17 @@ class PowerCutQueue(unittest.TestCase):
         self.assertGreater(r.stats.armed_cuts, 0)
 
     def test_a_dropped_sync_is_caught(self):
-        """The checks have teeth: a "broken build" (the shim turns every syncfs into a no-op
+        """The checks have teeth: a "broken build" (the shim turns a sync call into a no-op
         that succeeds: CRASHFS_DROP) loses acknowledged queue items at the first cuts right
-        after a 250 (peer down, so they must all be in the queue). The queue's 250 waits for
-        group flushes (store/group_sync.hpp: syncfs), not for an fsync per file or directory,
-        so syncfs is the call whose loss must be caught here."""
-        for drop in ("syncfs",):
+        after a 250 (peer down, so they must all be in the queue). With the queue's journal
+        the 250 waits for its fdatasync; without it for group flushes (store/group_sync.hpp:
+        syncfs), not for an fsync per file or directory: those are the calls whose loss must
+        be caught here."""
+        # With the queue's journal (the default) a 250 waits for its fdatasync; without it
+        # (journal_size_mb = 0) for the group flushes.
+        for drop, queue in (("fdatasync", None), ("syncfs", {"journal_size_mb": 0})):
             with self.subTest(drop=drop):
-                r = QRunner(self.work / drop, peer_up=False, drop=drop)
+                r = QRunner(self.work / drop, peer_up=False, drop=drop, queue=queue)
                 r.settle = 0.5
                 try:
                     for k in range(4):
@@ -426,7 +430,9 @@ class PowerCutQueue(unittest.TestCase):
             for after in (True, False):
                 with self.subTest(n=n, after=after):
                     work = self.work / f"{n}{'a' if after else 'b'}"
-                    r = QRunner(work, peer_up=True, rcpt=reject_x, sender_maildir=False)
+                    # The queue's file path (no queue journal): the syncs counted above.
+                    r = QRunner(work, peer_up=True, rcpt=reject_x, sender_maildir=False,
+                                queue={"journal_size_mb": 0})
                     try:
                         tag = f"q-first-{n}{'a' if after else 'b'}"
                         cut = r.hooked_cut(n, after, "rcpt", ["x1@remote.test"], tag, self.rng)

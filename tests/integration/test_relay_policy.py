@@ -8,6 +8,7 @@ must get a 5xx, and anything that is accepted must end up ONLY in a Maildir of a
 
 import re
 import sys
+import time
 import unittest
 from pathlib import Path
 
@@ -101,8 +102,11 @@ class SpoolMixin:
     srv: s.SecTaube
 
     def relayed(self, qid: str) -> tuple[bytes, list[tuple[str, str]]]:
-        """The spooled message and envelope for queue id `qid`."""
-        for _ in range(2):
+        """The spooled message and envelope for queue id `qid`. A small message is a record of
+        the queue's journal until its first attempt (here: a refused connection) has it written
+        out as queue files, a moment after the 250: waited for."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
             new, env = self.srv.wait_spool(1)
             for e in env:
                 fields = env_fields(e)
@@ -111,6 +115,7 @@ class SpoolMixin:
                     self.assertTrue(msg.is_file(), f"envelope {e} without message {msg}")
                     self.assertEqual(fields[0], ("version", "1"), fields)
                     return msg.read_bytes(), fields
+            time.sleep(0.05)
         self.fail(f"no envelope with id {qid} in {self.srv.spool}: "
                   f"{[p.read_text() for p in self.srv.spool_files('env')]}")
 

@@ -167,6 +167,18 @@ def queue_holding(srv: Taube, marker: bytes) -> list[Path]:
     return out
 
 
+def wait_queue_holding(srv: Taube, marker: bytes, timeout: float = 5.0) -> list[Path]:
+    """queue_holding, waited for: a small message is a record of the queue's journal until its
+    first attempt is over, and its files are written just after that attempt's log line (the
+    line comes first, as Postfix's does)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        held = queue_holding(srv, marker)
+        if held or time.monotonic() > deadline:
+            return held
+        time.sleep(0.02)
+
+
 def wait_queue_clear(srv: Taube, marker: bytes, timeout: float = 15.0) -> list[Path]:
     """Wait until nothing in the queue holds `marker`; return what still does at timeout."""
     deadline = time.monotonic() + timeout
