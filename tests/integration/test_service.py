@@ -373,10 +373,14 @@ class Install(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.dest, True)
 
     def make(self, target: str, prefix: str) -> subprocess.CompletedProcess:
-        # -o build: the install recipe alone, never a rebuild of the build under test.
+        # -o build: the install recipe alone, never a rebuild of the build under test. Nothing
+        # of an outer make (make test, make sanitize) or of the caller's install settings leaks in.
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "SYSCONFDIR", "TAUBE_SYSCONFDIR",
+                            "DESTDIR", "PREFIX", "BUILD")}
         p = subprocess.run(["make", "-s", "-C", str(h.SOURCE_DIR), "-o", "build", target,
                             f"BUILD={self.build}", f"DESTDIR={self.dest}", f"PREFIX={prefix}"],
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, text=True, timeout=120, env=env)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         return p
 
