@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 
 #include "app/config.hpp"
@@ -21,6 +22,7 @@
 #include "app/config_srs.hpp"
 #include "app/log_observer.hpp"
 #include "app/route_command.hpp"
+#include "app/service_notify.hpp"
 #include "net/server.hpp"
 #include "net/tls_context.hpp"
 #include "store/durable_file.hpp"
@@ -80,6 +82,26 @@ int set_password(const std::string& user, const std::string& file) {
   }
   std::cout << "password for " << user << " set in " << file << "\n";
   return 0;
+}
+
+// What `systemctl status taube` shows (STATUS=, docs/running.md).
+std::string service_status(taube::net::Server& server) {
+  auto* q = server.queue();
+  return taube::app::listening_status(server.endpoints()) + "; " +
+         taube::app::running_status(server.connections(), q ? q->size() : 0, !q || q->loaded());
+}
+
+// systemd (Type=notify): READY=1 once the listeners are bound and the journal's recovery is done.
+// Posted, so that it is sent from the running event loop that accepts the connections; the
+// queue's background load may still be running (mail is accepted meanwhile, the STATUS= line
+// says "loading"). Then a STATUS= line every 10 s (and WATCHDOG=1 if the unit asks for it).
+void announce_ready(asio::io_context& io, taube::app::ServiceNotifier& notify,
+                    taube::net::Server& server) {
+  asio::post(io, [&] {
+    if (server.stopping()) return;
+    notify.ready(service_status(server));
+    notify.keep_informed([&] { return service_status(server); }, std::chrono::seconds(10));
+  });
 }
 
 struct ServeOptions {
@@ -147,6 +169,7 @@ int serve(const ServeOptions& o) {
     }
   }
   asio::io_context io(1);
+  app::ServiceNotifier notify(io);
   net::Server server(io, cfg.server, std::move(*dir));
   app::LogObserver log_lines(**log_output);
   server.observe(log_lines);
@@ -154,11 +177,13 @@ int serve(const ServeOptions& o) {
     spdlog::critical("{}", r.error());
     return 2;
   }
+  notify.status("recovering the delivery journal");
   server.clean_maildirs();
   if (auto r = server.open_journal(); !r) {
     spdlog::critical("{}", r.error());
     return 1;
   }
+  notify.status("reading the queue");
   if (auto r = server.open_queue(); !r) {
     spdlog::critical("{}", r.error());
     return 1;
@@ -171,10 +196,13 @@ int serve(const ServeOptions& o) {
   // SIGHUP reloads the certificate and the users file (new connections use them).
   std::function<void(const asio::error_code&, int)> on_hup = [&](const asio::error_code& e, int) {
     if (e || server.stopping()) return;
+    notify.reloading("reloading the TLS certificate and the users file");
     if (auto r = server.load_credentials(); !r) {
       spdlog::error("reload failed, keeping the old credentials: {}", r.error());
+      notify.ready("reload failed, keeping the old credentials: " + r.error());
     } else {
       spdlog::info("reloaded TLS certificate and users file");
+      notify.ready(service_status(server));
     }
     hup.async_wait(on_hup);
   };
@@ -184,6 +212,7 @@ int serve(const ServeOptions& o) {
   signals.async_wait([&](const asio::error_code& e, int sig) {
     if (e) return;
     spdlog::info("received signal {}, stopping", sig);
+    notify.stopping(fmt::format("stopping: {} connection(s) open", server.connections()));
     server.stop();
     hup.cancel();
     usr1.cancel();
@@ -196,6 +225,7 @@ int serve(const ServeOptions& o) {
                cfg.server.session.hostname, cfg.directory.mail_root,
                fmt::join(cfg.directory.domains, ","));
   server.start();
+  announce_ready(io, notify, server);
   // Returns once the server has stopped and every connection has finished.
   io.run();
   return 0;
