@@ -335,7 +335,7 @@ class Scenario(unittest.TestCase):
         shutil.copytree("/etc/fail2ban", conf, dirs_exist_ok=True)
         shutil.copy(FILTER, conf / "filter.d" / "taube.conf")
         jail = JAIL.read_text().replace("enabled  = false", "enabled  = true")
-        jail = jail.replace("/var/log/taube.log", str(self.log))
+        jail = jail.replace("/var/log/taube/taube.log", str(self.log))
         (conf / "jail.d" / "taube.conf").write_text(jail)
         p = subprocess.run([client, "-c", str(conf), "-d"], capture_output=True, text=True,
                            timeout=120)
