@@ -260,7 +260,10 @@ void LogObserver::queue_note(const events::QueueNote& e) {
   const LogTag tag = e.tag == "smtp"     ? LogTag::Smtp
                      : e.tag == "bounce" ? LogTag::Bounce
                      : e.tag == "lmtp"   ? LogTag::Lmtp
-                                         : LogTag::Qmgr;
+                     // The administrator's actions (taube queue), as Postfix's tools log them.
+                     : e.tag == "postsuper" ? LogTag::Postsuper
+                     : e.tag == "postqueue" ? LogTag::Postqueue
+                                            : LogTag::Qmgr;
   auto f = fields(e.text == "removed" ? "removed" : "queue");
   if (!e.queue_id.empty()) f.str("queue_id", e.queue_id);
   write(tag, e.warning ? kWarn : kInfo, f,

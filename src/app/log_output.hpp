@@ -24,8 +24,8 @@
 namespace taube::app {
 
 // The Postfix programs whose lines Taube writes (docs/logging.md lists which line gets which).
-enum class LogTag { Master, Smtpd, Smtp, Lmtp, Qmgr, Bounce, Local, Cleanup };
-inline constexpr std::size_t kLogTags = 8;
+enum class LogTag { Master, Smtpd, Smtp, Lmtp, Qmgr, Bounce, Local, Cleanup, Postsuper, Postqueue };
+inline constexpr std::size_t kLogTags = 10;
 std::string_view tag_name(LogTag t);  // "taube/smtpd"
 
 enum class LogFormat { Text, Json };

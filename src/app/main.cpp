@@ -21,6 +21,7 @@
 #include "app/config_outbound.hpp"
 #include "app/config_srs.hpp"
 #include "app/log_observer.hpp"
+#include "app/queue_command.hpp"
 #include "app/route_command.hpp"
 #include "app/service_notify.hpp"
 #include "net/server.hpp"
@@ -261,10 +262,13 @@ int main(int argc, char** argv) {
 
   taube::app::RouteCommand route;
   taube::app::add_route_command(app, route);
+  taube::app::QueueCommand queue_cmd;
+  taube::app::add_queue_command(app, queue_cmd);
 
   CLI11_PARSE(app, argc, argv);
 
   if (*route.command) return taube::app::run_route_command(route);
+  if (*queue_cmd.command) return taube::app::run_queue_command(queue_cmd);
 
   if (*passwd_cmd) return set_password(passwd_user, passwd_file);
 
