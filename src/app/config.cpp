@@ -4,9 +4,9 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <cmath>
 #include <set>
 
 #include <toml++/toml.h>
@@ -410,8 +410,8 @@ tl::expected<policy::Directory, std::string> validate(const Config& cfg) {
   }
   // The aliases file's entries, once per local domain for a bare name (policy/aliases_file.hpp);
   // an error the directory finds in one of them names the file's line too.
-  auto origin = policy::add_file_aliases(cfg.file_aliases, cfg.aliases_file, dir.domains,
-                                         dir.aliases);
+  auto origin =
+      policy::add_file_aliases(cfg.file_aliases, cfg.aliases_file, dir.domains, dir.aliases);
   if (!origin) return tl::unexpected(origin.error());
   auto made = policy::Directory::create(std::move(dir));
   if (!made && made.error().rfind("aliases.\"", 0) == 0) {

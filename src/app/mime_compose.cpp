@@ -13,7 +13,8 @@ namespace taube::app {
 namespace {
 
 bool eight_bit(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
 
 // RFC 5322 §2.1.1: a line is at most 998 characters; text over it (or 8-bit text, which a peer
@@ -58,8 +59,7 @@ std::string encoded_words(std::string_view text) {
   std::size_t i = 0;
   while (i < text.size()) {
     std::size_t n = std::min<std::size_t>(45, text.size() - i);
-    while (i + n < text.size() && n > 1 &&
-           (static_cast<unsigned char>(text[i + n]) & 0xC0) == 0x80)
+    while (i + n < text.size() && n > 1 && (static_cast<unsigned char>(text[i + n]) & 0xC0) == 0x80)
       --n;  // the next octet continues a sequence: end the word before its start
     if (!out.empty()) out += "\n ";
     out += "=?UTF-8?B?" + smtp::base64_encode(text.substr(i, n)) + "?=";

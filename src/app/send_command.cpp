@@ -78,7 +78,8 @@ void declare(CLI::App& cmd, SendOptions& o) {
   cmd.add_flag("--no-verify", o.no_verify,
                "Do not verify the server's certificate (verified by default: the chain against "
                "the system's trust store or --ca-file, and the host name)");
-  cmd.add_option("--ca-file", o.ca_file, "PEM file of trusted certificates (instead of the system's)")
+  cmd.add_option("--ca-file", o.ca_file,
+                 "PEM file of trusted certificates (instead of the system's)")
       ->check(CLI::ExistingFile);
   cmd.add_option("-a,--auth", o.auth_user,
                  "AUTH as USER (PLAIN, LOGIN or SCRAM-SHA-256); the password comes from "
@@ -94,8 +95,9 @@ void declare(CLI::App& cmd, SendOptions& o) {
   cmd.add_option("--dns-server", o.dns_servers,
                  "DNS server ip or ip:port for the MX lookup (repeatable; for tests and odd "
                  "networks; default: /etc/resolv.conf)");
-  cmd.add_option("-p,--port", o.port,
-                 "Port for the MX hosts and for a --server without one (default 25, 465 with --tls)")
+  cmd.add_option(
+         "-p,--port", o.port,
+         "Port for the MX hosts and for a --server without one (default 25, 465 with --tls)")
       ->check(CLI::Range(1, 65535));
   cmd.add_option("--timeout", o.timeout, "Seconds for the connection and each reply")
       ->check(CLI::Range(0.1, 3600.0))
@@ -142,7 +144,8 @@ std::optional<std::string> password(const SendOptions& o, std::string& error) {
   }
   FILE* tty = std::fopen("/dev/tty", "r+");
   if (!tty) {
-    error = "--auth needs a password: set TAUBE_PASSWORD, give --password-file, or run on a terminal";
+    error =
+        "--auth needs a password: set TAUBE_PASSWORD, give --password-file, or run on a terminal";
     return std::nullopt;
   }
   const int fd = ::fileno(tty);
@@ -318,9 +321,8 @@ asio::awaitable<void> deliver(asio::io_context& io, Job& job) {
   const net::ResolvedNexthop resolved = co_await targets_of(io, job);
   if (resolved.status != net::ResolvedNexthop::Status::Ok) {
     std::cerr << "taube send: " << job.hop.host << ": " << resolved.reply << "\n";
-    job.result = resolved.status == net::ResolvedNexthop::Status::PermFail
-                     ? send_exit::kUnavailable
-                     : send_exit::kTempFail;
+    job.result = resolved.status == net::ResolvedNexthop::Status::PermFail ? send_exit::kUnavailable
+                                                                           : send_exit::kTempFail;
     co_return;
   }
   const auto timeout = std::chrono::seconds(std::max<long>(1, std::lround(o.timeout)));
@@ -407,9 +409,11 @@ int run_send(const SendOptions& o) {
     job.message.recipients.push_back({*m, {}});
   }
   for (const auto& a : o.to)
-    if (std::any_of(a.begin(), a.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))
+    if (std::any_of(a.begin(), a.end(),
+                    [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))
       utf8 = true;
-  if (std::any_of(from.begin(), from.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))
+  if (std::any_of(from.begin(), from.end(),
+                  [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))
     utf8 = true;
   job.message.params.smtputf8 = utf8;  // RFC 6531: non-ASCII addresses
 
@@ -550,10 +554,11 @@ std::optional<int> run_send_if_asked(CLI::App& app, int argc, char** argv) {
   app.add_subcommand("send", "Send a message with SMTP, like swaks (taube send --help)")
       ->allow_extras();
   if (argc < 2 || std::string_view(argv[1]) != "send") return std::nullopt;
-  CLI::App cmd{"taube send: compose a message and deliver it with SMTP (docs/send.md).\n"
-               "Exit codes (sysexits): 0 delivered, 64 usage, 66 unreadable input, 69 refused, "
-               "75 deferred, 77 AUTH refused, 70 internal error.",
-               "taube send"};
+  CLI::App cmd{
+      "taube send: compose a message and deliver it with SMTP (docs/send.md).\n"
+      "Exit codes (sysexits): 0 delivered, 64 usage, 66 unreadable input, 69 refused, "
+      "75 deferred, 77 AUTH refused, 70 internal error.",
+      "taube send"};
   SendOptions o;
   declare(cmd, o);
   try {

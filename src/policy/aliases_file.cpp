@@ -119,7 +119,8 @@ tl::expected<std::vector<std::string>, std::string> targets_of(const Logical& l,
     i = end + 1;
   }
   if (out.empty())
-    return tl::unexpected(where(file, l.starts.front().second) + "an alias needs at least one target");
+    return tl::unexpected(where(file, l.starts.front().second) +
+                          "an alias needs at least one target");
   return out;
 }
 

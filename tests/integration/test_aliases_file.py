@@ -88,10 +88,11 @@ class AliasesFile(unittest.TestCase):
 
     def test_errors_found_later_name_the_line_too(self):
         for text, want in [
-            ("a: alice\nsales: bob\n", "aliases:2: alias \"sales@example.org\" is also in the "
-                                       "[aliases] table"),
-            ("\nx: nobody\n", "aliases:2: aliases.\"x@localhost\": target \"nobody@localhost\" "
-                              "is not a known user"),
+            ("a: alice\nsales: bob\n", r'aliases:2: alias "sales@example\.org" is also in the '
+                                       r"\[aliases\] table"),
+            # A bare name is in every local domain: whichever the directory checks first.
+            ("\nx: nobody\n", r'aliases:2: aliases\."x@([a-z.]+)": target "nobody@\1" '
+                              r"is not a known user"),
         ]:
             cfg_path = self.dir / "taube.toml"
             cfg_path.write_text(h.to_toml(h.merge(h.base_config(self.dir / "mail"),
@@ -99,7 +100,7 @@ class AliasesFile(unittest.TestCase):
             p = subprocess.run([h.taube_bin(), "check-config", str(cfg_path)],
                                capture_output=True, timeout=10)
             self.assertEqual(p.returncode, 1, p)
-            self.assertIn(want, p.stderr.decode())
+            self.assertRegex(p.stderr.decode(), want)
 
     def test_missing_file(self):
         cfg_path = self.dir / "taube.toml"

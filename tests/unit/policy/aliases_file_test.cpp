@@ -110,7 +110,10 @@ TEST(AliasesFile, SyntaxErrorsNameTheLine) {
   EXPECT_EQ(error_of("  root: x\n"),
             "/etc/aliases:1: continuation line (it starts with blank space) without an entry "
             "before it");
-  EXPECT_EQ(error_of("a: b\nroot admin\n"), "/etc/aliases:2: expected \"name: target, ...\"");
+  EXPECT_EQ(error_of("a: b\nroot\n"), "/etc/aliases:2: expected \"name: target, ...\"");
+  EXPECT_EQ(error_of("a: b\nroot admin\n"),
+            "/etc/aliases:2: expected \"name: target, ...\" (a name with blank space must be "
+            "quoted)");
   EXPECT_EQ(error_of("first last: x\n"),
             "/etc/aliases:1: expected \"name: target, ...\" (a name with blank space must be "
             "quoted)");
