@@ -25,6 +25,8 @@
 #include <asio/use_awaitable.hpp>
 
 #include "app/mime_compose.hpp"
+#include "app/send_dialog.hpp"
+#include "app/send_input.hpp"
 #include "crypto/openssl_sasl.hpp"
 #include "net/nexthop_resolver.hpp"
 #include "net/outbound_connection.hpp"
@@ -106,65 +108,6 @@ void declare(CLI::App& cmd, SendOptions& o) {
   cmd.add_flag("-v,--verbose", o.verbose, "Show the SMTP dialog (C: client, S: server)");
 }
 
-std::string host_name() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
-  return buf;
-}
-
-std::string login_name() {
-  if (const char* u = std::getenv("USER"); u && *u) return u;
-  if (const passwd* pw = ::getpwuid(::getuid()); pw && pw->pw_name) return pw->pw_name;
-  return "root";
-}
-
-bool read_file(const std::string& path, std::string& out) {
-  if (path == "-") {
-    out.assign(std::istreambuf_iterator<char>(std::cin), {});
-    return !std::cin.bad();
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  out.assign(std::istreambuf_iterator<char>(in), {});
-  return !in.bad();
-}
-
-// The password: TAUBE_PASSWORD, --password-file, or a prompt on the terminal without echo (the
-// body may be on standard input, so the prompt reads /dev/tty).
-std::optional<std::string> password(const SendOptions& o, std::string& error) {
-  if (const char* p = std::getenv("TAUBE_PASSWORD"); p && *p) return std::string(p);
-  if (!o.password_file.empty()) {
-    std::string text;
-    if (!read_file(o.password_file, text)) {
-      error = "cannot read --password-file " + o.password_file;
-      return std::nullopt;
-    }
-    const auto nl = text.find_first_of("\r\n");
-    return text.substr(0, nl);
-  }
-  FILE* tty = std::fopen("/dev/tty", "r+");
-  if (!tty) {
-    error =
-        "--auth needs a password: set TAUBE_PASSWORD, give --password-file, or run on a terminal";
-    return std::nullopt;
-  }
-  const int fd = ::fileno(tty);
-  termios old{};
-  ::tcgetattr(fd, &old);
-  termios quiet = old;
-  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-  std::fprintf(tty, "Password for %s: ", o.auth_user.c_str());
-  std::fflush(tty);
-  ::tcsetattr(fd, TCSANOW, &quiet);
-  std::string pw;
-  for (int c = std::fgetc(tty); c != EOF && c != '\n'; c = std::fgetc(tty))
-    pw.push_back(static_cast<char>(c));
-  ::tcsetattr(fd, TCSANOW, &old);
-  std::fputs("\n", tty);
-  std::fclose(tty);
-  return pw;
-}
-
 std::string random_hex(std::size_t n) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::random_device rd;
@@ -203,53 +146,20 @@ tl::expected<std::shared_ptr<asio::ssl::context>, std::string> tls_for(const Sen
   return ctx;
 }
 
-// The -v dialog: the session's transcript ("> cmd", "< reply") as C:/S: lines, the content shown
-// as it goes out in place of the transcript's "[content: N octets]".
+// -v: the dialog on standard output (app/send_dialog.hpp).
 class Dialog {
  public:
-  Dialog(bool on, const std::string& content) : on_(on), content_(content) {}
+  Dialog(bool on, const std::string& content) : on_(on), lines_(content) {}
   void note(const std::string& s) const {
-    if (on_) std::cout << "*** " << s << "\n" << std::flush;
+    if (on_) std::cout << SendDialog::note(s) << std::flush;
   }
   void lines(const std::vector<std::string>& t, std::size_t from, const std::string& tls) {
-    if (!on_) return;
-    for (std::size_t i = from; i < t.size(); ++i) {
-      const std::string& l = t[i];
-      if (l.rfind("> [content:", 0) == 0) {
-        show_content();
-      } else if (l.rfind("> ", 0) == 0) {
-        std::cout << "C: " << l.substr(2) << "\n";
-        last_command_ = l.substr(2);
-      } else if (l.rfind("< ", 0) == 0) {
-        std::cout << "S: " << l.substr(2) << "\n";
-        // The handshake happens right after the 220 to STARTTLS (nothing else may follow it).
-        if (last_command_ == "STARTTLS" && l.rfind("< 220", 0) == 0 && !tls.empty())
-          std::cout << "*** TLS started: " << tls << "\n";
-      } else {
-        std::cout << l << "\n";
-      }
-    }
-    std::cout << std::flush;
+    if (on_) std::cout << lines_.lines(t, from, tls) << std::flush;
   }
 
  private:
-  void show_content() {
-    const bool data = last_command_ == "DATA";
-    if (!data) std::cout << "*** content in BDAT chunks (RFC 3030):\n";
-    std::size_t start = 0;
-    while (start < content_.size()) {
-      auto nl = content_.find('\n', start);
-      if (nl == std::string::npos) nl = content_.size();
-      std::string line = content_.substr(start, nl - start);
-      if (data && !line.empty() && line[0] == '.') line.insert(0, ".");  // RFC 5321 §4.5.2
-      std::cout << "C: " << line << "\n";
-      start = nl + 1;
-    }
-    if (data) std::cout << "C: .\n";
-  }
   bool on_;
-  const std::string& content_;
-  std::string last_command_;
+  SendDialog lines_;
 };
 
 // The exit code of a message's results: refused wins over deferred (the sender must act).
@@ -385,7 +295,7 @@ int run_send(const SendOptions& o) {
   Job job;
   job.opts = o;
   // The envelope.
-  std::string from = o.from_given ? o.from : login_name() + "@" + host_name();
+  std::string from = o.from_given ? o.from : send_login_name() + "@" + send_host_name();
   if (from.size() >= 2 && from.front() == '<' && from.back() == '>')
     from = from.substr(1, from.size() - 2);
   bool utf8 = false;
@@ -437,13 +347,13 @@ int run_send(const SendOptions& o) {
   }
   if (o.body.empty()) {
     in.body = "This is a test mailing\n";  // swaks's default body
-  } else if (!read_file(o.body, in.body)) {
+  } else if (!read_send_input(o.body, in.body)) {
     std::cerr << "taube send: cannot read --body " << o.body << "\n";
     return send_exit::kNoInput;
   }
   for (const auto& path : o.attach) {
     Attachment a;
-    if (!read_file(path, a.data)) {
+    if (!read_send_input(path, a.data)) {
       std::cerr << "taube send: cannot read --attach " << path << "\n";
       return send_exit::kNoInput;
     }
@@ -452,7 +362,7 @@ int run_send(const SendOptions& o) {
     in.attachments.push_back(std::move(a));
   }
   const std::time_t now = std::time(nullptr);
-  const std::string self = o.helo.empty() ? host_name() : o.helo;
+  const std::string self = o.helo.empty() ? send_host_name() : o.helo;
   in.date = now_date(now);
   in.message_id = "<" + std::to_string(now) + "." + random_hex(16) + "@" + self + ">";
   // RFC 2046 §5.1.1: the boundary must not occur in the parts; base64 has no '=' run or '_'
@@ -513,7 +423,7 @@ int run_send(const SendOptions& o) {
   job.client.sasl_crypto = &sasl_crypto;
   if (!o.auth_user.empty()) {
     std::string error;
-    auto pw = password(o, error);
+    auto pw = send_password(o.auth_user, o.password_file, error);
     if (!pw) {
       std::cerr << "taube send: " << error << "\n";
       return o.password_file.empty() ? send_exit::kUsage : send_exit::kNoInput;
