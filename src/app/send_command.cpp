@@ -1,21 +1,15 @@
 #include "app/send_command.hpp"
 
-#include <pwd.h>
-#include <termios.h>
-#include <unistd.h>
-
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <random>
-#include <sstream>
 
 #include <CLI/CLI.hpp>
 #include <asio/co_spawn.hpp>
