@@ -2,8 +2,11 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <set>
 
 #include <toml++/toml.h>
@@ -12,6 +15,7 @@
 #include "app/config_srs.hpp"
 #include "app/table_reader.hpp"
 
+#include "policy/aliases_file.hpp"
 #include "queue/route.hpp"
 #include "smtp/wire/address.hpp"
 #include "smtp/wire/ascii.hpp"
@@ -154,8 +158,35 @@ tl::expected<void, std::string> read_users(TableReader& r, Config& c) {
   return {};
 }
 
+// The aliases file (`file = "/etc/aliases"`, policy/aliases_file.hpp): read and parsed here, so
+// that its errors come with the configuration's; expanded over the local domains in validate(),
+// once they are final. "file" cannot be an alias: alias keys are addresses (local@domain).
+tl::expected<void, std::string> read_aliases_file(TableReader& r, Config& c) {
+  const auto* n = r.get("file");
+  TRY(r.str("file", c.aliases_file));
+  if (c.aliases_file.empty()) return tl::unexpected(r.where(n, "file") + ": must not be empty");
+  std::FILE* f = std::fopen(c.aliases_file.c_str(), "rb");
+  if (!f)
+    return tl::unexpected(r.where(n, "file") + ": cannot read " + c.aliases_file + ": " +
+                          std::strerror(errno));
+  std::string text;
+  char buf[8192];
+  for (std::size_t got; (got = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, got);
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) return tl::unexpected(r.where(n, "file") + ": cannot read " + c.aliases_file);
+  auto parsed = policy::parse_aliases_file(text, c.aliases_file);
+  if (!parsed) return tl::unexpected(parsed.error());
+  c.file_aliases = std::move(*parsed);
+  return {};
+}
+
 tl::expected<void, std::string> read_aliases(TableReader& r, Config& c) {
   for (const auto& [k, v] : r.table()) {
+    if (k.str() == "file") {
+      TRY(read_aliases_file(r, c));
+      continue;
+    }
     std::vector<std::string> targets;
     TRY(r.strings(k.str(), targets));
     if (targets.empty())
@@ -377,7 +408,20 @@ tl::expected<policy::Directory, std::string> validate(const Config& cfg) {
     const auto hop = queue::parse_transport(it->second, routing);
     if (hop && *hop && (*hop)->dialect == smtp::Dialect::Lmtp) dir.store_domains.push_back(d);
   }
-  return policy::Directory::create(std::move(dir));
+  // The aliases file's entries, once per local domain for a bare name (policy/aliases_file.hpp);
+  // an error the directory finds in one of them names the file's line too.
+  auto origin =
+      policy::add_file_aliases(cfg.file_aliases, cfg.aliases_file, dir.domains, dir.aliases);
+  if (!origin) return tl::unexpected(origin.error());
+  auto made = policy::Directory::create(std::move(dir));
+  if (!made && made.error().rfind("aliases.\"", 0) == 0) {
+    const auto end = made.error().find('"', 9);
+    const std::string key = smtp::ascii_lower(made.error().substr(9, end - 9));
+    if (auto it = origin->find(key); end != std::string::npos && it != origin->end())
+      return tl::unexpected(cfg.aliases_file + ":" + std::to_string(it->second) + ": " +
+                            made.error());
+  }
+  return made;
 }
 
 }  // namespace taube::app

@@ -1,4 +1,4 @@
-// taube: the command line. Subcommands: serve, check-config, passwd, route.
+// taube: the command line. Subcommands: serve, check-config, passwd, route, send.
 #include <termios.h>
 #include <unistd.h>
 
@@ -23,6 +23,7 @@
 #include "app/log_observer.hpp"
 #include "app/queue_command.hpp"
 #include "app/route_command.hpp"
+#include "app/send_command.hpp"
 #include "app/service_notify.hpp"
 #include "net/server.hpp"
 #include "net/tls_context.hpp"
@@ -265,6 +266,7 @@ int main(int argc, char** argv) {
   taube::app::QueueCommand queue_cmd;
   taube::app::add_queue_command(app, queue_cmd);
 
+  if (auto rc = taube::app::run_send_if_asked(app, argc, argv)) return *rc;
   CLI11_PARSE(app, argc, argv);
 
   if (*route.command) return taube::app::run_route_command(route);
