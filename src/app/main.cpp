@@ -236,6 +236,9 @@ int serve(const ServeOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Called as mailq (a symlink, as /usr/bin/mailq -> taube): the queue's listing.
+  if (argc > 0 && std::filesystem::path(argv[0]).filename() == "mailq")
+    return taube::app::mailq_main(argc, argv);
   CLI::App app{"Taube - an ESMTP mail server that files mail into Maildir inboxes"};
   app.set_version_flag("--version", std::string("taube ") + TAUBE_VERSION);
   app.require_subcommand(1);

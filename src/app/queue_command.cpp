@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -143,6 +144,27 @@ int run_mailq(const std::string& config) {
   qc.config = config;
   qc.words = {"list"};
   return run_queue_command(qc);
+}
+
+int mailq_main(int argc, char** argv) {
+  std::string config;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-C" && i + 1 < argc) {
+      config = argv[++i];
+    } else if (a.rfind("-C", 0) == 0 && a.size() > 2) {
+      config = a.substr(2);
+    } else if (a == "-v") {
+      // sendmail's verbose flag: nothing more to say.
+    } else {
+      std::cerr << "usage: mailq [-C FILE]\n";
+      return kUsage;
+    }
+  }
+  std::error_code ec;
+  if (config.empty() && std::filesystem::exists("/etc/taube/taube.toml", ec))
+    config = "/etc/taube/taube.toml";
+  return run_mailq(config);
 }
 
 }  // namespace taube::app

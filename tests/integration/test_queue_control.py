@@ -157,6 +157,18 @@ class QueueControl(unittest.TestCase):
             self.assertEqual(o.wait_queue_clear(self.srv, qid.encode(), 10), [], self.diag())
         self.assertEqual([i["queue_id"] for i in self.listing()], [self.ids[2]])
 
+    def test_mailq_is_the_listing(self):
+        """The binary called as mailq (a symlink, as Debian's /usr/bin/mailq) lists the queue;
+        -C names the configuration, as sendmail's flag does."""
+        link = self.srv.dir / "mailq"
+        link.symlink_to(h.taube_bin())
+        r = subprocess.run([str(link), "-C", str(self.srv.config_path)], cwd=self.srv.dir,
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, self.queue("list").stdout)
+        self.assertEqual(subprocess.run([str(link), "--frob"], capture_output=True).returncode,
+                         64)
+
     def test_errors(self):
         r = self.queue("hold", "NOSUCHID", self.ids[0])
         self.assertEqual(r.returncode, 1)
