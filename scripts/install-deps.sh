@@ -4,14 +4,17 @@
 #   scripts/install-deps.sh test    - also the real SMTP peers the integration tests drive
 set -euo pipefail
 build_pkgs=(g++ cmake make pkg-config libasio-dev libexpected-dev libssl-dev zlib1g-dev libtomlplusplus-dev
-            libcli11-dev libspdlog-dev libfmt-dev libc-ares-dev libunbound-dev libcrypt-dev libgtest-dev)
+            libcli11-dev libspdlog-dev libfmt-dev libc-ares-dev libunbound-dev libcrypt-dev libgtest-dev
+            libhttp-parser-dev)
 # swaks only Recommends Net::SSLeay, which --no-install-recommends skips; its --tls needs it.
 # libfuse3-dev + fuse3: crashfs, the power-cut file system of tests/crashfs (umount, fusermount3).
 # haproxy: a real PROXY protocol sender in front of Taube (test_proxy_protocol; never the system one).
 # dovecot-core + dovecot-lmtpd: a real LMTP mail store behind Taube's queue (test_outbound_lmtp runs
 # a private instance in a temp dir; the system one is never configured or started by the tests).
+# prometheus: promtool checks the /metrics text and the alert rules, and a private Prometheus
+# scrapes Taube once (test_metrics; the system service is never configured or started).
 test_pkgs=(python3 postfix swaks libnet-ssleay-perl curl openssl ca-certificates libfuse3-dev fuse3
-           haproxy dovecot-core dovecot-lmtpd)
+           haproxy dovecot-core dovecot-lmtpd prometheus)
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   test) want+=("${test_pkgs[@]}") ;;
