@@ -97,7 +97,12 @@ MetricsObserver::MetricsObserver(const std::string& version, const std::string& 
                                   kDelayBuckets, {"stage"})),
       queue_warnings_(reg_.counter("taube_queue_warnings_total",
                                    "Queue manager warnings (corrupt items moved aside, ...).")),
-      queue_messages_(reg_.gauge("taube_queue_messages", "Messages in the outbound queue now.")) {
+      queue_messages_(reg_.gauge("taube_queue_messages", "Messages in the outbound queue now.")),
+      outbound_open_(reg_.gauge("taube_outbound_connections_open",
+                                "Outbound SMTP/LMTP connections carrying mail now, by TLS version.",
+                                {"tls"})),
+      outbound_opening_(reg_.gauge("taube_outbound_connections_opening",
+                                   "Outbound connections being set up now (connect, TLS, EHLO).")) {
   build_info_.with({version, git}).set(1);
   // Families without labels show 0 from the start, so that rate() and alerts see them at once.
   active_.get();
@@ -105,6 +110,7 @@ MetricsObserver::MetricsObserver(const std::string& version, const std::string& 
   bare_newlines_.get();
   queue_warnings_.get();
   message_size_.get();
+  outbound_opening_.get();
 }
 
 void MetricsObserver::attach(net::Server& server) {
@@ -130,10 +136,18 @@ void MetricsObserver::attach(net::Server& server) {
 std::string MetricsObserver::scrape(net::Server* server) {
   if (server) {
     active_.get().set(static_cast<double>(server->connections()));
-    if (const net::QueueRunner* q = server->queue())
-      queue_messages_.get().set(static_cast<double>(q->size()));
-    else
-      queue_messages_.get().set(0);
+    const net::QueueRunner* q = server->queue();
+    queue_messages_.get().set(q ? static_cast<double>(q->size()) : 0);
+    const auto conns = q ? q->connection_counts() : net::QueueRunner::ConnectionCounts{};
+    outbound_opening_.get().set(static_cast<double>(conns.opening));
+    // A version seen once stays as a series at 0, so a graph does not break when the last
+    // connection of that kind closes.
+    for (const auto& v : outbound_tls_seen_)
+      if (!conns.open_by_tls.count(v)) outbound_open_.with({v.empty() ? "none" : v}).set(0);
+    for (const auto& [v, n] : conns.open_by_tls) {
+      outbound_open_.with({v.empty() ? "none" : v}).set(static_cast<double>(n));
+      outbound_tls_seen_.insert(v);
+    }
   }
   return reg_.render();
 }

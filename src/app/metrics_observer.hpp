@@ -5,6 +5,7 @@
 // or client address, so a scan from many addresses cannot grow the exposition.
 #pragma once
 
+#include <set>
 #include <string>
 
 #include "events/observer.hpp"
@@ -61,6 +62,9 @@ class MetricsObserver final : public events::Observer {
   metrics::Family<metrics::Histogram>& stage_delay_;
   metrics::Family<metrics::Counter>& queue_warnings_;
   metrics::Family<metrics::Gauge>& queue_messages_;
+  metrics::Family<metrics::Gauge>& outbound_open_;
+  metrics::Family<metrics::Gauge>& outbound_opening_;
+  std::set<std::string> outbound_tls_seen_;  // scrape() runs on the event loop only
 };
 
 // Label helpers (exposed for the tests): a refusal's reason as one of a few words, an AUTH
