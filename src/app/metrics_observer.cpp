@@ -111,6 +111,7 @@ MetricsObserver::MetricsObserver(const std::string& version, const std::string& 
   queue_warnings_.get();
   message_size_.get();
   outbound_opening_.get();
+  queue_messages_.get();
 }
 
 void MetricsObserver::attach(net::Server& server) {
