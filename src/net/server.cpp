@@ -124,16 +124,24 @@ void Server::stop() {
   if (resolver_) resolver_->cancel_all();
   spdlog::info("shutting down: {} connection(s) open", registry_.size());
   for (auto& l : listeners_) l->close();
-  if (http_) http_->stop();
   registry_.interrupt_all();
-  if (registry_.size() == 0) return;
-  registry_.on_empty([this] { grace_timer_.cancel(); });
+  // The HTTP listener stays while SMTP connections drain (/healthz says 503, /metrics shows
+  // the drain), and goes with the last of them or at the end of the grace period.
+  if (registry_.size() == 0) {
+    if (http_) http_->stop();
+    return;
+  }
+  registry_.on_empty([this] {
+    grace_timer_.cancel();
+    if (http_) http_->stop();
+  });
   grace_timer_.expires_after(cfg_.shutdown_grace);
   grace_timer_.async_wait([this](asio::error_code ec) {
     if (ec) return;
     if (registry_.size() > 0)
       spdlog::warn("grace period over: closing {} connection(s)", registry_.size());
     registry_.close_all();
+    if (http_) http_->stop();
   });
 }
 

@@ -415,6 +415,45 @@ class Config(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout.decode() + p.stderr.decode())
 
 
+class Shutdown(unittest.TestCase):
+    """SIGTERM: while a transaction drains (shutdown_grace), /healthz says 503 and /metrics
+    still answers; idle HTTP keep-alive connections do not hold the exit."""
+
+    def test_healthz_503_while_draining_then_exit(self):
+        srv = h.Taube({"metrics": {"listen": "127.0.0.1:0", "request_timeout": 30},
+                       "server": {"shutdown_grace": 3}})
+        self.addCleanup(srv.cleanup)
+        port = metrics_port(srv)
+        idle = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        idle.request("GET", "/healthz")
+        self.assertEqual(idle.getresponse().read(), b"ok\n")  # now idle, kept alive
+        with h.RawClient(h.HOST, srv.port) as c:
+            c.greet()
+            c.expect("250", "MAIL FROM:<a@client.test>")
+            c.expect("250", "RCPT TO:<alice@example.org>")
+            c.expect("354", "DATA")
+            c.send(b"Subject: unfinished\r\n\r\nstill writing")
+            t0 = time.monotonic()
+            srv.terminate()
+            srv.wait_log("stopping", 5)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/healthz")
+            r = conn.getresponse()
+            self.assertEqual((r.status, r.read()), (503, b"stopping\n"))
+            conn.request("GET", "/metrics")
+            r = conn.getresponse()
+            body = r.read().decode()
+            self.assertEqual(r.status, 200)
+            self.assertEqual(value(parse(body), "taube_smtp_connections_active"), 1)
+            conn.close()
+            self.assertEqual(srv.wait_exit(10), 0)
+        # The grace period (3 s) ended the transaction; nothing waited for the idle HTTP
+        # connection's 30 s.
+        self.assertLess(time.monotonic() - t0, 8)
+        self.assertGreater(time.monotonic() - t0, 2.5)
+        idle.close()
+
+
 class RealPrometheus(unittest.TestCase):
     """A private Prometheus (temporary config and storage, loopback port) scrapes Taube; its
     API then says `up` is 1 and has Taube's build info."""
