@@ -157,10 +157,13 @@ asio::awaitable<void> HttpServer::accept_loop() {
       co_await backoff.async_wait(as_tuple(use_awaitable));
       continue;
     }
-    if (registry_.size() >= cfg_.max_connections) {
+    // Counted here, not when the coroutine enrolls (later, from the queue of the loop): a burst
+    // of accepts must not all pass the check.
+    if (open_ >= cfg_.max_connections) {
       sock.close(ec);
       continue;
     }
+    ++open_;
     // As in Listener: the transport lives in the lambda, not in a by-value coroutine parameter
     // (GCC 12 destroys those twice).
     auto entry = [this, transport = std::make_unique<Transport>(std::move(sock))]() mutable
@@ -236,6 +239,7 @@ asio::awaitable<void> HttpServer::serve(std::unique_ptr<Transport>& transport) {
     co_await transport->shutdown(leftover);
   }
   registry_.withdraw(handle);
+  --open_;
   transport->close();
 }
 

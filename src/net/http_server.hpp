@@ -65,7 +65,7 @@ class HttpServer {
   void start();
   // Closes the listener and every connection at once (nothing here is worth a grace period).
   void stop();
-  std::size_t connections() const { return registry_.size(); }
+  std::size_t connections() const { return open_; }
   // What a request gets: the handler's answer, 404 or 405 (exposed for the tests).
   HttpResponse dispatch(const HttpRequest& req) const;
 
@@ -78,6 +78,7 @@ class HttpServer {
   std::map<std::string, Handler> routes_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   ConnectionRegistry registry_;
+  std::size_t open_ = 0;  // connections accepted and not yet closed
   bool stopping_ = false;
 };
 

@@ -415,6 +415,41 @@ class Config(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout.decode() + p.stderr.decode())
 
 
+class ConnectionLimit(unittest.TestCase):
+    def test_connections_beyond_max_are_closed(self):
+        srv = h.Taube({"metrics": {"listen": "127.0.0.1:0", "max_connections": 2}})
+        self.addCleanup(srv.cleanup)
+        port = metrics_port(srv)
+        held = []
+        for _ in range(2):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            c.request("GET", "/healthz")
+            self.assertEqual(c.getresponse().read(), b"ok\n")
+            held.append(c)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as extra:
+            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                got = extra.recv(4096)
+            except ConnectionResetError:
+                got = b""
+            self.assertEqual(got, b"", "a third connection was served")
+        held.pop().close()
+        deadline = time.monotonic() + 5
+        while True:  # the server notices the close when its read returns
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    self.assertEqual(r.status, 200)
+                    break
+            except (urllib.error.URLError, ConnectionError, http.client.HTTPException):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        # The held one still works (keep-alive).
+        held[0].request("GET", "/healthz")
+        self.assertEqual(held[0].getresponse().read(), b"ok\n")
+        held[0].close()
+
+
 class Shutdown(unittest.TestCase):
     """SIGTERM: while a transaction drains (shutdown_grace), /healthz says 503 and /metrics
     still answers; idle HTTP keep-alive connections do not hold the exit."""
