@@ -102,7 +102,11 @@ MetricsObserver::MetricsObserver(const std::string& version, const std::string& 
                                 "Outbound SMTP/LMTP connections carrying mail now, by TLS version.",
                                 {"tls"})),
       outbound_opening_(reg_.gauge("taube_outbound_connections_opening",
-                                   "Outbound connections being set up now (connect, TLS, EHLO).")) {
+                                   "Outbound connections being set up now (connect, TLS, EHLO).")),
+      http_requests_(reg_.counter("taube_http_requests_total",
+                                  "Answers of the metrics listener, by route (\"other\" for "
+                                  "none) and status.",
+                                  {"route", "code"})) {
   build_info_.with({version, git}).set(1);
   // Families without labels show 0 from the start, so that rate() and alerts see them at once.
   active_.get();
@@ -124,6 +128,9 @@ void MetricsObserver::attach(net::Server& server) {
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = scrape(&server);
     return r;
+  });
+  http->on_response([this](const std::string& route, int status) {
+    http_requests_.with({route, std::to_string(status)}).inc();
   });
   http->route("/healthz", [&server](const net::HttpRequest&) {
     net::HttpResponse r;

@@ -64,6 +64,7 @@ class MetricsObserver final : public events::Observer {
   metrics::Family<metrics::Gauge>& queue_messages_;
   metrics::Family<metrics::Gauge>& outbound_open_;
   metrics::Family<metrics::Gauge>& outbound_opening_;
+  metrics::Family<metrics::Counter>& http_requests_;
   std::set<std::string> outbound_tls_seen_;  // scrape() runs on the event loop only
 };
 

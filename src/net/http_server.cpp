@@ -226,6 +226,11 @@ asio::awaitable<void> HttpServer::serve(std::unique_ptr<Transport>& transport) {
       response = dispatch(req);
       ++served;
     }
+    if (report_) {
+      const bool known = !closed && parser.state() == HttpRequestParser::State::Complete &&
+                         routes_.count(parser.request().path) > 0;
+      report_(known ? parser.request().path : "other", response.status);
+    }
     const std::string wire = format_response(response, keep_alive && !stopping_, http10);
     const std::size_t length = head ? wire.size() - response.body.size() : wire.size();
     const auto write_deadline = Transport::Clock::now() + cfg_.request_timeout;

@@ -61,6 +61,10 @@ class HttpServer {
 
   // GET on `path` answered by `handler` (before start()).
   void route(const std::string& path, Handler handler);
+  // Told of every answer sent: the route's path, or "other" for anything that matched none
+  // (unknown paths, malformed requests, timeouts), so that its values stay few.
+  using Report = std::function<void(const std::string& route, int status)>;
+  void on_response(Report report) { report_ = std::move(report); }
   tl::expected<asio::ip::tcp::endpoint, std::string> bind();
   void start();
   // Closes the listener and every connection at once (nothing here is worth a grace period).
@@ -76,6 +80,7 @@ class HttpServer {
   asio::io_context& io_;
   const HttpConfig& cfg_;
   std::map<std::string, Handler> routes_;
+  Report report_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   ConnectionRegistry registry_;
   std::size_t open_ = 0;  // connections accepted and not yet closed
