@@ -352,6 +352,37 @@ class Metrics(unittest.TestCase):
         data, closed = self.request(b"GET /metrics HTTP/2.0\r\nHost: x\r\n\r\n")
         self.assertTrue(data.startswith(b"HTTP/1.1 505 "), data[:200])
 
+    def test_garbage_never_hurts_the_server(self):
+        # Random octets, truncated and mangled requests, each on its own connection: every
+        # answer is a complete HTTP/1.1 error (or a close), and the server keeps serving.
+        import random
+        rnd = random.Random(12)
+        good = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+        cases = [bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 600)))
+                 for _ in range(60)]
+        for _ in range(60):
+            b = bytearray(good)
+            for _ in range(rnd.randrange(1, 4)):
+                b[rnd.randrange(len(b))] = rnd.randrange(256)
+            cases.append(bytes(b))
+        cases += [good[:i] for i in range(0, len(good), 7)]
+        cases += [b"\r\n" * 5000, b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 2000 + b"\r\n",
+                  b"POST /metrics HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n",
+                  b"GET /metrics HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]
+        cases = [raw + b"\r\n\r\n" if rnd.random() < 0.5 else raw for raw in cases]
+        # In parallel (16 at a time): an incomplete one waits for request_timeout (1 s).
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda raw: self.request(raw, timeout=4)[0], cases))
+        for raw, data in zip(cases, answers):
+            if data:
+                self.assertRegex(data, rb"^HTTP/1\.1 [1-5]\d\d [A-Za-z ]+\r\n", raw[:100])
+        # Most of them are answered (an error, 408 for the incomplete ones), not just dropped.
+        self.assertGreater(sum(1 for d in answers if d), len(cases) * 0.9)
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5) as r:
+            self.assertEqual(r.status, 200)
+        self.assertIsNone(self.srv.proc.poll())
+
     def test_slowloris_times_out(self):
         # request_timeout = 1: the whole request must be there within a second, however often
         # a header line trickles in.
