@@ -223,7 +223,14 @@ asio::awaitable<void> HttpServer::serve(std::unique_ptr<Transport>& transport) {
       head = req.method == "HEAD";
       http10 = req.version_minor == 0;
       keep_alive = req.keep_alive && served + 1 < cfg_.max_requests;
-      response = dispatch(req);
+      // A handler that throws must not end the coroutine with the connection still enrolled.
+      try {
+        response = dispatch(req);
+      } catch (const std::exception& e) {
+        spdlog::error("metrics: {} {}: {}", req.method, req.path, e.what());
+        response = plain(500, "internal error");
+        keep_alive = false;
+      }
       ++served;
     }
     if (report_) {
