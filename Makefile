@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps test-deps build run test clean sanitize tsan fuzz bench crash install
+.PHONY: all deps test-deps build run test clean sanitize tsan fuzz bench crash install uninstall
 
 all: build
 
@@ -32,7 +32,7 @@ test: test-deps build
 SANITIZER_OPT ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
   -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG"
 sanitize: test-deps
-	$(MAKE) test BUILD=build-asan CMAKE_FLAGS='-DTAUBE_SANITIZE=ON $(SANITIZER_OPT)' \
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS='-DTAUBE_SANITIZE=ON -DTAUBE_UNIT_TESTS_PER_BINARY=ON $(SANITIZER_OPT)' \
 	  CTEST_ARGS="$(SANITIZE_CTEST_ARGS)"
 # The power-cut tests (label crash) run in make test and make crash; under ASan they would only
 # repeat the same file-system checks several times slower.
@@ -77,9 +77,23 @@ bench: build
 crash: test-deps build
 	cd $(BUILD) && TAUBE_POWER_CUT=long ctest --output-on-failure -L crash --timeout 600
 
-# The taube binary, etc/taube.toml.example and the pure protocol libraries as the CMake package
-# Taube (docs/embedding.md) under $(DESTDIR)$(PREFIX).
+# Under $(DESTDIR)$(PREFIX): sbin/taube, its man page, the systemd unit with its sysusers.d and
+# tmpfiles.d entries (docs/running.md), and the pure protocol libraries as the CMake package
+# Taube (docs/embedding.md); under $(DESTDIR)/etc (PREFIX /usr or /usr/local, else
+# $(PREFIX)/etc; SYSCONFDIR= overrides): taube/taube.toml from the example unless one exists,
+# and the fail2ban filter and jail. Then, as root: systemd-sysusers; systemd-tmpfiles --create.
 PREFIX ?= /usr/local
 DESTDIR ?=
+SYSCONFDIR ?=
 install: build
-	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+	DESTDIR=$(DESTDIR) TAUBE_SYSCONFDIR=$(SYSCONFDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+# Removes what the last make install from this build put in place ($(BUILD)/install_manifest.txt
+# lists it, without DESTDIR: give the same DESTDIR); the configuration in /etc/taube stays.
+uninstall:
+	@test -f $(BUILD)/install_manifest.txt || { echo "uninstall: no $(BUILD)/install_manifest.txt (nothing installed from this build)" >&2; exit 1; }
+	sed 's|^|$(DESTDIR)|' $(BUILD)/install_manifest.txt | xargs -r -d '\n' rm -f --
+	@for d in include/taube lib/cmake/Taube share/doc/taube; do \
+	  if [ -d "$(DESTDIR)$(PREFIX)/$$d" ]; then find "$(DESTDIR)$(PREFIX)/$$d" -depth -type d -empty -delete; fi; \
+	done
+	rm -f $(BUILD)/install_manifest.txt

@@ -43,10 +43,15 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/TaubeConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/TaubeConfig.cmake ${PROJECT_BINARY_DIR}/TaubeConfigVersion.cmake
         DESTINATION ${TAUBE_CMAKE_DIR})
 
-# The server itself (absent in TAUBE_CORE_ONLY and fuzzer builds). systemd units and the man
-# page are not installed yet.
+# The server itself (absent in TAUBE_CORE_ONLY and fuzzer builds): sbin/ as Debian puts daemons
+# (and sendmail), its man page, and what running it as a service needs (taube_install_system.cmake:
+# the systemd unit, sysusers.d and tmpfiles.d entries, /etc/taube/taube.toml, fail2ban files).
 if(TARGET taube)
-  install(TARGETS taube RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  install(TARGETS taube RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
   install(FILES ${PROJECT_SOURCE_DIR}/etc/taube.toml.example
           DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/taube)
+  install(FILES ${PROJECT_SOURCE_DIR}/docs/man/taube.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+  install(CODE "set(TAUBE_SOURCE_DIR \"${PROJECT_SOURCE_DIR}\")
+                set(TAUBE_BINARY_DIR \"${PROJECT_BINARY_DIR}\")")
+  install(SCRIPT ${CMAKE_CURRENT_LIST_DIR}/taube_install_system.cmake)
 endif()

@@ -5,16 +5,21 @@
 set -euo pipefail
 build_pkgs=(g++ cmake make pkg-config libasio-dev libexpected-dev libssl-dev zlib1g-dev libtomlplusplus-dev
             libcli11-dev libspdlog-dev libfmt-dev libc-ares-dev libunbound-dev libcrypt-dev libgtest-dev
-            libhttp-parser-dev)
+            libsystemd-dev libhttp-parser-dev)
 # swaks only Recommends Net::SSLeay, which --no-install-recommends skips; its --tls needs it.
 # libfuse3-dev + fuse3: crashfs, the power-cut file system of tests/crashfs (umount, fusermount3).
 # haproxy: a real PROXY protocol sender in front of Taube (test_proxy_protocol; never the system one).
 # dovecot-core + dovecot-lmtpd: a real LMTP mail store behind Taube's queue (test_outbound_lmtp runs
 # a private instance in a temp dir; the system one is never configured or started by the tests).
+# pflogsumm + fail2ban: test_logs reads Taube's log file with them (fail2ban-regex, and
+# fail2ban-client -d on a private copy of the configuration; the fail2ban service is not used).
+# systemd (systemd-analyze verify/security, systemd-sysusers), strace, man-db: test_service checks
+# the unit, the system calls it allows against those Taube makes, and the man page (no systemd
+# as PID 1 needed).
 # prometheus: promtool checks the /metrics text and the alert rules, and a private Prometheus
 # scrapes Taube once (test_metrics; the system service is never configured or started).
 test_pkgs=(python3 postfix swaks libnet-ssleay-perl curl openssl ca-certificates libfuse3-dev fuse3
-           haproxy dovecot-core dovecot-lmtpd prometheus)
+           haproxy dovecot-core dovecot-lmtpd pflogsumm fail2ban systemd strace man-db prometheus)
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   test) want+=("${test_pkgs[@]}") ;;

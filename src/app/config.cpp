@@ -2,8 +2,11 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <set>
 
 #include <toml++/toml.h>
@@ -13,6 +16,7 @@
 #include "app/config_srs.hpp"
 #include "app/table_reader.hpp"
 
+#include "policy/aliases_file.hpp"
 #include "queue/route.hpp"
 #include "smtp/wire/address.hpp"
 #include "smtp/wire/ascii.hpp"
@@ -155,8 +159,35 @@ tl::expected<void, std::string> read_users(TableReader& r, Config& c) {
   return {};
 }
 
+// The aliases file (`file = "/etc/aliases"`, policy/aliases_file.hpp): read and parsed here, so
+// that its errors come with the configuration's; expanded over the local domains in validate(),
+// once they are final. "file" cannot be an alias: alias keys are addresses (local@domain).
+tl::expected<void, std::string> read_aliases_file(TableReader& r, Config& c) {
+  const auto* n = r.get("file");
+  TRY(r.str("file", c.aliases_file));
+  if (c.aliases_file.empty()) return tl::unexpected(r.where(n, "file") + ": must not be empty");
+  std::FILE* f = std::fopen(c.aliases_file.c_str(), "rb");
+  if (!f)
+    return tl::unexpected(r.where(n, "file") + ": cannot read " + c.aliases_file + ": " +
+                          std::strerror(errno));
+  std::string text;
+  char buf[8192];
+  for (std::size_t got; (got = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, got);
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) return tl::unexpected(r.where(n, "file") + ": cannot read " + c.aliases_file);
+  auto parsed = policy::parse_aliases_file(text, c.aliases_file);
+  if (!parsed) return tl::unexpected(parsed.error());
+  c.file_aliases = std::move(*parsed);
+  return {};
+}
+
 tl::expected<void, std::string> read_aliases(TableReader& r, Config& c) {
   for (const auto& [k, v] : r.table()) {
+    if (k.str() == "file") {
+      TRY(read_aliases_file(r, c));
+      continue;
+    }
     std::vector<std::string> targets;
     TRY(r.strings(k.str(), targets));
     if (targets.empty())
@@ -164,6 +195,43 @@ tl::expected<void, std::string> read_aliases(TableReader& r, Config& c) {
     c.directory.aliases[std::string(k.str())] = targets;
   }
   return {};
+}
+
+// spdlog::level::from_str() turns an unknown name into "off": a typo would silence the log.
+tl::expected<void, std::string> log_level(TableReader& r, std::string_view key, std::string& out) {
+  TRY(r.str(key, out));
+  static constexpr std::string_view kLevels[] = {"trace", "debug", "info",     "warning", "warn",
+                                                 "error", "err",   "critical", "off"};
+  for (const auto l : kLevels)
+    if (out == l) return {};
+  return tl::unexpected(r.where(r.get(key), key) +
+                        ": must be \"trace\", \"debug\", \"info\", \"warning\", \"error\", "
+                        "\"critical\" or \"off\"");
+}
+
+tl::expected<void, std::string> log_format(TableReader& r, std::string_view key, LogFormat& out) {
+  std::string text;
+  TRY(r.str(key, text));
+  if (!r.get(key)) return {};
+  auto f = parse_log_format(text);
+  if (!f) return tl::unexpected(r.where(r.get(key), key) + ": " + f.error());
+  out = *f;
+  return {};
+}
+
+// [log] output = "stderr" (default) | "syslog" | a file path; format = "text" | "json"; level.
+tl::expected<void, std::string> read_log(TableReader& r, Config& c) {
+  TRY(r.str("output", c.log.output));
+  if (c.log.output.empty())
+    return tl::unexpected(r.where(r.get("output"), "output") +
+                          ": must be \"stderr\", \"syslog\" or the path of a file");
+  // A relative path would follow the working directory (/ under systemd): say so at once.
+  if (c.log.output != "stderr" && c.log.output != "syslog" && c.log.output.front() != '/')
+    return tl::unexpected(r.where(r.get("output"), "output") + ": \"" + c.log.output +
+                          "\" is neither \"stderr\", \"syslog\" nor an absolute path");
+  TRY(log_format(r, "format", c.log.format));
+  TRY(log_level(r, "level", c.log_level));
+  return r.no_unknown_keys();
 }
 
 tl::expected<void, std::string> read_dns(TableReader& r, Config& c) {
@@ -248,7 +316,8 @@ tl::expected<Config, std::string> load_config(const std::string& path) {
   }
   TableReader top(root, "", path);
   TRY(top.str("hostname", c.server.session.hostname));
-  TRY(top.str("log_level", c.log_level));
+  TRY(log_level(top, "log_level", c.log_level));
+  TRY(log_format(top, "log_format", c.log.format));
   if (const auto* n = top.get("listener")) {
     if (!n->is_array_of_tables())
       return tl::unexpected(top.where(n, "listener") + ": expected [[listener]] tables");
@@ -315,6 +384,7 @@ tl::expected<Config, std::string> load_config(const std::string& path) {
   TRY(section("aliases", [&](TableReader& r) { return read_aliases(r, c); }));
   TRY(section("dns", [&](TableReader& r) { return read_dns(r, c); }));
   TRY(section("srs", [&](TableReader& r) { return read_srs(r, c); }));
+  TRY(section("log", [&](TableReader& r) { return read_log(r, c); }));
   TRY(section("metrics", [&](TableReader& r) { return read_metrics(r, c); }));
   TRY(top.no_unknown_keys());
   finish(c);
@@ -344,7 +414,20 @@ tl::expected<policy::Directory, std::string> validate(const Config& cfg) {
     const auto hop = queue::parse_transport(it->second, routing);
     if (hop && *hop && (*hop)->dialect == smtp::Dialect::Lmtp) dir.store_domains.push_back(d);
   }
-  return policy::Directory::create(std::move(dir));
+  // The aliases file's entries, once per local domain for a bare name (policy/aliases_file.hpp);
+  // an error the directory finds in one of them names the file's line too.
+  auto origin =
+      policy::add_file_aliases(cfg.file_aliases, cfg.aliases_file, dir.domains, dir.aliases);
+  if (!origin) return tl::unexpected(origin.error());
+  auto made = policy::Directory::create(std::move(dir));
+  if (!made && made.error().rfind("aliases.\"", 0) == 0) {
+    const auto end = made.error().find('"', 9);
+    const std::string key = smtp::ascii_lower(made.error().substr(9, end - 9));
+    if (auto it = origin->find(key); end != std::string::npos && it != origin->end())
+      return tl::unexpected(cfg.aliases_file + ":" + std::to_string(it->second) + ": " +
+                            made.error());
+  }
+  return made;
 }
 
 }  // namespace taube::app

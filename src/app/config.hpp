@@ -6,8 +6,10 @@
 
 #include <tl/expected.hpp>
 
+#include "app/log_output.hpp"
 #include "dns/route.hpp"
 #include "net/server.hpp"
+#include "policy/aliases_file.hpp"
 #include "policy/directory.hpp"
 
 namespace taube::app {
@@ -16,6 +18,8 @@ struct Config {
   net::ServerConfig server;
   policy::DirectoryConfig directory;
   std::string log_level = "info";
+  // [log] output and format (app/log_output.hpp, docs/logging.md); [log] level is log_level.
+  LogConfig log;
   // Make a self-signed certificate at server.tls's paths when they do not exist (the default;
   // a configured certificate turns it off).
   bool tls_self_signed = false;
@@ -33,6 +37,10 @@ struct Config {
   // [srs] (app/config_srs.hpp): the secrets are read from srs_secret_file when it is enabled.
   policy::SrsConfig srs;
   std::string srs_secret_file;
+  // [aliases] file: an aliases(5) file, parsed at load and merged over the [aliases] table by
+  // validate() (policy/aliases_file.hpp). Read at start only: SIGHUP does not reload it.
+  std::string aliases_file;
+  policy::AliasesFile file_aliases;
 };
 
 // Defaults that depend on other keys (after the file and before command-line overrides).

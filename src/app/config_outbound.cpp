@@ -15,6 +15,11 @@ tl::expected<void, std::string> read_queue(TableReader& r, Config& c) {
   std::uint64_t journal_mb = o.queue_journal_size >> 20;
   TRY(r.integer("journal_size_mb", journal_mb, 0, 4096));
   o.queue_journal_size = journal_mb << 20;
+  TRY(r.str("control_socket", o.control_socket));
+  // sockaddr_un holds 108 octets with the NUL.
+  if (o.control_socket.size() > 107)
+    return tl::unexpected(r.where(r.get("control_socket"), "control_socket") +
+                          ": longer than a unix socket path may be (107 octets)");
   // Durations in whole seconds. Small values are allowed (tests run with retry_min = 1 and
   // max_lifetime = 20); outbound_warnings() points out those below the RFC's advice.
   std::int64_t retry_min = o.retry.retry_min.count(), retry_max = o.retry.retry_max.count(),

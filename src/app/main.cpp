@@ -1,4 +1,4 @@
-// taube: the command line. Subcommands: serve, check-config, passwd, route.
+// taube: the command line. Subcommands: serve, check-config, passwd, route, send.
 #include <termios.h>
 #include <unistd.h>
 
@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 
 #include "app/config.hpp"
@@ -21,7 +22,10 @@
 #include "app/config_srs.hpp"
 #include "app/log_observer.hpp"
 #include "app/metrics_observer.hpp"
+#include "app/queue_command.hpp"
 #include "app/route_command.hpp"
+#include "app/send_command.hpp"
+#include "app/service_notify.hpp"
 #include "net/server.hpp"
 #include "net/tls_context.hpp"
 #include "store/durable_file.hpp"
@@ -29,11 +33,20 @@
 
 namespace {
 
-void setup_logging(const std::string& level) {
-  auto logger = spdlog::stderr_logger_st("taube");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(level));
+// SIGUSR1 reopens the log file, logrotate's habit (its postrotate script sends the signal
+// after renaming the file); harmless for stderr and syslog output, where it would otherwise
+// kill the server with the default action.
+void reopen_log_on_usr1(asio::signal_set& usr1, taube::app::LogOutput& out,
+                        const taube::net::Server& server) {
+  usr1.async_wait([&usr1, &out, &server](const asio::error_code& e, int) {
+    if (e || server.stopping()) return;
+    if (auto r = out.reopen(); !r)
+      spdlog::error("cannot reopen the log file {}, still writing to the old one: {}", out.file(),
+                    r.error());
+    else if (!out.file().empty())
+      spdlog::info("reopened the log file {}", out.file());
+    reopen_log_on_usr1(usr1, out, server);
+  });
 }
 
 std::string read_password(const char* prompt) {
@@ -74,6 +87,26 @@ int set_password(const std::string& user, const std::string& file) {
   return 0;
 }
 
+// What `systemctl status taube` shows (STATUS=, docs/running.md).
+std::string service_status(taube::net::Server& server) {
+  auto* q = server.queue();
+  return taube::app::listening_status(server.endpoints()) + "; " +
+         taube::app::running_status(server.connections(), q ? q->size() : 0, !q || q->loaded());
+}
+
+// systemd (Type=notify): READY=1 once the listeners are bound and the journal's recovery is done.
+// Posted, so that it is sent from the running event loop that accepts the connections; the
+// queue's background load may still be running (mail is accepted meanwhile, the STATUS= line
+// says "loading"). Then a STATUS= line every 10 s (and WATCHDOG=1 if the unit asks for it).
+void announce_ready(asio::io_context& io, taube::app::ServiceNotifier& notify,
+                    taube::net::Server& server) {
+  asio::post(io, [&] {
+    if (server.stopping()) return;
+    notify.ready(service_status(server));
+    notify.keep_informed([&] { return service_status(server); }, std::chrono::seconds(10));
+  });
+}
+
 struct ServeOptions {
   std::string config;
   std::vector<std::string> listen;
@@ -106,7 +139,11 @@ int serve(const ServeOptions& o) {
   if (!o.mail_root.empty()) cfg.directory.mail_root = o.mail_root;
   if (!o.domains.empty()) cfg.directory.domains = o.domains;
   if (!o.hostname.empty()) cfg.server.session.hostname = o.hostname;
-  setup_logging(cfg.log_level);
+  auto log_output = app::LogOutput::open(cfg.log, cfg.log_level);
+  if (!log_output) {
+    std::cerr << "taube: " << log_output.error() << "\n";
+    return 2;
+  }
   auto dir = app::validate(cfg);
   if (!dir) {
     spdlog::critical("configuration: {}", dir.error());
@@ -135,8 +172,9 @@ int serve(const ServeOptions& o) {
     }
   }
   asio::io_context io(1);
+  app::ServiceNotifier notify(io);
   net::Server server(io, cfg.server, std::move(*dir));
-  app::LogObserver log_lines;
+  app::LogObserver log_lines(**log_output);
   server.observe(log_lines);
   // [metrics] listen: counts the events and serves /metrics and /healthz (docs/metrics.md).
   app::MetricsObserver metrics;
@@ -145,11 +183,13 @@ int serve(const ServeOptions& o) {
     spdlog::critical("{}", r.error());
     return 2;
   }
+  notify.status("recovering the delivery journal");
   server.clean_maildirs();
   if (auto r = server.open_journal(); !r) {
     spdlog::critical("{}", r.error());
     return 1;
   }
+  notify.status("reading the queue");
   if (auto r = server.open_queue(); !r) {
     spdlog::critical("{}", r.error());
     return 1;
@@ -162,19 +202,26 @@ int serve(const ServeOptions& o) {
   // SIGHUP reloads the certificate and the users file (new connections use them).
   std::function<void(const asio::error_code&, int)> on_hup = [&](const asio::error_code& e, int) {
     if (e || server.stopping()) return;
+    notify.reloading("reloading the TLS certificate and the users file");
     if (auto r = server.load_credentials(); !r) {
       spdlog::error("reload failed, keeping the old credentials: {}", r.error());
+      notify.ready("reload failed, keeping the old credentials: " + r.error());
     } else {
       spdlog::info("reloaded TLS certificate and users file");
+      notify.ready(service_status(server));
     }
     hup.async_wait(on_hup);
   };
   hup.async_wait(on_hup);
+  asio::signal_set usr1(io, SIGUSR1);
+  reopen_log_on_usr1(usr1, **log_output, server);
   signals.async_wait([&](const asio::error_code& e, int sig) {
     if (e) return;
     spdlog::info("received signal {}, stopping", sig);
+    notify.stopping(fmt::format("stopping: {} connection(s) open", server.connections()));
     server.stop();
     hup.cancel();
+    usr1.cancel();
   });
   if (auto r = server.listen(); !r) {
     spdlog::critical("{}", r.error());
@@ -184,6 +231,7 @@ int serve(const ServeOptions& o) {
                cfg.server.session.hostname, cfg.directory.mail_root,
                fmt::join(cfg.directory.domains, ","));
   server.start();
+  announce_ready(io, notify, server);
   // Returns once the server has stopped and every connection has finished.
   io.run();
   return 0;
@@ -219,10 +267,14 @@ int main(int argc, char** argv) {
 
   taube::app::RouteCommand route;
   taube::app::add_route_command(app, route);
+  taube::app::QueueCommand queue_cmd;
+  taube::app::add_queue_command(app, queue_cmd);
 
+  if (auto rc = taube::app::run_send_if_asked(app, argc, argv)) return *rc;
   CLI11_PARSE(app, argc, argv);
 
   if (*route.command) return taube::app::run_route_command(route);
+  if (*queue_cmd.command) return taube::app::run_queue_command(queue_cmd);
 
   if (*passwd_cmd) return set_password(passwd_user, passwd_file);
 

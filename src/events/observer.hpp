@@ -97,6 +97,9 @@ struct Disconnected {
   bool lost = false;
   smtp::Verb last = smtp::Verb::Invalid;
   bool timed_out = false;
+  // The session was closed for reaching limits.max_errors (Postfix: "too many errors after
+  // RCPT from name[ip]", what fail2ban's Postfix filter bans on).
+  bool too_many_errors = false;
 };
 
 // The outbound queue (Postfix's qmgr/smtp/bounce lines).
@@ -112,6 +115,9 @@ struct Delivery {
   std::string dsn;     // "2.0.0"
   std::string status;  // sent | deferred | bounced | expired
   std::string reply;   // the remote reply or the local reason
+  // The delivery agent, as the log tags it: "smtp", "lmtp", "local" ("": smtp, or local for
+  // relay "local").
+  std::string agent;
 };
 
 // Something the queue manager reports about a message: "from=<a@b>, size=N, nrcpt=N (queue

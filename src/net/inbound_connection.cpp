@@ -71,8 +71,9 @@ asio::awaitable<void> InboundConnection::greet() {
   bool early = false;
   if (pregreet.count() > 0) early = co_await transport_->readable_within(pregreet);
   if (early) {
-    ctx_.observer.refused({peer_, "client talked before the greeting",
-                           smtp::make_reply(smtp::ReplyId::PregreetViolation)});
+    ctx_.observer.refused(
+        {peer_, "client talked before the greeting",
+         smtp::make_reply(smtp::ReplyId::PregreetViolation, ctx_.config.session.hostname)});
     session_.reject_connection(smtp::ReplyId::PregreetViolation);
     co_return;
   }
@@ -248,6 +249,7 @@ asio::awaitable<bool> InboundConnection::flush() {
 void InboundConnection::report_disconnect() {
   events::Disconnected d{peer_, session_.command_counts(), lost_, session_.last_command(),
                          timed_out_};
+  d.too_many_errors = session_.errors() >= ctx_.config.session.limits.max_errors;
   ctx_.observer.disconnected(d);
 }
 

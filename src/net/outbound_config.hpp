@@ -20,6 +20,8 @@ struct OutboundConfig {
   // The queue's journal (store/queue_store.hpp, the fast path); 0: none, every item is filed
   // as files before its 250.
   std::uint64_t queue_journal_size = std::uint64_t{64} << 20;
+  // The control socket of `taube queue` (net/control_server.hpp); empty: none.
+  std::string control_socket = "./var/control.sock";
   queue::RetryPolicy retry;
   // At most this many outbound connections in all, and per destination (which starts at
   // initial_concurrency and grows with successes: queue::DestinationState).

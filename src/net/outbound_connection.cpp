@@ -38,7 +38,7 @@ asio::awaitable<std::unique_ptr<OutboundConnection>> OutboundConnection::open(
     asio::io_context& io, const OutboundTarget& target, const smtp::client::ClientConfig& config,
     const std::shared_ptr<asio::ssl::context>& tls, std::chrono::seconds connect_timeout,
     std::string& error, std::optional<smtp::client::SessionFailure>& failure,
-    std::function<void()>* cut) {
+    std::function<void()>* cut, std::vector<std::string>* transcript) {
   // RFC 5321 §4.5.3.2: the connection itself is bounded too (Postfix: smtp_connect_timeout 30s).
   asio::steady_timer timer(io);
   timer.expires_after(connect_timeout);
@@ -107,6 +107,7 @@ asio::awaitable<std::unique_ptr<OutboundConnection>> OutboundConnection::open(
   co_await conn->pump();
   if (conn->session_->step() != Step::Ready) {
     failure = conn->session_->failure();
+    if (transcript) *transcript = conn->session_->transcript();
     error = failure ? failure->reply : "session with " + target.relay() + " failed";
     co_return nullptr;
   }

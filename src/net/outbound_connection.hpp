@@ -40,12 +40,13 @@ class OutboundConnection {
   // ("connect to host[ip]:port: Connection refused", or the session's failure reply) and
   // `failure` holding the session's failure if it got that far. While it runs, `*cut` (if
   // given) closes what it has opened so far, so that it returns at once (the shutdown grace);
-  // it is reset before open() returns.
+  // it is reset before open() returns. `transcript` (if given) receives the session's transcript
+  // when the session fails (`taube send -v` shows the dialog that ended in the failure).
   static asio::awaitable<std::unique_ptr<OutboundConnection>> open(
       asio::io_context& io, const OutboundTarget& target, const smtp::client::ClientConfig& config,
       const std::shared_ptr<asio::ssl::context>& tls, std::chrono::seconds connect_timeout,
       std::string& error, std::optional<smtp::client::SessionFailure>& failure,
-      std::function<void()>* cut = nullptr);
+      std::function<void()>* cut = nullptr, std::vector<std::string>* transcript = nullptr);
 
   ~OutboundConnection();
 

@@ -352,6 +352,9 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
                                       : r.decision.status;
     e.status = queue::to_string(r.status);
     e.reply = r.reply;
+    e.agent = queue::route_for(q.mailbox.domain, cfg_.routing).dialect == smtp::Dialect::Lmtp
+                  ? "lmtp"
+                  : "smtp";
     observer_.delivery(e);
   }
   Outcome o = co_await run_blocking(pool_, job);

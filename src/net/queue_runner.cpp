@@ -331,6 +331,7 @@ void QueueRunner::file(Item& item) {
     pending_flush_.erase(p);
   }
   unfile(e);
+  if (item.env.held != 0) return;  // on hold: neither delivered nor expired until released
   auto due = queue::next_due(item.env);
   if (!due) return;
   e.filed = timeline_.emplace(*due, &e);

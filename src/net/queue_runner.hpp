@@ -34,6 +34,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -54,6 +55,7 @@
 #include "policy/recipient_policy.hpp"
 #include "queue/attempt.hpp"
 #include "queue/inflight.hpp"
+#include "queue/listing.hpp"
 #include "store/message_sink.hpp"
 #include "store/queue_store.hpp"
 
@@ -95,6 +97,26 @@ class QueueRunner {
   std::size_t flush_domain(const std::string& domain);
 
   std::size_t size() const { return items_.size(); }
+
+  // Administration (`taube queue` over the control socket, docs/queue-control.md); on the event
+  // loop. `id` is a queue id or a queue file name. Each action is logged like Postfix's
+  // postsuper ("QUEUEID: placed on hold", ...).
+  enum class AdminResult { Done, NotFound, Busy, Unchanged, Failed };
+  // Every item, as it stands (parked ones decoded for the listing, not kept decoded); sizes from
+  // the envelope's SIZE (the stored size since the queue records it).
+  std::vector<queue::ListedItem> list();
+  std::optional<queue::ListedItem> find(const std::string& id);
+  std::string transcript_of(const std::string& name) { return store_.read_transcript(name); }
+  asio::awaitable<AdminResult> hold(const std::string& id);
+  asio::awaitable<AdminResult> release(const std::string& id);
+  // Deletes without a notice (postsuper -d).
+  asio::awaitable<AdminResult> remove(const std::string& id);
+  // Due now, its route worked out again under the current configuration (postsuper -r).
+  AdminResult requeue(const std::string& id);
+  // Returned to the sender now (postsuper -e): every queued recipient fails as expired.
+  asio::awaitable<AdminResult> bounce(const std::string& id);
+  // Everything due now (postqueue -f); the hold-back of every destination ends.
+  std::size_t flush_all();
 
   // Read-only, for the metrics gauges: connections being opened (connect, TLS, greeting, EHLO)
   // and those open, by TLS version ("" for plaintext). At most max_connections entries.
@@ -157,6 +179,12 @@ class QueueRunner {
   };
 
   tl::expected<void, std::string> open_journal();
+  // The entry of queue id or file name `id` (null if none).
+  Entry* entry_of(const std::string& id);
+  queue::ListedItem listed(const std::string& name, const queue::QueueEnvelope& env,
+                           bool active) const;
+  // Writes the envelope of an item taken out of scheduling (busy) and files it again.
+  asio::awaitable<bool> rewrite(Item& item);
   void add(std::string name, queue::QueueEnvelope env);
   void report_inflight(const std::string& name, const std::string& envelope_text);
   void file(Item& item);  // onto the timeline at its next due time (parked later if far)

@@ -1,6 +1,7 @@
 #include "net/server.hpp"
 
 #include "crypto/crypto.hpp"
+#include "net/control_server.hpp"
 
 #include <sys/resource.h>
 
@@ -102,6 +103,7 @@ void Server::start() {
   if (http_) http_->start();
   if (runner_) runner_->set_self_endpoints(endpoints_);
   if (runner_) runner_->start();
+  if (control_) control_->start();
 }
 
 tl::expected<void, std::string> Server::open_queue() {
@@ -114,12 +116,18 @@ tl::expected<void, std::string> Server::open_queue() {
     // Mail by MX then waits in the queue (deferred, 4.4.3); fixed routes still work.
     spdlog::error("DNS resolver: {}; mail to MX destinations stays queued", r.error());
   }
-  return runner_->open();
+  if (auto o = runner_->open(); !o) return o;
+  if (!cfg_.outbound.control_socket.empty()) {
+    control_ = std::make_unique<ControlServer>(io_, pool_, cfg_.outbound.control_socket, *runner_);
+    if (auto c = control_->open(); !c) return c;
+  }
+  return {};
 }
 
 void Server::stop() {
   if (stopping_) return;
   stopping_ = true;
+  if (control_) control_->close();
   if (runner_) runner_->stop(cfg_.shutdown_grace);
   if (resolver_) resolver_->cancel_all();
   spdlog::info("shutting down: {} connection(s) open", registry_.size());

@@ -33,6 +33,8 @@
 
 namespace taube::net {
 
+class ControlServer;
+
 class Server {
  public:
   Server(asio::io_context& io, ServerConfig config, policy::Directory directory);
@@ -85,8 +87,9 @@ class Server {
   // Discard mode: null sinks. Otherwise Maildirs (with the journal) and the relay spool.
   std::unique_ptr<store::MessageSink> mailbox_sink_, queue_sink_;
   store::RoutingSink sink_;
-  std::unique_ptr<Resolver> resolver_;   // DNS for MX delivery (null if it cannot start)
-  std::unique_ptr<QueueRunner> runner_;  // null in discard mode
+  std::unique_ptr<Resolver> resolver_;      // DNS for MX delivery (null if it cannot start)
+  std::unique_ptr<QueueRunner> runner_;     // null in discard mode
+  std::unique_ptr<ControlServer> control_;  // the queue's control socket (taube queue)
   Credentials creds_;
   events::ObserverList observers_;
   ConnectionRegistry registry_;

@@ -119,4 +119,18 @@ AppliedAttempt expire_overdue(QueueEnvelope& env, std::int64_t now, const RetryP
   return out;
 }
 
+AppliedAttempt expire_now(QueueEnvelope& env, std::int64_t now, std::string_view why) {
+  AppliedAttempt out;
+  for (std::size_t i = 0; i < env.recipients.size(); ++i) {
+    auto& r = env.recipients[i];
+    if (!is_queued(r.state)) continue;
+    const std::string reply =
+        r.last_reply.empty() ? std::string(why) : std::string(why) + "; last: " + r.last_reply;
+    const Decision d = expire(facts_for(env, r, now), reply);
+    apply(env, i, d, "", "", now, reply, out, "none");
+  }
+  finish(env, out);
+  return out;
+}
+
 }  // namespace taube::queue

@@ -11,6 +11,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "queue/dsn.hpp"
@@ -53,6 +54,9 @@ AppliedAttempt apply_attempts(QueueEnvelope& env, std::span<const RecipientAttem
 // Recipients still queued whose lifetime ended without an attempt (their destination was held
 // back, or Taube was not running): expired, with their last reply as the diagnostic.
 AppliedAttempt expire_overdue(QueueEnvelope& env, std::int64_t now, const RetryPolicy& policy);
+// Every recipient still queued expires now, whatever its lifetime (the administrator's
+// "taube queue bounce", Postfix's postsuper -e): `why` joins the last reply in the diagnostic.
+AppliedAttempt expire_now(QueueEnvelope& env, std::int64_t now, std::string_view why);
 
 // Pending or deferred.
 bool is_queued(RecipientState s);

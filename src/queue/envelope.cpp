@@ -8,6 +8,9 @@ namespace taube::queue {
 namespace {
 
 constexpr std::string_view kMagic = "taube-envelope 1";
+// Version 2 is version 1 plus the "hold" record; written only for an item on hold, so that
+// everything else stays readable by a Taube that knows version 1 only.
+constexpr std::string_view kMagic2 = "taube-envelope 2";
 
 struct StateName {
   RecipientState state;
@@ -70,13 +73,13 @@ bool operator==(const QueueEnvelope& a, const QueueEnvelope& b) {
          a.sender.mailbox == b.sender.mailbox && p.size == q.size && p.body == q.body &&
          p.smtputf8 == q.smtputf8 && p.ret == q.ret && p.envid == q.envid &&
          a.auth_user == b.auth_user && a.client_address == b.client_address &&
-         a.client_helo == b.client_helo && a.recipients == b.recipients;
+         a.client_helo == b.client_helo && a.held == b.held && a.recipients == b.recipients;
 }
 
 std::string encode_envelope(const QueueEnvelope& env) {
   std::string out;
   out.reserve(256 + env.recipients.size() * 96);
-  out += kMagic;
+  out += env.held != 0 ? kMagic2 : kMagic;
   out += "\nid " + smtp::encode_xtext(env.id);
   out += "\narrival " + std::to_string(env.arrival);
   out += "\nfrom ";
@@ -95,6 +98,7 @@ std::string encode_envelope(const QueueEnvelope& env) {
   if (!env.client_address.empty() || !env.client_helo.empty())
     out += "\nclient " + smtp::encode_xtext(env.client_address) + " " +
            smtp::encode_xtext(env.client_helo);
+  if (env.held != 0) out += "\nhold " + std::to_string(env.held);
   for (const auto& r : env.recipients) {
     out += "\nrcpt ";
     put_mailbox(out, r.mailbox);
@@ -122,7 +126,9 @@ class Decoder {
   tl::expected<QueueEnvelope, std::string> run() {
     QueueEnvelope env;
     std::string_view line;
-    if (!next(line) || line != kMagic) return fail("not a taube-envelope 1 file");
+    if (!next(line) || (line != kMagic && line != kMagic2))
+      return fail("not a taube-envelope 1 or 2 file");
+    const bool v2 = line == kMagic2;
     bool have_id = false, have_from = false, have_arrival = false, ended = false;
     while (next(line)) {
       if (ended) return fail("data after end");
@@ -161,6 +167,8 @@ class Decoder {
         if (!a || !h) return fail("bad client");
         env.client_address = std::move(*a);
         env.client_helo = std::move(*h);
+      } else if (key == "hold" && f.size() == 2 && v2 && env.held == 0) {
+        if (!parse_number(f[1], env.held) || env.held <= 0) return fail("bad hold time");
       } else if (key == "rcpt") {
         auto r = recipient(f);
         if (!r) return fail(r.error());

@@ -13,6 +13,8 @@
 //   param size=<n> body=7bit|8bitmime smtputf8=0|1 [ret=full|hdrs] [envid=<xtext>]
 //   auth <user>                                   (authenticated submitter; optional)
 //   client <ip> <helo>                            (optional)
+//   hold <unix seconds>                           (on hold since; version 2 only, which is
+//                                                 written for held items only)
 //   rcpt <local> <domain> [key=value ...]        (one per recipient; keys below)
 //   end
 //
@@ -61,6 +63,9 @@ struct QueueEnvelope {
   smtp::MailParams params;  // SIZE, BODY, SMTPUTF8, RET, ENVID (AUTH= is not kept)
   std::string auth_user;    // the authenticated submitter, empty if none
   std::string client_address, client_helo;
+  // On hold (taube queue hold) since these unix seconds; 0: not held. A held item is not
+  // delivered nor expired until released (Postfix's hold queue).
+  std::int64_t held = 0;
   std::vector<QueuedRecipient> recipients;
 };
 

@@ -92,6 +92,9 @@ tl::expected<JournalRecovery, StoreError> QueueStore::open_journal(std::uint64_t
       ++out.finished;
       continue;
     }
+    // An envelope without its message: a crash while the item was being written out (the
+    // envelope is linked first). It is written out again whole.
+    fs_.unlink(envelope_path(rec.unique));
     Outgoing o;
     o.name = rec.unique;
     o.item.seq = rec.seq;

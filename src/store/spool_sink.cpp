@@ -51,14 +51,13 @@ std::string without_return_path(std::string_view prefix) {
 class QueueWriter final : public MessageWriter {
  public:
   QueueWriter(MaildirStore& store, QueueStore& queue, std::unique_ptr<MaildirWriter> inner,
-              std::shared_ptr<std::string> name, queue::QueueEnvelope env, std::string envelope,
+              std::shared_ptr<std::string> name, std::shared_ptr<queue::QueueEnvelope> env,
               const RelaySpoolSink::Queued& queued)
       : store_(store),
         queue_(queue),
         inner_(std::move(inner)),
         name_(std::move(name)),
         env_(std::move(env)),
-        envelope_(std::move(envelope)),
         queued_(queued) {}
   void flush() override {
     if (!spilled_ && held_.size() + buffer_.size() <= RelaySpoolSink::kKeepContent) {
@@ -80,23 +79,26 @@ class QueueWriter final : public MessageWriter {
       buffer_.clear();
       std::string().swap(held_);
       auto content = std::make_shared<const std::string>(std::move(all));
+      // The envelope records the stored size (what `taube queue list` shows, as mailq does);
+      // the client's SIZE= was only its estimate. The file way sets it at publish.
+      env_->params.size = content->size();
       const std::string name = store_.unique_name();
-      if (queue_.file_journalled(name, envelope_, content)) {
+      if (queue_.file_journalled(name, queue::encode_envelope(*env_), content)) {
         inner_->abort();  // never started: nothing to remove
-        if (queued_) queued_(name, env_, std::move(content));
+        if (queued_) queued_(name, *env_, std::move(content));
         return {};
       }
       // The journal did not take it: the file way, with the content kept for the runner.
       inner_->append(std::string_view(*content).substr(stored_prefix.size()));
       auto out = inner_->commit(stored_prefix);
-      if (out.ok() && queued_) queued_(*name_, env_, std::move(content));
+      if (out.ok() && queued_) queued_(*name_, *env_, std::move(content));
       return out;
     }
     spill();
     inner_->append(buffer_);
     buffer_.clear();
     auto out = inner_->commit(stored_prefix);
-    if (out.ok() && queued_) queued_(*name_, env_, nullptr);
+    if (out.ok() && queued_) queued_(*name_, *env_, nullptr);
     return out;
   }
   void abort() override { inner_->abort(); }
@@ -113,9 +115,8 @@ class QueueWriter final : public MessageWriter {
   MaildirStore& store_;
   QueueStore& queue_;
   std::unique_ptr<MaildirWriter> inner_;
-  std::shared_ptr<std::string> name_;  // the queue file's name, once filed the file way
-  queue::QueueEnvelope env_;
-  std::string envelope_;  // encoded
+  std::shared_ptr<std::string> name_;          // the queue file's name, once filed the file way
+  std::shared_ptr<queue::QueueEnvelope> env_;  // shared with the file way's publish step
   const RelaySpoolSink::Queued& queued_;
   std::string held_;  // the content so far, while it is small
   bool spilled_ = false;
@@ -125,19 +126,18 @@ class QueueWriter final : public MessageWriter {
 
 std::unique_ptr<MessageWriter> RelaySpoolSink::begin(const MessageInfo& info,
                                                      std::string provisional_prefix) {
-  queue::QueueEnvelope qenv = queue_envelope_for(info);
-  std::string envelope = queue::encode_envelope(qenv);
+  auto qenv = std::make_shared<queue::QueueEnvelope>(queue_envelope_for(info));
   auto name = std::make_shared<std::string>();
-  auto publish = [this, envelope,
-                  name](MaildirStore::Message& msg) -> tl::expected<void, StoreError> {
+  auto publish = [this, qenv, name](MaildirStore::Message& msg) -> tl::expected<void, StoreError> {
     *name = msg.unique_name();
-    return queue_.file(msg, envelope);
+    qenv->params.size = msg.size();  // the stored size (see QueueWriter::commit)
+    return queue_.file(msg, queue::encode_envelope(*qenv));
   };
   auto inner =
       std::make_unique<MaildirWriter>(store_, std::vector<std::string>{directory()}, nullptr,
                                       without_return_path(provisional_prefix), std::move(publish));
   return std::make_unique<QueueWriter>(store_, queue_, std::move(inner), std::move(name),
-                                       std::move(qenv), std::move(envelope), queued_);
+                                       std::move(qenv), queued_);
 }
 
 }  // namespace taube::store

@@ -97,8 +97,8 @@ def check_layout(prefix: Path) -> None:
     cfgs = list(prefix.glob("lib*/cmake/Taube/TaubeConfig.cmake"))
     if len(cfgs) != 1 or not (cfgs[0].parent / "TaubeConfigVersion.cmake").is_file():
         fail(f"TaubeConfig.cmake / TaubeConfigVersion.cmake not installed: {cfgs}")
-    if not os.access(prefix / "bin" / "taube", os.X_OK):
-        fail("bin/taube not installed")
+    if not os.access(prefix / "sbin" / "taube", os.X_OK):
+        fail("sbin/taube not installed")
     if not (prefix / "share/doc/taube/taube.toml.example").is_file():
         fail("share/doc/taube/taube.toml.example not installed")
 

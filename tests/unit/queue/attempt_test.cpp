@@ -130,5 +130,20 @@ TEST(ExpireOverdue, OnlyAfterTheDeadline) {
   EXPECT_EQ(env.recipients[0].state, RecipientState::Failed);
 }
 
+TEST(ExpireNow, EveryQueuedRecipientFailsWithTheReasonWhateverItsAge) {
+  auto env = two_recipients();
+  env.recipients[1].last_reply = "451 4.7.1 later";
+  env.recipients[0].state = RecipientState::Delivered;
+  auto out = expire_now(env, 1001, "expired by the administrator");
+  EXPECT_TRUE(out.finished);
+  ASSERT_EQ(out.recipients.size(), 1u);
+  EXPECT_EQ(out.recipients[0].status, LoggedStatus::Expired);
+  ASSERT_EQ(out.notices.size(), 1u);
+  EXPECT_EQ(out.notices[0].action, DsnAction::Failed);
+  EXPECT_EQ(out.notices[0].diagnostic, "expired by the administrator; last: 451 4.7.1 later");
+  EXPECT_EQ(env.recipients[0].state, RecipientState::Delivered);
+  EXPECT_EQ(env.recipients[1].state, RecipientState::Failed);
+}
+
 }  // namespace
 }  // namespace taube::queue

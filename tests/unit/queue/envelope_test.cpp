@@ -45,6 +45,27 @@ TEST(QueueEnvelope, RoundTripsEveryField) {
   EXPECT_EQ(encode_envelope(*d), text);  // canonical
 }
 
+// A held item (taube queue hold) is written as version 2 with its "hold" record; everything
+// else stays version 1, and version 1 cannot carry "hold".
+TEST(QueueEnvelope, AHeldItemIsVersion2AndRoundTrips) {
+  QueueEnvelope e = sample();
+  EXPECT_EQ(encode_envelope(e).rfind("taube-envelope 1\n", 0), 0u);
+  e.held = 1764601234;
+  const std::string text = encode_envelope(e);
+  EXPECT_EQ(text.rfind("taube-envelope 2\n", 0), 0u);
+  EXPECT_NE(text.find("\nhold 1764601234\n"), std::string::npos);
+  auto d = decode_envelope(text);
+  ASSERT_TRUE(d) << d.error();
+  EXPECT_EQ(*d, e);
+  EXPECT_EQ(encode_envelope(*d), text);
+  std::string v1 = text;
+  v1.replace(0, 16, "taube-envelope 1");
+  EXPECT_FALSE(decode_envelope(v1));
+  std::string zero = text;
+  zero.replace(zero.find("hold 1764601234"), 15, "hold 0");
+  EXPECT_FALSE(decode_envelope(zero));
+}
+
 TEST(QueueEnvelope, NullSenderUtf8AndEmptyDomain) {
   QueueEnvelope e = sample();
   e.sender = smtp::Path{{}, true};
@@ -101,7 +122,7 @@ TEST(QueueEnvelope, RefusesWhatItDidNotWrite) {
     t.replace(at, from.size(), to);
     return decode_envelope(t);
   };
-  EXPECT_FALSE(with("taube-envelope 1", "taube-envelope 2"));
+  EXPECT_FALSE(with("taube-envelope 1", "taube-envelope 3"));
   EXPECT_FALSE(with("arrival 1764600000", "arrival soon"));
   EXPECT_FALSE(with("state=pending", "state=lost"));
   EXPECT_FALSE(with("state=pending", "colour=blue"));

@@ -190,6 +190,22 @@ TEST(QueueJournal, TheNextStartFilesWhatACrashLeftInTheJournal) {
   EXPECT_EQ(second.finished, 0u);
 }
 
+// A crash while the publisher wrote an item out, between the envelope's link and the
+// message's: the next start must still write it out (and start at all).
+TEST(QueueJournal, AHalfWrittenOutItemIsWrittenOutAgain) {
+  JournalQueue jq;
+  const std::string name = jq.spool("H1", "half\n");
+  jq.q->abandon_journal();
+  test::write_file(jq.dir / ("queue/env/" + name), "taube-envelope 1\nstale\n");
+  auto rec = jq.reopen();
+  EXPECT_EQ(rec.filed, 1u);
+  auto scan = jq.q->scan();
+  ASSERT_TRUE(scan);
+  ASSERT_EQ(scan->items.size(), 1u);
+  EXPECT_EQ(scan->items[0].envelope.id, "H1");
+  EXPECT_EQ(*jq.q->read_message(name), "Received: x\nhalf\n");
+}
+
 TEST(QueueJournal, ARecordThatIsNotAQueueItemIsKeptAside) {
   TempDir dir;
   {

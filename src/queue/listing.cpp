@@ -1,0 +1,237 @@
+#include "queue/listing.hpp"
+
+#include <algorithm>
+#include <ctime>
+
+#include "queue/attempt.hpp"
+
+namespace taube::queue {
+namespace {
+
+std::string sender_of(const QueueEnvelope& env) {
+  return env.sender.null ? std::string("MAILER-DAEMON") : env.sender.mailbox.to_string();
+}
+
+// "Wed Dec  2 13:00:00" (UTC; Postfix's showq prints local time the same way).
+std::string arrival_text(std::int64_t t) {
+  const std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%a %b %e %H:%M:%S", &tm);
+  return buf;
+}
+
+std::string utc(std::int64_t t) {
+  const std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+std::string pad_left(std::string s, std::size_t w) {
+  return s.size() >= w ? s : std::string(w - s.size(), ' ') + s;
+}
+
+void json_string(std::string& out, std::string_view s) {
+  static const char* hex = "0123456789abcdef";
+  out += '"';
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += "\\u00";
+          out += hex[c >> 4];
+          out += hex[c & 15];
+        } else {
+          out += ch;  // UTF-8 passes as is (JSON text is UTF-8)
+        }
+    }
+  }
+  out += '"';
+}
+
+std::int64_t earliest_next(const QueueEnvelope& env) {
+  auto d = next_due(env);
+  return d ? *d : 0;
+}
+
+}  // namespace
+
+std::string queue_name(const ListedItem& item) {
+  if (item.envelope.held != 0) return "hold";
+  if (item.active) return "active";
+  for (const auto& r : item.envelope.recipients)
+    if (r.attempts > 0) return "deferred";
+  return "incoming";
+}
+
+std::string mailq_text(const std::vector<ListedItem>& items) {
+  if (items.empty()) return "Mail queue is empty\n";
+  std::size_t idw = 10;
+  for (const auto& i : items) idw = std::max(idw, i.envelope.id.size());
+  std::string out = "-Queue ID-" + std::string(idw - 10, '-') +
+                    "  --Size-- ----Arrival Time---- -Sender/Recipient-------\n";
+  const std::size_t indent = idw + 1 + 1 + 8 + 1 + 19 + 2;
+  std::uint64_t bytes = 0;
+  for (const auto& i : items) {
+    const auto& env = i.envelope;
+    bytes += i.size;
+    std::string id = env.id;
+    id += std::string(idw - id.size(), ' ');
+    const char mark = env.held != 0 ? '!' : i.active ? '*' : ' ';
+    out += id + mark + " " + pad_left(std::to_string(i.size), 8) + " " + arrival_text(env.arrival) +
+           "  " + sender_of(env) + "\n";
+    // Recipients still queued, grouped under their last reason (as showq does).
+    std::string last_reason;
+    for (const auto& r : env.recipients) {
+      if (!is_queued(r.state)) continue;
+      if (!r.last_reply.empty() && r.last_reply != last_reason) {
+        out += "(" + r.last_reply + ")\n";
+        last_reason = r.last_reply;
+      }
+      out += std::string(indent, ' ') + r.mailbox.to_string() + "\n";
+    }
+    out += "\n";
+  }
+  out += "-- " + std::to_string((bytes + 1023) / 1024) + " Kbytes in " +
+         std::to_string(items.size()) + (items.size() == 1 ? " Request.\n" : " Requests.\n");
+  return out;
+}
+
+std::string json_line(const ListedItem& item) {
+  const auto& env = item.envelope;
+  std::string out = "{\"queue_name\": ";
+  json_string(out, queue_name(item));
+  out += ", \"queue_id\": ";
+  json_string(out, env.id);
+  out += ", \"arrival_time\": " + std::to_string(env.arrival);
+  out += ", \"message_size\": " + std::to_string(item.size);
+  out += ", \"forced_expire\": false, \"sender\": ";
+  json_string(out, env.sender.null ? std::string() : env.sender.mailbox.to_string());
+  out += ", \"recipients\": [";
+  bool first = true;
+  for (const auto& r : env.recipients) {
+    if (!is_queued(r.state)) continue;
+    out += first ? "{" : ", {";
+    first = false;
+    out += "\"address\": ";
+    json_string(out, r.mailbox.to_string());
+    if (!r.last_reply.empty()) {
+      out += ", \"delay_reason\": ";
+      json_string(out, r.last_reply);
+    }
+    out += ", \"attempts\": " + std::to_string(r.attempts);
+    out += ", \"next_attempt\": " + std::to_string(r.next_attempt) + "}";
+  }
+  out += "], \"next_attempt\": " + std::to_string(earliest_next(env));
+  out += ", \"queue_file\": ";
+  json_string(out, item.name);
+  out += "}\n";
+  return out;
+}
+
+std::string show_text(const ListedItem& item, std::string_view transcript) {
+  const auto& env = item.envelope;
+  std::string out;
+  out += "queue id:    " + env.id + "\n";
+  out += "queue file:  " + item.name + "\n";
+  out += "queue:       " + queue_name(item) +
+         (env.held != 0 ? " (since " + utc(env.held) + ")" : std::string()) + "\n";
+  out += "arrival:     " + utc(env.arrival) + "\n";
+  out += "expires:     " + utc(item.lifetime_end) + "\n";
+  out += "size:        " + std::to_string(item.size) + "\n";
+  out +=
+      "sender:      <" + (env.sender.null ? std::string() : env.sender.mailbox.to_string()) + ">\n";
+  if (!env.auth_user.empty()) out += "submitted by: " + env.auth_user + "\n";
+  if (!env.client_address.empty())
+    out += "client:      " + env.client_address + " (helo " + env.client_helo + ")\n";
+  if (env.params.envid) out += "envid:       " + *env.params.envid + "\n";
+  out += "recipients:\n";
+  for (const auto& r : env.recipients) {
+    out += "  <" + r.mailbox.to_string() + ">";
+    if (!r.original.empty()) out += " (for " + r.original + ")";
+    out += std::string(" ") + to_string(r.state) + ", attempts " + std::to_string(r.attempts);
+    if (is_queued(r.state) && r.next_attempt != 0) out += ", next " + utc(r.next_attempt);
+    if (!r.route.empty()) out += ", route " + r.route;
+    out += "\n";
+    if (!r.last_reply.empty()) out += "    last reply: " + r.last_reply + "\n";
+  }
+  out += "transcript of the last attempt:\n";
+  if (transcript.empty()) {
+    out += "  (none kept: not tried yet, or the last attempt did not reach an SMTP dialog)\n";
+  } else {
+    std::size_t start = 0;
+    while (start < transcript.size()) {
+      std::size_t nl = transcript.find('\n', start);
+      if (nl == std::string_view::npos) nl = transcript.size();
+      out += "  ";
+      out.append(transcript.substr(start, nl - start));
+      out += "\n";
+      start = nl + 1;
+    }
+  }
+  return out;
+}
+
+std::string why_text(const ListedItem& item, std::int64_t now) {
+  const auto& env = item.envelope;
+  std::string out = "Message " + env.id + " from <" +
+                    (env.sender.null ? std::string() : env.sender.mailbox.to_string()) +
+                    ">, queued since " + utc(env.arrival) + ". ";
+  std::size_t queued = 0, done = 0;
+  for (const auto& r : env.recipients) {
+    if (!is_queued(r.state)) {
+      ++done;
+      continue;
+    }
+    ++queued;
+    out += "<" + r.mailbox.to_string() + ">: ";
+    if (r.attempts == 0) {
+      out += "not tried yet";
+    } else {
+      out += "tried " + std::to_string(r.attempts) + (r.attempts == 1 ? " time" : " times");
+      if (!r.route.empty()) out += " via " + r.route;
+      out += "; the last answer was \"" + r.last_reply + "\"";
+    }
+    if (env.held != 0) {
+      out += "; on hold, nothing is tried until it is released";
+    } else if (item.active) {
+      out += "; an attempt is running now";
+    } else if (r.next_attempt <= now) {
+      out += "; due now";
+    } else {
+      out += "; next attempt in " + std::to_string(r.next_attempt - now) + " s (" +
+             utc(r.next_attempt) + ")";
+    }
+    out += ". ";
+  }
+  if (queued == 0) out += "Nothing is left to deliver. ";
+  if (done > 0) out += std::to_string(done) + " other recipient(s) are done. ";
+  if (queued > 0)
+    out += "If it is still undelivered at " + utc(item.lifetime_end) +
+           ", it is returned to the sender.";
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  out += "\n";
+  return out;
+}
+
+}  // namespace taube::queue
