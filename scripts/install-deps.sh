@@ -5,7 +5,7 @@
 set -euo pipefail
 build_pkgs=(g++ cmake make pkg-config libasio-dev libexpected-dev libssl-dev zlib1g-dev libtomlplusplus-dev
             libcli11-dev libspdlog-dev libfmt-dev libc-ares-dev libunbound-dev libcrypt-dev libgtest-dev
-            libsystemd-dev)
+            libsystemd-dev libhttp-parser-dev)
 # swaks only Recommends Net::SSLeay, which --no-install-recommends skips; its --tls needs it.
 # libfuse3-dev + fuse3: crashfs, the power-cut file system of tests/crashfs (umount, fusermount3).
 # haproxy: a real PROXY protocol sender in front of Taube (test_proxy_protocol; never the system one).
@@ -16,8 +16,10 @@ build_pkgs=(g++ cmake make pkg-config libasio-dev libexpected-dev libssl-dev zli
 # systemd (systemd-analyze verify/security, systemd-sysusers), strace, man-db: test_service checks
 # the unit, the system calls it allows against those Taube makes, and the man page (no systemd
 # as PID 1 needed).
+# prometheus: promtool checks the /metrics text and the alert rules, and a private Prometheus
+# scrapes Taube once (test_metrics; the system service is never configured or started).
 test_pkgs=(python3 postfix swaks libnet-ssleay-perl curl openssl ca-certificates libfuse3-dev fuse3
-           haproxy dovecot-core dovecot-lmtpd pflogsumm fail2ban systemd strace man-db)
+           haproxy dovecot-core dovecot-lmtpd pflogsumm fail2ban systemd strace man-db prometheus)
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   test) want+=("${test_pkgs[@]}") ;;

@@ -11,6 +11,7 @@
 
 #include <toml++/toml.h>
 
+#include "app/config_metrics.hpp"
 #include "app/config_outbound.hpp"
 #include "app/config_srs.hpp"
 #include "app/table_reader.hpp"
@@ -384,6 +385,7 @@ tl::expected<Config, std::string> load_config(const std::string& path) {
   TRY(section("dns", [&](TableReader& r) { return read_dns(r, c); }));
   TRY(section("srs", [&](TableReader& r) { return read_srs(r, c); }));
   TRY(section("log", [&](TableReader& r) { return read_log(r, c); }));
+  TRY(section("metrics", [&](TableReader& r) { return read_metrics(r, c); }));
   TRY(top.no_unknown_keys());
   finish(c);
   return c;
@@ -391,6 +393,10 @@ tl::expected<Config, std::string> load_config(const std::string& path) {
 
 tl::expected<policy::Directory, std::string> validate(const Config& cfg) {
   if (cfg.server.listeners.empty()) return tl::unexpected(std::string("no listener configured"));
+  if (auto clash = metrics_clash(cfg.server))
+    return tl::unexpected("metrics.listen: " + cfg.server.http->address + ":" +
+                          std::to_string(cfg.server.http->port) +
+                          " is the address of the SMTP listener " + *clash);
   if (cfg.directory.domains.empty())
     return tl::unexpected(std::string("delivery.domains: no local domain"));
   for (const auto& d : cfg.directory.domains)

@@ -21,6 +21,7 @@
 #include "app/config_outbound.hpp"
 #include "app/config_srs.hpp"
 #include "app/log_observer.hpp"
+#include "app/metrics_observer.hpp"
 #include "app/queue_command.hpp"
 #include "app/route_command.hpp"
 #include "app/send_command.hpp"
@@ -175,6 +176,9 @@ int serve(const ServeOptions& o) {
   net::Server server(io, cfg.server, std::move(*dir));
   app::LogObserver log_lines(**log_output);
   server.observe(log_lines);
+  // [metrics] listen: counts the events and serves /metrics and /healthz (docs/metrics.md).
+  app::MetricsObserver metrics;
+  metrics.attach(server);
   if (auto r = server.load_credentials(); !r) {
     spdlog::critical("{}", r.error());
     return 2;

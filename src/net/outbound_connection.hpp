@@ -83,6 +83,8 @@ class OutboundConnection {
   std::string transcript() const;
   bool tls() const { return transport_->tls(); }
   std::string tls_description() const { return transport_->tls_description(); }
+  // "TLSv1.3", or "" for plaintext.
+  std::string tls_version() const { return transport_->tls() ? transport_->tls_version() : ""; }
   // Closes the connection under whatever is in flight (the server's shutdown grace is over): the
   // pending read or write fails, and send() settles the message (Deferred, or Unknown once its
   // end of data was out).

@@ -118,6 +118,19 @@ class QueueRunner {
   // Everything due now (postqueue -f); the hold-back of every destination ends.
   std::size_t flush_all();
 
+  // Read-only, for the metrics gauges: connections being opened (connect, TLS, greeting, EHLO)
+  // and those open, by TLS version ("" for plaintext). At most max_connections entries.
+  struct ConnectionCounts {
+    std::size_t opening = 0;
+    std::map<std::string, std::size_t> open_by_tls;
+  };
+  ConnectionCounts connection_counts() const {
+    ConnectionCounts c;
+    c.opening = opening_.size();
+    for (const OutboundConnection* conn : open_) ++c.open_by_tls[conn->tls_version()];
+    return c;
+  }
+
  private:
   struct Entry;
   // Due time -> item. Entries point into items_ (an unordered_map's nodes never move) and each

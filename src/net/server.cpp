@@ -47,6 +47,7 @@ Server::Server(asio::io_context& io, ServerConfig config, policy::Directory dire
       sink_(*mailbox_sink_, queue_sink_.get()),
       ctx_{cfg_, policy_, sink_, pool_, observers_, throttle_, creds_, registry_, stopping_},
       grace_timer_(io) {
+  if (cfg_.http) http_ = std::make_unique<HttpServer>(io_, *cfg_.http);
   if (!cfg_.discard) {
     // ETRN (RFC 1985) makes the queued mail of a domain due now. The session and the runner
     // share the event loop thread, so the call is direct.
@@ -85,11 +86,21 @@ tl::expected<void, std::string> Server::listen() {
                  l.proxy_protocol ? " (PROXY protocol)" : "");
     listeners_.push_back(std::move(listener));
   }
+  if (http_) {
+    auto bound = http_->bind();
+    if (!bound) return tl::unexpected(bound.error());
+    http_endpoint_ = *bound;
+    const std::string shown = bound->address().is_v6() ? "[" + bound->address().to_string() + "]"
+                                                       : bound->address().to_string();
+    // Not "listening on": that line names the SMTP listeners (tests and scripts read it).
+    spdlog::info("metrics: serving http://{}:{}/metrics", shown, bound->port());
+  }
   return {};
 }
 
 void Server::start() {
   for (auto& l : listeners_) l->start();
+  if (http_) http_->start();
   if (runner_) runner_->set_self_endpoints(endpoints_);
   if (runner_) runner_->start();
   if (control_) control_->start();
@@ -122,14 +133,23 @@ void Server::stop() {
   spdlog::info("shutting down: {} connection(s) open", registry_.size());
   for (auto& l : listeners_) l->close();
   registry_.interrupt_all();
-  if (registry_.size() == 0) return;
-  registry_.on_empty([this] { grace_timer_.cancel(); });
+  // The HTTP listener stays while SMTP connections drain (/healthz says 503, /metrics shows
+  // the drain), and goes with the last of them or at the end of the grace period.
+  if (registry_.size() == 0) {
+    if (http_) http_->stop();
+    return;
+  }
+  registry_.on_empty([this] {
+    grace_timer_.cancel();
+    if (http_) http_->stop();
+  });
   grace_timer_.expires_after(cfg_.shutdown_grace);
   grace_timer_.async_wait([this](asio::error_code ec) {
     if (ec) return;
     if (registry_.size() > 0)
       spdlog::warn("grace period over: closing {} connection(s)", registry_.size());
     registry_.close_all();
+    if (http_) http_->stop();
   });
 }
 

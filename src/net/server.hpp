@@ -19,6 +19,7 @@
 #include "events/observer.hpp"
 #include "net/connection_context.hpp"
 #include "net/connection_registry.hpp"
+#include "net/http_server.hpp"
 #include "net/listener.hpp"
 #include "net/queue_runner.hpp"
 #include "net/resolver.hpp"
@@ -65,6 +66,10 @@ class Server {
   bool stopping() const { return stopping_; }
   const ServerConfig& config() const { return cfg_; }
   std::size_t connections() const { return registry_.size(); }
+  // The operator's HTTP listener ([metrics] listen), null when it is off. Routes are added
+  // before listen(); it is bound after the SMTP listeners, started and stopped with them.
+  HttpServer* http() { return http_.get(); }
+  const asio::ip::tcp::endpoint& http_endpoint() const { return http_endpoint_; }
 
  private:
   asio::io_context& io_;
@@ -93,6 +98,8 @@ class Server {
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<asio::ip::tcp::endpoint> endpoints_;
   asio::steady_timer grace_timer_;
+  std::unique_ptr<HttpServer> http_;
+  asio::ip::tcp::endpoint http_endpoint_;
 };
 
 }  // namespace taube::net

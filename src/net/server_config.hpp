@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "inet/cidr.hpp"
+#include "net/http_config.hpp"
 #include "net/outbound_config.hpp"
 #include "net/tls_context.hpp"
 #include "policy/auth_throttle.hpp"
@@ -74,6 +75,8 @@ struct ServerConfig {
   // test). Zero disables the test.
   std::chrono::milliseconds pregreet_delay{0};
   std::optional<TlsConfig> tls;
+  // The operator's HTTP listener (/metrics, /healthz): off unless [metrics] listen is set.
+  std::optional<HttpConfig> http;
 };
 
 }  // namespace taube::net

@@ -1,0 +1,24 @@
+// The operator's HTTP listener ([metrics] in the configuration, docs/metrics.md).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "net/http_request.hpp"
+
+namespace taube::net {
+
+struct HttpConfig {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 9154;  // the port Prometheus' exporter list gives Postfix exporters
+  // A whole request (line, headers, body) within this of waiting for it; also the keep-alive
+  // idle time.
+  std::chrono::milliseconds request_timeout = std::chrono::seconds(10);
+  std::size_t max_connections = 64;
+  std::size_t max_requests = 1000;  // per connection
+  HttpLimits limits;
+};
+
+}  // namespace taube::net
