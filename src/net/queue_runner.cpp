@@ -515,17 +515,19 @@ void QueueRunner::dispatch(std::int64_t t) {
 }
 
 std::string QueueRunner::take_ready(Destination& d) {
-  for (auto it = d.ready.begin(); it != d.ready.end(); ++it) {
+  for (auto it = d.ready.begin(); it != d.ready.end();) {
     auto found = items_.find(*it);
     Item* item = found == items_.end() ? nullptr : live(found->second);
-    if (item == nullptr) {
+    // Gone, or put on hold (taube queue hold) while it waited for a connection.
+    if (item == nullptr || (item->env.held != 0 && !item->busy)) {
       d.queued.erase(*it);
       it = d.ready.erase(it);
-      if (it == d.ready.end()) break;
-      --it;
       continue;
     }
-    if (item->busy) continue;
+    if (item->busy) {
+      ++it;
+      continue;
+    }
     std::string name = *it;
     d.ready.erase(it);
     d.queued.erase(name);
