@@ -40,6 +40,7 @@ class MetricsObserver final : public events::Observer {
   void disconnected(const events::Disconnected& e) override;
   void delivery(const events::Delivery& e) override;
   void queue_note(const events::QueueNote& e) override;
+  void outbound_opened(const events::OutboundOpened& e) override;
 
  private:
   metrics::Registry reg_;
@@ -62,6 +63,14 @@ class MetricsObserver final : public events::Observer {
   metrics::Family<metrics::Histogram>& stage_delay_;
   metrics::Family<metrics::Counter>& queue_warnings_;
   metrics::Family<metrics::Gauge>& queue_messages_;
+  metrics::Family<metrics::Gauge>& queue_oldest_;
+  metrics::Family<metrics::Gauge>& queue_hold_oldest_;
+  metrics::Family<metrics::Counter>& outbound_connections_;
+  metrics::Family<metrics::Counter>& journal_commits_;
+  metrics::Family<metrics::Histogram>& journal_batch_;
+  metrics::Family<metrics::Gauge>& pool_threads_;
+  metrics::Family<metrics::Gauge>& pool_jobs_;
+  metrics::Family<metrics::Counter>& pool_done_;
   metrics::Family<metrics::Gauge>& outbound_open_;
   metrics::Family<metrics::Gauge>& outbound_opening_;
   metrics::Family<metrics::Counter>& http_requests_;
@@ -74,5 +83,8 @@ class MetricsObserver final : public events::Observer {
 std::string refusal_class(const std::string& reason);
 std::string mechanism_label(const std::string& mechanism);
 std::string dsn_class(const std::string& dsn);
+// An outbound connection's result as one of the words of events::OutboundOpened ("error" for
+// anything else).
+std::string outbound_result(const std::string& result);
 
 }  // namespace taube::app

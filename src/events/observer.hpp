@@ -129,6 +129,21 @@ struct QueueNote {
   std::string tag = "qmgr";  // the Postfix program the line imitates: qmgr, smtp, bounce
 };
 
+// The queue opened a connection to a next hop, or failed to: the TCP (or unix socket) connect,
+// implicit TLS or STARTTLS, the greeting, EHLO/LHLO and AUTH to a smarthost. One event per
+// try (an opportunistic-TLS failure retried in plaintext is two).
+struct OutboundOpened {
+  std::string relay;  // "mx.remote.test[192.0.2.1]:25"
+  // ok | refused | timeout | unreachable | tls_failed | rejected (the server refused the
+  // session: 4xx/5xx greeting, EHLO or AUTH) | lost (closed under the opening) | cut (our
+  // shutdown) | error (anything else)
+  std::string result;
+  std::string reason;       // why it failed ("" when ok)
+  std::string tls_version;  // "TLSv1.3" when ok over TLS, else ""
+  std::string tls_cipher;
+  double seconds = 0;  // how long the opening took
+};
+
 class Observer {
  public:
   virtual ~Observer() = default;
@@ -144,6 +159,7 @@ class Observer {
   virtual void disconnected(const Disconnected&) {}
   virtual void delivery(const Delivery&) {}
   virtual void queue_note(const QueueNote&) {}
+  virtual void outbound_opened(const OutboundOpened&) {}
 };
 
 // Fans every event out to the subscribers, in the order they were added.
@@ -163,6 +179,7 @@ class ObserverList final : public Observer {
   void disconnected(const Disconnected& e) override { each(&Observer::disconnected, e); }
   void delivery(const Delivery& e) override { each(&Observer::delivery, e); }
   void queue_note(const QueueNote& e) override { each(&Observer::queue_note, e); }
+  void outbound_opened(const OutboundOpened& e) override { each(&Observer::outbound_opened, e); }
 
  private:
   template <class E>

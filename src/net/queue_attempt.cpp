@@ -399,7 +399,7 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
 }
 
 void QueueRunner::done_with(Item& item, bool finished) {
-  item.busy = false;
+  set_busy(item, false);
   if (item.content) {
     content_bytes_ -= item.content->size();
     item.content.reset();

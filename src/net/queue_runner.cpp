@@ -15,6 +15,7 @@
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "net/blocking_pool.hpp"
 #include "net/nexthop_resolver.hpp"
 #include "net/tls_context.hpp"
 
@@ -157,7 +158,7 @@ void QueueRunner::start() {
   } else {
     observer_.queue_note({"", "queue " + store_.directory() + ": loading " +
                                   std::to_string(to_load_.size()) + " message(s)"});
-    asio::post(pool_, [this] { load_chunk(0); });
+    post_job(pool_, [this] { load_chunk(0); });
   }
   schedule();
 }
@@ -194,7 +195,7 @@ void QueueRunner::tidy_soon() {
     tidy_armed_ = false;
     if (ec) return;
     // The pool is joined before the store goes (Server::~Server), so the job may outlive us.
-    asio::post(pool_, [&store = store_] { store.tidy(true); });
+    post_job(pool_, [&store = store_] { store.tidy(true); });
   });
 }
 
@@ -218,7 +219,11 @@ void QueueRunner::load_chunk(std::size_t from) {
       case store::LoadedItem::Status::Ok: {
         auto due = queue::next_due(item.envelope);
         item.text.shrink_to_fit();
-        batch.push_back({std::move(to_load_[i]), std::move(item.text), due ? *due : -1});
+        queue::CensusSlot state;
+        state.state = queue::state_of(item.envelope, false);
+        state.arrival = item.envelope.arrival;
+        state.held = item.envelope.held;
+        batch.push_back({std::move(to_load_[i]), std::move(item.text), due ? *due : -1, state});
         break;
       }
       case store::LoadedItem::Status::Corrupt:
@@ -239,19 +244,20 @@ void QueueRunner::load_chunk(std::size_t from) {
     adopt(batch, notes);
     if (last && !load_stop_) finish_load();
   });
-  if (!last) asio::post(pool_, [this, to] { load_chunk(to); });
+  if (!last) post_job(pool_, [this, to] { load_chunk(to); });
 }
 
 void QueueRunner::adopt(std::vector<Loaded>& batch, const std::vector<std::string>& notes) {
   for (const auto& n : notes) observer_.queue_note({"", n, true});
   for (auto& l : batch) {
-    auto [it, fresh] = items_.try_emplace(std::move(l.name), timeline_);
+    auto [it, fresh] = items_.try_emplace(std::move(l.name), timeline_, census_);
     if (!fresh) continue;  // cannot happen: the survey's names are not submitted again
     ++loaded_count_;
     Entry& e = it->second;
     e.name = &it->first;
     report_inflight(it->first, l.text);
     e.parked = std::move(l.text);
+    census_.set(e.counted, l.state.state, l.state.arrival, l.state.held);
     if (l.due >= 0) e.filed = timeline_.emplace(l.due, &e);
   }
   if (started_) schedule();
@@ -289,11 +295,12 @@ void QueueRunner::submit(const std::string& name, const queue::QueueEnvelope& en
 }
 
 void QueueRunner::add(std::string name, queue::QueueEnvelope env) {
-  auto [it, fresh] = items_.try_emplace(std::move(name), timeline_);
+  auto [it, fresh] = items_.try_emplace(std::move(name), timeline_, census_);
   if (!fresh) return;  // unique names: cannot happen
   Entry& e = it->second;
   e.name = &it->first;
   e.live = std::make_unique<Item>(it->first, std::move(env), &e);
+  census_.set(e.counted, e.live->env, false);
   file(*e.live);
 }
 
@@ -441,7 +448,7 @@ void QueueRunner::schedule() {
     Item& item = *live_item;
     const std::string& name = item.name;
     if (t >= queue::lifetime_deadline(item.env.arrival, cfg_.retry)) {
-      item.busy = true;
+      set_busy(item, true);
       asio::co_spawn(io_, expire(item), asio::detached);
       continue;
     }
@@ -531,7 +538,7 @@ std::string QueueRunner::take_ready(Destination& d) {
     std::string name = *it;
     d.ready.erase(it);
     d.queued.erase(name);
-    item->busy = true;
+    set_busy(*item, true);
     return name;
   }
   return {};
@@ -562,6 +569,21 @@ smtp::client::ClientConfig QueueRunner::client_config(const Destination& d, bool
   return c;
 }
 
+void QueueRunner::report_opened(const OutboundTarget& target, const OutboundConnection* conn,
+                                OpenResult result, const std::string& error,
+                                std::chrono::steady_clock::time_point started) {
+  events::OutboundOpened e;
+  e.relay = target.relay();
+  e.result = to_string(conn ? OpenResult::Ok : result);
+  if (!conn) e.reason = error;
+  if (conn && conn->tls()) {
+    e.tls_version = conn->tls_version();
+    e.tls_cipher = conn->tls_cipher();
+  }
+  e.seconds = seconds_since(started);
+  observer_.outbound_opened(e);
+}
+
 asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
   Destination& d = destinations_.at(key);
   const auto started = std::chrono::steady_clock::now();
@@ -589,10 +611,13 @@ asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
       const bool plaintext = d.plaintext_until > now();
       auto config = client_config(d, plaintext);
       std::optional<smtp::client::SessionFailure> failure;
+      OpenResult result = OpenResult::Error;
+      auto opened_at = std::chrono::steady_clock::now();
       opening_.insert(&cut);
       conn = co_await OutboundConnection::open(io_, target, config, tls_, cfg_.connect_timeout,
-                                               error, failure, &cut);
+                                               error, failure, &cut, nullptr, &result);
       opening_.erase(&cut);
+      report_opened(target, conn.get(), result, error, opened_at);
       if (!conn && failure && failure->tls_failed && d.hop.tls == queue::TlsUse::Opportunistic &&
           !plaintext && !stopping_) {
         // Opportunistic TLS that fails must not hold the mail (RFC 7435 §3): again in
@@ -603,10 +628,12 @@ asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
                               true, "smtp"});
         auto plain = client_config(d, true);
         failure.reset();
+        opened_at = std::chrono::steady_clock::now();
         opening_.insert(&cut);
         conn = co_await OutboundConnection::open(io_, target, plain, tls_, cfg_.connect_timeout,
-                                                 error, failure, &cut);
+                                                 error, failure, &cut, nullptr, &result);
         opening_.erase(&cut);
+        report_opened(target, conn.get(), result, error, opened_at);
       }
       if (conn) break;
       // A session refused before any transaction (5xx greeting, EHLO refused, AUTH refused

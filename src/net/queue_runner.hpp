@@ -54,6 +54,7 @@
 #include "net/outbound_connection.hpp"
 #include "policy/recipient_policy.hpp"
 #include "queue/attempt.hpp"
+#include "queue/census.hpp"
 #include "queue/inflight.hpp"
 #include "queue/listing.hpp"
 #include "store/message_sink.hpp"
@@ -130,6 +131,12 @@ class QueueRunner {
     for (const OutboundConnection* conn : open_) ++c.open_by_tls[conn->tls_version()];
     return c;
   }
+  // Read-only, for the metrics gauges: messages per state (incoming, active, deferred, hold)
+  // and the oldest of each, kept as items change state (queue/census.hpp), so a scrape costs
+  // nothing however long the queue.
+  const queue::QueueCensus& census() const { return census_; }
+  // The queue's store, for its commit counts (metrics).
+  const store::QueueStore& store() const { return store_; }
 
  private:
   struct Entry;
@@ -149,22 +156,26 @@ class QueueRunner {
   };
   // One per queued item, the value in items_: live (decoded) or parked (the envelope's text).
   struct Entry {
-    explicit Entry(Timeline& t) : timeline(&t), filed(t.end()) {}
+    Entry(Timeline& t, queue::QueueCensus& c) : timeline(&t), filed(t.end()), census(&c) {}
     Entry(const Entry&) = delete;
     Entry& operator=(const Entry&) = delete;
     ~Entry() {
       if (filed != timeline->end()) timeline->erase(filed);
+      census->remove(counted);
     }
     const std::string* name = nullptr;  // the key
     std::unique_ptr<Item> live;
     std::string parked;  // encode_envelope() text while `live` is null
     Timeline* timeline;
     Timeline::iterator filed;  // timeline->end(): not filed
+    queue::QueueCensus* census;
+    queue::CensusSlot counted;  // what census counts this item as
   };
   // One chunk of the start-up load, read on a worker thread.
   struct Loaded {
     std::string name, text;
     std::int64_t due = -1;
+    queue::CensusSlot state;  // its state as loaded (not counted yet)
   };
   // Submitted content kept in memory at most (beyond it, attempts read the file).
   static constexpr std::size_t kContentBudget = 64 * 1024 * 1024;
@@ -203,6 +214,10 @@ class QueueRunner {
   // `key` is the destination's key in destinations_ (a std::map: the reference stays valid).
   // GCC 12 rule of src/net/transport.hpp: no non-trivial by-value coroutine parameters.
   asio::awaitable<void> deliver(const std::string& key);
+  // The outbound_opened event of one OutboundConnection::open (conn null: it failed).
+  void report_opened(const OutboundTarget& target, const OutboundConnection* conn,
+                     OpenResult result, const std::string& error,
+                     std::chrono::steady_clock::time_point started);
   asio::awaitable<void> timer_loop();
   // Takes the next item with recipients due at `key`, marks it busy; "" when none.
   std::string take_ready(Destination& d);
@@ -223,6 +238,11 @@ class QueueRunner {
                                        const std::string& transcript, double setup_seconds,
                                        double transmit_seconds);
   void done_with(Item& item, bool finished);
+  // Marks an item taken (or freed) by an attempt or an action, and counts its state anew.
+  void set_busy(Item& item, bool busy) {
+    item.busy = busy;
+    census_.set(item.entry->counted, item.env, busy);
+  }
   // Soon after removals, one flush so that their envelopes can go (QueueStore::tidy): a queue
   // that has gone quiet is left empty on disk.
   void tidy_soon();
@@ -244,7 +264,8 @@ class QueueRunner {
   sasl::ClientCrypto* sasl_crypto_;
   std::shared_ptr<asio::ssl::context> tls_;
 
-  Timeline timeline_;  // before items_: their entries unfile themselves when destroyed
+  queue::QueueCensus census_;  // before items_: their entries leave it when destroyed
+  Timeline timeline_;          // before items_: their entries unfile themselves when destroyed
   std::unordered_map<std::string, Entry> items_;
   std::vector<std::string> to_park_;
   bool park_posted_ = false;

@@ -17,6 +17,7 @@
 
 #include "crypto/openssl_sasl.hpp"
 #include "events/observer.hpp"
+#include "net/blocking_pool.hpp"
 #include "net/connection_context.hpp"
 #include "net/connection_registry.hpp"
 #include "net/http_server.hpp"
@@ -58,6 +59,8 @@ class Server {
   // Reads the outbound queue (what a restart left in it is delivered). Before start().
   tl::expected<void, std::string> open_queue();
   QueueRunner* queue() { return runner_.get(); }
+  const store::JournaledDelivery* delivery_journal() const { return journal_.get(); }  // metrics
+  PoolStats::Counts disk_pool() { return pool_stats(pool_).counts(); }                 // metrics
   // Loads (or reloads, on SIGHUP) the TLS certificate and the users file. On a reload error the
   // old ones stay in use.
   tl::expected<void, std::string> load_credentials();

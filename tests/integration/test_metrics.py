@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
 from taubetest import outbound as o  # noqa: E402
 from taubetest import security as s  # noqa: E402
-from taubetest.smtp_peer import SmtpPeer, make_cert  # noqa: E402
+from taubetest.smtp_peer import SmtpPeer, free_port, make_cert  # noqa: E402
 
 METRICS_RX = re.compile(r"metrics: serving http://127\.0\.0\.1:(\d+)/metrics")
 RELAY_CLIENT = "127.0.0.3"  # the one address in [relay] networks
@@ -64,13 +64,25 @@ def value(samples: dict, name: str, **labels) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+# Families that move with the passing of time or with any disk work (the age of queued mail, the
+# worker pool's jobs, the journals' commits), left out of the exact deltas; the tests of
+# QueueStates and OutboundConnections assert them on their own.
+AMBIENT = ("taube_queue_oldest_message_age_seconds", "taube_queue_hold_oldest_seconds",
+           "taube_disk_pool_", "taube_journal_")
+
+
 def delta(before: dict, after: dict, http: bool = False) -> dict:
     """Only what changed (without the listener's own request counts, which every scrape
-    moves, unless `http`)."""
+    moves, unless `http`, and without the AMBIENT families)."""
     keys = {k for k in set(before) | set(after)
-            if http or k[0] != "taube_http_requests_total"}
+            if (http or k[0] != "taube_http_requests_total") and not k[0].startswith(AMBIENT)}
     return {k: after.get(k, 0.0) - before.get(k, 0.0) for k in keys
             if after.get(k, 0.0) != before.get(k, 0.0)}
+
+
+def queued(samples: dict) -> float:
+    """Messages in the queue, every state."""
+    return sum(v for k, v in samples.items() if k[0] == "taube_queue_messages")
 
 
 def start_server(peer: SmtpPeer, work: Path, extra: dict | None = None) -> h.Taube:
@@ -215,14 +227,14 @@ class Metrics(unittest.TestCase):
         waiting = self.wait_for(lambda m: value(m, "taube_deliveries_total", status="deferred",
                                                 dsn_class="4") > value(
             before, "taube_deliveries_total", status="deferred", dsn_class="4"))
-        self.assertEqual(value(waiting, "taube_queue_messages"), 1, self.srv.log_text()[-3000:])
+        self.assertEqual(queued(waiting), 1, self.srv.log_text()[-3000:])
 
         # Sent: bob, carol on her retry, and the bounce of nobody into the local sender's
         # Maildir (Postfix logs that one status=sent too, relay=local).
         def done(m):
             return (value(m, "taube_deliveries_total", status="sent", dsn_class="2")
                     - value(before, "taube_deliveries_total", status="sent", dsn_class="2")) >= 3 \
-                and value(m, "taube_queue_messages") == 0
+                and queued(m) == 0
         after = self.wait_for(done, 20)
         self.assertTrue(done(after), self.srv.log_text()[-4000:])
         time.sleep(0.3)  # nothing more is coming: a late extra count would show now
@@ -255,6 +267,15 @@ class Metrics(unittest.TestCase):
         self.assertEqual([v for _, v in buckets], sorted(v for _, v in buckets), "not cumulative")
         self.assertEqual(value(d, "taube_smtp_transactions_total", result="accepted"), 1)
         self.assertEqual(value(d, "taube_smtp_recipients_total", destination="queue"), 3)
+        # Every connection the queue opened to the peer got through, and each one's STARTTLS
+        # is a TLS handshake out (the peer offers TLS 1.3).
+        opened = value(d, "taube_outbound_connections_total", result="ok")
+        self.assertGreaterEqual(opened, 1)
+        self.assertEqual({k: v for k, v in d.items() if k[0] in (
+            "taube_outbound_connections_total", "taube_tls_handshakes_total")}, {
+            ("taube_outbound_connections_total", (("result", "ok"),)): opened,
+            ("taube_tls_handshakes_total", (("direction", "out"), ("version", "TLSv1.3"))):
+                opened})
         # The connection to the peer waits (idle_time = 3 s) for more mail: open, over TLS.
         self.assertEqual(value(after, "taube_outbound_connections_open", tls="TLSv1.3"), 1,
                          self.srv.log_text()[-3000:])
@@ -418,6 +439,190 @@ class Metrics(unittest.TestCase):
         # An idle keep-alive connection is closed silently after the same time.
         data, closed = self.request(b"", timeout=4)
         self.assertEqual((data, closed), (b"", True))
+
+
+def scrape_port(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        return parse(r.read().decode())
+
+
+def wait_scrape(port: int, pred, timeout: float = 15.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = scrape_port(port)
+        if pred(got) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)
+
+
+def promtool_check(test: unittest.TestCase, port: int) -> None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read()
+    p = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                       timeout=60)
+    test.assertEqual(p.returncode, 0, p.stdout.decode() + p.stderr.decode() + text.decode())
+
+
+class QueueStates(unittest.TestCase):
+    """The queue's gauges per state (incoming, active, deferred, hold) and the oldest message's
+    age in each, the journals' commits and batch sizes, and the disk pool, on a queue whose one
+    destination answers 451 (Postfix's deferred queue) and holds its end of data for a while
+    (the attempt is seen running: active)."""
+
+    def setUp(self):
+        self.work = Path(tempfile.mkdtemp(prefix="taube-mq-"))
+        self.addCleanup(shutil.rmtree, self.work, True)
+        self.peer = SmtpPeer(rcpt=lambda addr, n: "451 4.7.1 try later", delay={"RCPT": 1.5})
+        self.addCleanup(self.peer.stop)
+        # No retry within the test: only the test's commands move the mail.
+        self.srv = o.start({o.REMOTE: o.route(self.peer)},
+                           queue={"retry_min": 300, "retry_max": 600, "max_lifetime": 3600},
+                           extra={"metrics": {"listen": "127.0.0.1:0"}})
+        o.guard(self, self.srv)
+        self.port = metrics_port(self.srv)
+
+    def state(self, m: dict, state: str) -> float:
+        return value(m, "taube_queue_messages", state=state)
+
+    def queue(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([h.taube_bin(), "queue", "-c", str(self.srv.config_path), *args],
+                              cwd=self.srv.dir, capture_output=True, text=True, timeout=30)
+
+    def test_states_oldest_age_hold_and_commits(self):
+        before = scrape_port(self.port)
+        for st in ("incoming", "active", "deferred", "hold"):
+            self.assertEqual(self.state(before, st), 0, st)
+            self.assertEqual(value(before, "taube_queue_oldest_message_age_seconds", state=st), 0)
+        self.assertEqual(value(before, "taube_queue_hold_oldest_seconds"), 0)
+        self.assertGreater(value(before, "taube_disk_pool_threads"), 0)
+        self.assertEqual(value(before, "taube_disk_pool_jobs", state="queued"), 0)
+        qid = o.submit(self.srv, o.ALICE, [o.BOB], o.message("mq-1"))
+        # The attempt is running (the peer takes 1.5 s to answer the RCPT): active.
+        m = wait_scrape(self.port, lambda m: self.state(m, "active") == 1, 5)
+        self.assertEqual(self.state(m, "active"), 1, self.srv.log_text()[-3000:])
+        self.assertEqual(sum(self.state(m, st) for st in ("incoming", "deferred", "hold")), 0)
+        # 451: deferred, until the retry in 5 minutes.
+        self.assertIsNotNone(self.srv.wait_log(o.status_rx(o.BOB, "deferred", qid), 10))
+        m = wait_scrape(self.port, lambda m: self.state(m, "deferred") == 1, 5)
+        self.assertEqual((self.state(m, "deferred"), self.state(m, "active")), (1, 0))
+        time.sleep(1.1)
+        m = scrape_port(self.port)
+        age = value(m, "taube_queue_oldest_message_age_seconds", state="deferred")
+        self.assertGreaterEqual(age, 2)  # 1.5 s of attempt and 1.1 s of sleep, in whole seconds
+        self.assertLess(age, 30)
+        self.assertEqual(value(m, "taube_queue_oldest_message_age_seconds", state="active"), 0)
+
+        # On hold (taube queue hold): counted under hold, with the time since it was held.
+        r = self.queue("hold", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        m = wait_scrape(self.port, lambda m: self.state(m, "hold") == 1, 5)
+        self.assertEqual((self.state(m, "hold"), self.state(m, "deferred")), (1, 0))
+        self.assertGreaterEqual(value(m, "taube_queue_oldest_message_age_seconds", state="hold"),
+                                age)
+        time.sleep(2.1)
+        m = scrape_port(self.port)
+        held_for = value(m, "taube_queue_hold_oldest_seconds")
+        self.assertGreaterEqual(held_for, 2)
+        self.assertLess(held_for, age + 10)
+        # `taube queue list --json` says the same.
+        listing = [json.loads(line) for line in self.queue("list", "--json").stdout.splitlines()]
+        self.assertEqual([i["queue_name"] for i in listing], ["hold"])
+
+        # Released: due at once, tried (active), deferred again; nothing left on hold.
+        r = self.queue("release", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        m = wait_scrape(self.port, lambda m: self.state(m, "deferred") == 1
+                        and value(m, "taube_deliveries_total", status="deferred",
+                                  dsn_class="4") == 2, 10)
+        self.assertEqual(self.state(m, "hold"), 0)
+        self.assertEqual(value(m, "taube_queue_hold_oldest_seconds"), 0)
+        self.assertEqual(value(m, "taube_deliveries_total", status="deferred", dsn_class="4"), 2)
+
+        # The queue journal took the message (one record per group commit here), and the
+        # envelope rewrites (the deferrals, hold, release) were flushed as queue files.
+        d = delta(before, m)
+        commits = value(m, "taube_journal_commits_total", journal="queue", result="ok")
+        self.assertGreaterEqual(commits, 1, [k for k in m if k[0].startswith("taube_journal")])
+        self.assertEqual(value(m, "taube_journal_commit_batch_size_count", journal="queue"),
+                         commits)
+        self.assertGreaterEqual(value(m, "taube_journal_commit_batch_size_sum", journal="queue"),
+                                1)
+        self.assertEqual(value(m, "taube_journal_commit_batch_size_bucket", journal="queue",
+                               le="1"), commits)  # one message at a time
+        self.assertGreaterEqual(value(m, "taube_journal_commits_total", journal="queue_files",
+                                      result="ok"), 1)
+        self.assertEqual(value(m, "taube_journal_commits_total", journal="queue",
+                               result="failed"), 0)
+        # The disk pool did the work (reading the message, writing envelopes); none waits now.
+        self.assertGreater(value(m, "taube_disk_pool_jobs_total")
+                           - value(before, "taube_disk_pool_jobs_total"), 3)
+        self.assertEqual(value(m, "taube_disk_pool_jobs", state="queued"), 0)
+        self.assertEqual(value(d, "taube_outbound_connections_total", result="ok"), 2)
+        promtool_check(self, self.port)
+
+    def test_delivery_journal_commits(self):
+        # A local mailbox: the delivery journal (journal_path, on by default) commits it.
+        before = scrape_port(self.port)
+        self.assertIn(("taube_journal_commits_total", (("journal", "delivery"), ("result", "ok"))),
+                      before, "no delivery journal in the default configuration?")
+        for i in range(3):
+            o.submit(self.srv, o.BOB, [o.ALICE], o.message(f"mq-local-{i}"))
+        m = wait_scrape(self.port, lambda m: value(m, "taube_journal_commits_total",
+                                                   journal="delivery", result="ok")
+                        - value(before, "taube_journal_commits_total", journal="delivery",
+                                result="ok") >= 3, 5)
+        d = delta(before, m)
+        self.assertEqual(value(m, "taube_journal_commits_total", journal="delivery", result="ok")
+                         - value(before, "taube_journal_commits_total", journal="delivery",
+                                 result="ok"), 3)  # one transaction after the other
+        self.assertEqual(value(m, "taube_journal_commit_batch_size_sum", journal="delivery")
+                         - value(before, "taube_journal_commit_batch_size_sum",
+                                 journal="delivery"), 3)
+        self.assertEqual(value(d, "taube_smtp_recipients_total", destination="mailbox"), 3)
+
+
+class OutboundConnections(unittest.TestCase):
+    """taube_outbound_connections_total by result, and TLS handshakes out: a next hop whose port
+    is closed (refused), one whose STARTTLS breaks (tls_failed, then the opportunistic retry in
+    plaintext: ok, RFC 7435), and one that speaks TLS (ok, a handshake out by version)."""
+
+    def test_refused_tls_failed_and_ok(self):
+        work = Path(tempfile.mkdtemp(prefix="taube-mo-"))
+        self.addCleanup(shutil.rmtree, work, True)
+        closed = free_port("127.0.0.2")  # nothing listens there
+        broken = SmtpPeer(tls=make_cert(work), tls_fault="close")
+        self.addCleanup(broken.stop)
+        good = SmtpPeer(tls=make_cert(work, "good.test"))
+        self.addCleanup(good.stop)
+        srv = o.start({"refused.test": f"smtp:[127.0.0.2]:{closed}",
+                       "tlsbad.test": o.route(broken), o.REMOTE: o.route(good)},
+                      queue={"retry_min": 300, "retry_max": 600, "max_lifetime": 3600},
+                      extra={"metrics": {"listen": "127.0.0.1:0"}})
+        o.guard(self, srv)
+        port = metrics_port(srv)
+        before = scrape_port(port)
+        q1 = o.submit(srv, o.ALICE, ["x@refused.test"], o.message("mo-1"))
+        self.assertIsNotNone(srv.wait_log(o.status_rx("x@refused.test", "deferred", q1), 10))
+        q2 = o.submit(srv, o.ALICE, ["y@tlsbad.test"], o.message("mo-2"))
+        self.assertIsNotNone(srv.wait_log(o.status_rx("y@tlsbad.test", "sent", q2), 10),
+                             srv.log_text()[-3000:])
+        q3 = o.submit(srv, o.ALICE, [o.BOB], o.message("mo-3"))
+        self.assertIsNotNone(srv.wait_log(o.status_rx(o.BOB, "sent", q3), 10))
+        m = wait_scrape(port, lambda m: value(m, "taube_outbound_connections_total",
+                                              result="ok") - value(
+            before, "taube_outbound_connections_total", result="ok") >= 2, 5)
+        d = delta(before, m)
+        got = {k: v for k, v in d.items() if k[0] in (
+            "taube_outbound_connections_total", "taube_tls_handshakes_total",
+            "taube_tls_handshake_failures_total")}
+        self.assertEqual(got, {
+            ("taube_outbound_connections_total", (("result", "refused"),)): 1,
+            ("taube_outbound_connections_total", (("result", "tls_failed"),)): 1,
+            ("taube_outbound_connections_total", (("result", "ok"),)): 2,
+            ("taube_tls_handshake_failures_total", (("direction", "out"),)): 1,
+            ("taube_tls_handshakes_total", (("direction", "out"), ("version", "TLSv1.3"))): 1,
+        }, srv.log_text()[-3000:])
+        promtool_check(self, port)
 
 
 class Config(unittest.TestCase):

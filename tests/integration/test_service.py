@@ -395,7 +395,9 @@ class Install(unittest.TestCase):
         want = {f"{p}/sbin/taube", f"{p}/share/man/man8/taube.8",
                 f"{p}/share/doc/taube/taube.toml.example", f"{p}/lib/systemd/system/taube.service",
                 f"{p}/lib/sysusers.d/taube.conf", f"{p}/lib/tmpfiles.d/taube.conf",
-                f"{e}/taube/taube.toml"}
+                f"{e}/taube/taube.toml",
+                f"{p}/share/doc/taube/prometheus/taube-alerts.yml",
+                f"{p}/share/doc/taube/prometheus/taube-alerts.test.yml"}
         # The CMake package of docs/embedding.md (tests/package checks its contents).
         for lib in ("smtp_wire", "sasl", "smtp_server", "smtp_client", "inet", "proxy"):
             want.add(f"{p}/lib/libtaube_{lib}.a")
