@@ -72,6 +72,11 @@ std::string outbound_result(const std::string& r) {
   return "error";
 }
 
+std::string attempt_label(std::uint32_t attempt) {
+  if (attempt == 0) return "local";
+  return attempt >= 4 ? "4+" : std::to_string(attempt);
+}
+
 MetricsObserver::MetricsObserver() : MetricsObserver(TAUBE_VERSION, TAUBE_GIT_REVISION) {}
 
 MetricsObserver::MetricsObserver(const std::string& version, const std::string& git)
@@ -112,6 +117,10 @@ MetricsObserver::MetricsObserver(const std::string& version, const std::string& 
       deliveries_(reg_.counter("taube_deliveries_total",
                                "Delivery outcomes per recipient (Postfix's status=), by DSN class.",
                                {"status", "dsn_class"})),
+      attempts_(reg_.counter("taube_delivery_attempts_total",
+                             "Delivery outcomes per recipient by the attempt they ended "
+                             "(1, 2, 3, 4+; local: a notice into a local Maildir).",
+                             {"attempt", "status"})),
       delay_(reg_.histogram("taube_delivery_delay_seconds",
                             "Time from arrival to each delivery outcome (Postfix's delay=).",
                             kDelayBuckets, {"status"})),
@@ -302,6 +311,7 @@ void MetricsObserver::delivery(const events::Delivery& e) {
   if (status != "sent" && status != "deferred" && status != "bounced" && status != "expired")
     status = "other";
   deliveries_.with({status, dsn_class(e.dsn)}).inc();
+  attempts_.with({attempt_label(e.attempt), status}).inc();
   delay_.with({status}).observe(e.delay);
   for (int i = 0; i < 4; ++i) stage_delay_.with({kStages[i]}).observe(e.delays[i]);
 }

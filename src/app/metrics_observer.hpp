@@ -59,6 +59,7 @@ class MetricsObserver final : public events::Observer {
   metrics::Family<metrics::Histogram>& message_size_;
   metrics::Family<metrics::Counter>& bare_newlines_;
   metrics::Family<metrics::Counter>& deliveries_;
+  metrics::Family<metrics::Counter>& attempts_;
   metrics::Family<metrics::Histogram>& delay_;
   metrics::Family<metrics::Histogram>& stage_delay_;
   metrics::Family<metrics::Counter>& queue_warnings_;
@@ -86,5 +87,8 @@ std::string dsn_class(const std::string& dsn);
 // An outbound connection's result as one of the words of events::OutboundOpened ("error" for
 // anything else).
 std::string outbound_result(const std::string& result);
+// Which attempt an outcome ended, as a label: "1", "2", "3", "4+" ("local" for 0: a notice
+// filed into a local Maildir, not an attempt).
+std::string attempt_label(std::uint32_t attempt);
 
 }  // namespace taube::app

@@ -118,6 +118,8 @@ struct Delivery {
   // The delivery agent, as the log tags it: "smtp", "lmtp", "local" ("": smtp, or local for
   // relay "local").
   std::string agent;
+  // The recipient's attempts so far, this one included (1: the first); 0 for a local notice.
+  std::uint32_t attempt = 0;
 };
 
 // Something the queue manager reports about a message: "from=<a@b>, size=N, nrcpt=N (queue

@@ -355,6 +355,7 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
     e.agent = queue::route_for(q.mailbox.domain, cfg_.routing).dialect == smtp::Dialect::Lmtp
                   ? "lmtp"
                   : "smtp";
+    e.attempt = q.attempts;
     observer_.delivery(e);
   }
   Outcome o = co_await run_blocking(pool_, job);

@@ -246,6 +246,16 @@ class Metrics(unittest.TestCase):
             ("taube_deliveries_total", (("dsn_class", "4"), ("status", "deferred"))): 1,
             ("taube_deliveries_total", (("dsn_class", "5"), ("status", "bounced"))): 1,
         }, self.srv.log_text()[-4000:])
+        # By attempt: bob, carol's deferral and nobody's bounce on the first; carol sent on her
+        # second; the bounce notice into alice's Maildir is no attempt ("local").
+        got = {k: v for k, v in d.items() if k[0] == "taube_delivery_attempts_total"}
+        self.assertEqual(got, {
+            ("taube_delivery_attempts_total", (("attempt", "1"), ("status", "sent"))): 1,
+            ("taube_delivery_attempts_total", (("attempt", "1"), ("status", "deferred"))): 1,
+            ("taube_delivery_attempts_total", (("attempt", "1"), ("status", "bounced"))): 1,
+            ("taube_delivery_attempts_total", (("attempt", "2"), ("status", "sent"))): 1,
+            ("taube_delivery_attempts_total", (("attempt", "local"), ("status", "sent"))): 1,
+        })
         # Every outcome is one observation of the total delay and of each of the four stages.
         for status, n in (("sent", 3), ("deferred", 1), ("bounced", 1)):
             self.assertEqual(value(d, "taube_delivery_delay_seconds_count", status=status), n)
@@ -537,6 +547,10 @@ class QueueStates(unittest.TestCase):
         self.assertEqual(self.state(m, "hold"), 0)
         self.assertEqual(value(m, "taube_queue_hold_oldest_seconds"), 0)
         self.assertEqual(value(m, "taube_deliveries_total", status="deferred", dsn_class="4"), 2)
+        self.assertEqual(value(m, "taube_delivery_attempts_total", attempt="1", status="deferred"),
+                         1)
+        self.assertEqual(value(m, "taube_delivery_attempts_total", attempt="2", status="deferred"),
+                         1)
 
         # The queue journal took the message (one record per group commit here), and the
         # envelope rewrites (the deferrals, hold, release) were flushed as queue files.
