@@ -98,6 +98,10 @@ int HttpRequestParser::on_url(http_parser* p, const char* at, std::size_t n) {
 
 int HttpRequestParser::on_header_field(http_parser* p, const char* at, std::size_t n) {
   auto& s = self(p);
+  // A trailer section after a chunked body (RFC 9112 §7.1.2) is discarded, as RFC 9110 §6.5.1
+  // allows: no route reads one, and it is outside the header limit (libhttp-parser bounds it
+  // by its own HTTP_MAX_HEADER_SIZE).
+  if (s.headers_done_) return 0;
   // A field may arrive in pieces (the data was split); a new one starts after a value.
   if (s.in_value_ || s.req_.headers.empty()) s.req_.headers.emplace_back();
   s.in_value_ = false;
@@ -107,6 +111,7 @@ int HttpRequestParser::on_header_field(http_parser* p, const char* at, std::size
 
 int HttpRequestParser::on_header_value(http_parser* p, const char* at, std::size_t n) {
   auto& s = self(p);
+  if (s.headers_done_) return 0;  // a trailer (above)
   s.in_value_ = true;
   if (s.req_.headers.empty()) s.req_.headers.emplace_back();
   s.req_.headers.back().second.append(at, n);

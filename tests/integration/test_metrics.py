@@ -597,26 +597,40 @@ class QueueStates(unittest.TestCase):
 
 class OutboundConnections(unittest.TestCase):
     """taube_outbound_connections_total by result, and TLS handshakes out: a next hop whose port
-    is closed (refused), one whose STARTTLS breaks (tls_failed, then the opportunistic retry in
-    plaintext: ok, RFC 7435), and one that speaks TLS (ok, a handshake out by version)."""
+    is closed (refused), one that never accepts (timeout), one whose STARTTLS breaks
+    (tls_failed, then the opportunistic retry in plaintext: ok, RFC 7435), and one that speaks
+    TLS (ok, a handshake out by version)."""
 
-    def test_refused_tls_failed_and_ok(self):
+    def test_refused_timeout_tls_failed_and_ok(self):
         work = Path(tempfile.mkdtemp(prefix="taube-mo-"))
         self.addCleanup(shutil.rmtree, work, True)
         closed = free_port("127.0.0.2")  # nothing listens there
+        # A listener that never accepts, its backlog (0) filled by one connection: the kernel
+        # drops further SYNs, so a connect hangs until connect_timeout.
+        stuck = socket.socket()
+        self.addCleanup(stuck.close)
+        stuck.bind(("127.0.0.2", 0))
+        stuck.listen(0)
+        filler = socket.create_connection(stuck.getsockname(), timeout=5)
+        self.addCleanup(filler.close)
         broken = SmtpPeer(tls=make_cert(work), tls_fault="close")
         self.addCleanup(broken.stop)
         good = SmtpPeer(tls=make_cert(work, "good.test"))
         self.addCleanup(good.stop)
         srv = o.start({"refused.test": f"smtp:[127.0.0.2]:{closed}",
+                       "stuck.test": f"smtp:[127.0.0.2]:{stuck.getsockname()[1]}",
                        "tlsbad.test": o.route(broken), o.REMOTE: o.route(good)},
                       queue={"retry_min": 300, "retry_max": 600, "max_lifetime": 3600},
+                      outbound={"connect_timeout": 1},
                       extra={"metrics": {"listen": "127.0.0.1:0"}})
         o.guard(self, srv)
         port = metrics_port(srv)
         before = scrape_port(port)
         q1 = o.submit(srv, o.ALICE, ["x@refused.test"], o.message("mo-1"))
         self.assertIsNotNone(srv.wait_log(o.status_rx("x@refused.test", "deferred", q1), 10))
+        q4 = o.submit(srv, o.ALICE, ["z@stuck.test"], o.message("mo-4"))
+        self.assertIsNotNone(srv.wait_log(o.status_rx("z@stuck.test", "deferred", q4), 10))
+        self.assertRegex(srv.log_text(), re.escape(q4) + r": to=<z@stuck\.test>.*timed out")
         q2 = o.submit(srv, o.ALICE, ["y@tlsbad.test"], o.message("mo-2"))
         self.assertIsNotNone(srv.wait_log(o.status_rx("y@tlsbad.test", "sent", q2), 10),
                              srv.log_text()[-3000:])
@@ -631,6 +645,7 @@ class OutboundConnections(unittest.TestCase):
             "taube_tls_handshake_failures_total")}
         self.assertEqual(got, {
             ("taube_outbound_connections_total", (("result", "refused"),)): 1,
+            ("taube_outbound_connections_total", (("result", "timeout"),)): 1,
             ("taube_outbound_connections_total", (("result", "tls_failed"),)): 1,
             ("taube_outbound_connections_total", (("result", "ok"),)): 2,
             ("taube_tls_handshake_failures_total", (("direction", "out"),)): 1,
