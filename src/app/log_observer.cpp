@@ -270,6 +270,18 @@ void LogObserver::queue_note(const events::QueueNote& e) {
         fmt::format("{}{}{}", e.queue_id, e.queue_id.empty() ? "" : ": ", e.text));
 }
 
+// Postfix's smtp logs each TLS session it opens; "Untrusted": the queue encrypts without
+// verifying the peer's certificate (opportunistic TLS, RFC 7435). Failed openings need no line
+// of their own: the deferred status lines (and the plaintext-retry warning) carry the reason.
+void LogObserver::outbound_opened(const events::OutboundOpened& e) {
+  if (e.result != "ok" || e.tls_version.empty()) return;
+  auto f = fields("tls_out");
+  f.str("relay", e.relay).str("tls", e.tls_version).str("cipher", e.tls_cipher);
+  write(LogTag::Smtp, kInfo, f,
+        fmt::format("Untrusted TLS connection established to {}: {} with cipher {}", e.relay,
+                    e.tls_version, e.tls_cipher));
+}
+
 void LogObserver::bare_newlines(const events::BareNewlines& e) {
   auto f = fields("bare_newlines");
   client_fields(f, e.peer);

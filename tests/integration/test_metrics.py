@@ -651,6 +651,11 @@ class OutboundConnections(unittest.TestCase):
             ("taube_tls_handshake_failures_total", (("direction", "out"),)): 1,
             ("taube_tls_handshakes_total", (("direction", "out"), ("version", "TLSv1.3"))): 1,
         }, srv.log_text()[-3000:])
+        # The log says it as Postfix's smtp does, once, for the TLS connection only.
+        lines = re.findall(r" Untrusted TLS connection established to "
+                           r"(\S+): (TLSv1\.3) with cipher \S+$", srv.log_text(), re.M)
+        self.assertEqual(lines, [(f"127.0.0.2[127.0.0.2]:{good.port}", "TLSv1.3")],
+                         srv.log_text()[-3000:])
         promtool_check(self, port)
 
 
