@@ -485,11 +485,13 @@ class QueueStates(unittest.TestCase):
         self.peer = SmtpPeer(rcpt=lambda addr, n: "451 4.7.1 try later", delay={"RCPT": 1.5})
         self.addCleanup(self.peer.stop)
         # No retry within the test: only the test's commands move the mail.
-        self.srv = o.start({o.REMOTE: o.route(self.peer)},
+        # Fixed ports: the test restarts the server.
+        self.port = h.free_port()
+        self.srv = o.start({o.REMOTE: o.route(self.peer)}, port=h.free_port(),
                            queue={"retry_min": 300, "retry_max": 600, "max_lifetime": 3600},
-                           extra={"metrics": {"listen": "127.0.0.1:0"}})
+                           extra={"metrics": {"listen": f"127.0.0.1:{self.port}"}})
         o.guard(self, self.srv)
-        self.port = metrics_port(self.srv)
+        self.assertEqual(metrics_port(self.srv), self.port)
 
     def state(self, m: dict, state: str) -> float:
         return value(m, "taube_queue_messages", state=state)
@@ -537,23 +539,8 @@ class QueueStates(unittest.TestCase):
         # `taube queue list --json` says the same.
         listing = [json.loads(line) for line in self.queue("list", "--json").stdout.splitlines()]
         self.assertEqual([i["queue_name"] for i in listing], ["hold"])
-
-        # Released: due at once, tried (active), deferred again; nothing left on hold.
-        r = self.queue("release", qid)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        m = wait_scrape(self.port, lambda m: self.state(m, "deferred") == 1
-                        and value(m, "taube_deliveries_total", status="deferred",
-                                  dsn_class="4") == 2, 10)
-        self.assertEqual(self.state(m, "hold"), 0)
-        self.assertEqual(value(m, "taube_queue_hold_oldest_seconds"), 0)
-        self.assertEqual(value(m, "taube_deliveries_total", status="deferred", dsn_class="4"), 2)
-        self.assertEqual(value(m, "taube_delivery_attempts_total", attempt="1", status="deferred"),
-                         1)
-        self.assertEqual(value(m, "taube_delivery_attempts_total", attempt="2", status="deferred"),
-                         1)
-
         # The queue journal took the message (one record per group commit here), and the
-        # envelope rewrites (the deferrals, hold, release) were flushed as queue files.
+        # envelope rewrites (the deferral, the hold) were flushed as queue files.
         d = delta(before, m)
         commits = value(m, "taube_journal_commits_total", journal="queue", result="ok")
         self.assertGreaterEqual(commits, 1, [k for k in m if k[0].startswith("taube_journal")])
@@ -567,11 +554,44 @@ class QueueStates(unittest.TestCase):
                                       result="ok"), 1)
         self.assertEqual(value(m, "taube_journal_commits_total", journal="queue",
                                result="failed"), 0)
-        # The disk pool did the work (reading the message, writing envelopes); none waits now.
-        self.assertGreater(value(m, "taube_disk_pool_jobs_total")
-                           - value(before, "taube_disk_pool_jobs_total"), 3)
+        # The disk pool did the work (at least the attempt's outcome and the hold written);
+        # none waits now.
+        self.assertGreaterEqual(value(m, "taube_disk_pool_jobs_total")
+                                - value(before, "taube_disk_pool_jobs_total"), 2)
         self.assertEqual(value(m, "taube_disk_pool_jobs", state="queued"), 0)
-        self.assertEqual(value(d, "taube_outbound_connections_total", result="ok"), 2)
+        self.assertEqual(value(d, "taube_outbound_connections_total", result="ok"), 1)
+
+        # After a restart the queue is loaded from its files (kept as text, not decoded): still
+        # counted on hold, since the same moment.
+        self.assertEqual(self.srv.stop(), 0)
+        self.srv.restart()
+        m = wait_scrape(self.port, lambda m: self.state(m, "hold") == 1, 10)
+        self.assertEqual((self.state(m, "hold"), self.state(m, "deferred")), (1, 0))
+        self.assertGreaterEqual(value(m, "taube_queue_hold_oldest_seconds"), held_for)
+        self.assertLess(value(m, "taube_queue_hold_oldest_seconds"), held_for + 15)
+        before = scrape_port(self.port)  # the counters started again
+
+        # Released: due at once, tried (active), deferred again; nothing left on hold.
+        r = self.queue("release", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        m = wait_scrape(self.port, lambda m: self.state(m, "deferred") == 1
+                        and value(m, "taube_deliveries_total", status="deferred",
+                                  dsn_class="4") == 1, 10)
+        self.assertEqual(self.state(m, "hold"), 0)
+        self.assertEqual(value(m, "taube_queue_hold_oldest_seconds"), 0)
+        # This incarnation's counters: the second attempt only.
+        # (The delay histograms move too, and the connection may still be open, idle.)
+        d = {k: v for k, v in delta(before, m).items() if not k[0].startswith((
+            "taube_delivery_delay_seconds", "taube_delivery_stage_delay_seconds",
+            "taube_outbound_connections_open"))}
+        self.assertEqual(d, {
+            ("taube_queue_messages", (("state", "hold"),)): -1,
+            ("taube_queue_messages", (("state", "deferred"),)): 1,
+            ("taube_deliveries_total", (("dsn_class", "4"), ("status", "deferred"))): 1,
+            ("taube_delivery_attempts_total", (("attempt", "2"), ("status", "deferred"))): 1,
+            ("taube_outbound_connections_total", (("result", "ok"),)): 1,
+        })
+
         promtool_check(self, self.port)
 
     def test_delivery_journal_commits(self):
