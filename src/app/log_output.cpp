@@ -268,6 +268,12 @@ tl::expected<std::unique_ptr<LogOutput>, std::string> LogOutput::open(const LogC
   return out;
 }
 
+void LogOutput::set_level(const std::string& level) {
+  const auto lvl = spdlog::level::from_str(level);
+  for (auto& l : loggers_) l->set_level(lvl);
+  spdlog::set_level(lvl);
+}
+
 LogOutput::~LogOutput() {
   // Lines after this (static destructors, a late error) go to stderr, not to a closed sink.
   spdlog::set_default_logger(

@@ -83,6 +83,9 @@ class LogOutput {
 
   const std::string& file() const;  // "" unless the output is a file
 
+  // A reload's new level, for every tag.
+  void set_level(const std::string& level);
+
  private:
   LogOutput() = default;
   bool json_ = false;

@@ -271,7 +271,7 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
       policy::ClientFacts self;
       self.address = *inet::IpAddress::parse("127.0.0.1");
       self.auth_user = "MAILER-DAEMON";  // Taube itself: may send anywhere
-      auto v = recipients_.decide(self, to.mailbox);
+      auto v = recipients_->decide(self, to.mailbox);
       if (v.kind == smtp::RcptVerdictKind::Accept || v.kind == smtp::RcptVerdictKind::Forward) {
         to.destinations = v.destinations;
         notice.envelope.recipients.push_back(std::move(to));
