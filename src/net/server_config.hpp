@@ -36,6 +36,8 @@ struct ListenerConfig {
   // (a connection from elsewhere, or without a valid header, is closed).
   bool proxy_protocol = false;
   std::vector<inet::Cidr> proxy_networks;
+
+  friend bool operator==(const ListenerConfig&, const ListenerConfig&) = default;
 };
 
 struct AuthConfig {
