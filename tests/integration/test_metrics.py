@@ -10,12 +10,14 @@ key and line)."""
 
 import http.client
 import json
+import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.error
@@ -676,6 +678,57 @@ class OutboundConnections(unittest.TestCase):
                            r"(\S+): (TLSv1\.3) with cipher \S+$", srv.log_text(), re.M)
         self.assertEqual(lines, [(f"127.0.0.2[127.0.0.2]:{good.port}", "TLSv1.3")],
                          srv.log_text()[-3000:])
+        promtool_check(self, port)
+
+
+class DiskPool(unittest.TestCase):
+    """The disk pool's backlog: Taube with one worker thread on a slow disk (an LD_PRELOAD shim,
+    tests/support/slow_disk_preload.cpp, adds 300 ms to every fdatasync/fsync); six messages
+    arriving at once wait for the thread, and the scrape sees them queued."""
+
+    def test_backlog_seen_while_the_disk_is_slow(self):
+        lib = os.environ.get("SLOW_DISK_PRELOAD") or str(
+            Path(h.taube_bin()).parent / "tests" / "libslow_disk_preload.so")
+        if not Path(lib).is_file():
+            self.skipTest(f"slow-disk shim not built ({lib})")
+        env = dict(os.environ)
+        env["LD_PRELOAD"] = lib
+        env["TAUBE_SLOW_SYNC_MS"] = "300"
+        # A sanitizer build insists on its runtime coming first; the shim has no instrumentation.
+        env["ASAN_OPTIONS"] = ":".join(x for x in (env.get("ASAN_OPTIONS"),
+                                                   "verify_asan_link_order=0") if x)
+        srv = h.Taube(o.config(extra={"server": {"worker_threads": 1},
+                                      "metrics": {"listen": "127.0.0.1:0"}}),
+                      env=env, start_timeout=30)
+        o.guard(self, srv)
+        port = metrics_port(srv)
+        before = scrape_port(port)
+        self.assertEqual(value(before, "taube_disk_pool_threads"), 1)
+        errors = []
+
+        def send(i):
+            try:
+                o.submit(srv, o.BOB, [o.ALICE], o.message(f"slow-{i}"))
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        busy = wait_scrape(port, lambda m: value(m, "taube_disk_pool_jobs",
+                                                 state="queued") >= 1, 10)
+        for t in threads:
+            t.join(30)
+        self.assertEqual(errors, [])
+        self.assertGreaterEqual(value(busy, "taube_disk_pool_jobs", state="queued"), 1,
+                                srv.log_text()[-2000:])
+        # One thread: at most one job on it (none for the instant between two jobs).
+        self.assertLessEqual(value(busy, "taube_disk_pool_jobs", state="running"), 1)
+        after = wait_scrape(port, lambda m: value(m, "taube_disk_pool_jobs", state="queued") == 0
+                            and value(m, "taube_disk_pool_jobs", state="running") == 0, 10)
+        self.assertEqual(value(after, "taube_disk_pool_jobs", state="queued"), 0)
+        self.assertGreaterEqual(value(after, "taube_disk_pool_jobs_total")
+                                - value(before, "taube_disk_pool_jobs_total"), 6)
+        self.assertEqual(value(after, "taube_smtp_transactions_total", result="accepted"), 6)
         promtool_check(self, port)
 
 
