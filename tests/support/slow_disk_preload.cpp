@@ -1,5 +1,5 @@
 // libslow_disk_preload.so: LD_PRELOAD shim that makes fdatasync(2) and fsync(2) take
-// TAUBE_SLOW_SYNC_MS milliseconds longer, a disk that cannot keep up. test_metrics.py runs
+// TAUBE_SLOW_SYNC_MS milliseconds longer, a disk that cannot keep up. test_metrics_queue.py runs
 // Taube with one worker thread on it, so that disk jobs wait for the thread and the disk pool's
 // backlog gauge (taube_disk_pool_jobs{state="queued"}) is seen above zero. The server itself has
 // no such switch.
