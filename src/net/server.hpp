@@ -34,6 +34,7 @@
 namespace taube::net {
 
 class ControlServer;
+class SubmitServer;
 
 class Server {
  public:
@@ -90,6 +91,7 @@ class Server {
   std::unique_ptr<Resolver> resolver_;      // DNS for MX delivery (null if it cannot start)
   std::unique_ptr<QueueRunner> runner_;     // null in discard mode
   std::unique_ptr<ControlServer> control_;  // the queue's control socket (taube queue)
+  std::unique_ptr<SubmitServer> submit_;    // the local submission socket (taube sendmail)
   Credentials creds_;
   events::ObserverList observers_;
   ConnectionRegistry registry_;

@@ -1,0 +1,36 @@
+// [queue] submit_socket: the local submission socket of `taube sendmail` (net/submit_server.hpp,
+// docs/sendmail.md): on by default at ./var/submit.sock, "" turns it off, too long a path is an
+// error naming the key.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "app/config.hpp"
+#include "app/config_files.hpp"
+
+namespace taube::app {
+namespace {
+
+using ConfigSubmitSocketTest = test::ConfigFiles;
+
+TEST_F(ConfigSubmitSocketTest, DefaultsSetAndOff) {
+  EXPECT_EQ(default_config().server.submit_socket, "./var/submit.sock");
+  auto set = load_config(write("[queue]\nsubmit_socket = \"/run/taube/submit.sock\"\n"));
+  ASSERT_TRUE(set) << set.error();
+  EXPECT_EQ(set->server.submit_socket, "/run/taube/submit.sock");
+  auto off = load_config(write("[queue]\nsubmit_socket = \"\"\n"));
+  ASSERT_TRUE(off) << off.error();
+  EXPECT_EQ(off->server.submit_socket, "");
+}
+
+TEST_F(ConfigSubmitSocketTest, APathLongerThanSunPathIsRefused) {
+  auto bad = load_config(write("[queue]\nsubmit_socket = \"/" + std::string(120, 'x') + "\"\n"));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("submit_socket"), std::string::npos) << bad.error();
+  auto typed = load_config(write("[queue]\nsubmit_socket = 3\n"));
+  ASSERT_FALSE(typed);
+  EXPECT_NE(typed.error().find("submit_socket"), std::string::npos) << typed.error();
+}
+
+}  // namespace
+}  // namespace taube::app
