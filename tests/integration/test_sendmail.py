@@ -7,7 +7,7 @@ from every copy, command-line recipients added); -f, -F, -f <>; the "." line wit
 flushes it; remote recipients are relayed although no relay network is configured (a TCP client
 from 127.0.0.1 is refused the same relay); DSN flags reach the destination; bsd-mailx and s-nail
 send through a `sendmail` symlink; an unprivileged user (nobody) submits and the log names its
-uid; no server -> 75, a bad flag -> 64."""
+uid; pflogsumm counts the pickup lines as received; no server -> 75, a bad flag -> 64."""
 
 from __future__ import annotations
 
@@ -332,6 +332,22 @@ class Sendmail(unittest.TestCase):
                                         "(Taube, from userid 65534)"), text)
         self.assertIsNotNone(self.srv.wait_log(PICKUP + r"[0-9A-F]{16}: uid=65534 "
                                                r"from=<nobody@localhost>$"), self.diag())
+
+    def test_pflogsumm_counts_local_submissions_as_received(self):
+        if shutil.which("pflogsumm") is None:
+            self.skipTest("pflogsumm is not installed")
+        for i in range(3):
+            self.assert_ok(self.sendmail(ALICE, stdin=b"Subject: sum-%d\n\nx\n" % i))
+            self.delivered(ALICE, f"sum-{i}")
+        picked = sum(1 for l in self.srv.lines() if re.search(PICKUP + r"[0-9A-F]{16}: uid=", l))
+        self.assertGreaterEqual(picked, 3)
+        r = subprocess.run(["pflogsumm", "--syslog-name=taube", str(self.pub / "taube.log")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        received = re.search(r"(?m)^\s*(\d+)\s+received$", r.stdout)
+        self.assertIsNotNone(received, r.stdout[:2000])
+        # Every pickup line is a received message, and all mail of this server came that way.
+        self.assertEqual(int(received.group(1)), picked, r.stdout[:2000])
 
     # -- errors --------------------------------------------------------------------------------
 
