@@ -23,6 +23,7 @@
 #include "app/send_dialog.hpp"
 #include "app/send_input.hpp"
 #include "app/sendmail_args.hpp"
+#include "app/sendmail_config.hpp"
 #include "app/sendmail_message.hpp"
 #include "net/outbound_connection.hpp"
 #include "net/queue_id.hpp"
@@ -53,13 +54,6 @@ std::string config_path(const SendmailArgs& a) {
 
 tl::expected<Config, std::string> load(const std::string& path) {
   return path.empty() ? tl::expected<Config, std::string>(default_config()) : load_config(path);
-}
-
-// Postfix's myorigin, for a sender or recipient without a domain: the first local domain (so
-// that cron's mail to "root" stays here), else the host name.
-std::string origin_of(const Config& cfg) {
-  return cfg.directory.domains.empty() ? cfg.server.session.hostname
-                                       : cfg.directory.domains.front();
 }
 
 struct Identity {
@@ -255,12 +249,14 @@ asio::awaitable<void> submit(asio::io_context& io, Submission& s) {
   s.result = exit_for(result, s);
 }
 
-int deliver(const SendmailArgs& a, const Config& cfg) {
-  const std::string origin = origin_of(cfg);
-  const std::string host = cfg.server.session.hostname;
+// The origin is Postfix's myorigin, for a sender or recipient without a domain: the first local
+// domain (so that cron's mail to "root" stays here), else the host name.
+int deliver(const SendmailArgs& a, const SubmitterConfig& cfg) {
+  const std::string& origin = cfg.origin;
+  const std::string& host = cfg.hostname;
   const Identity me = identity(a);
   Submission s;
-  s.socket = cfg.server.submit_socket;
+  s.socket = cfg.submit_socket;
   s.host = host;
   s.verbose = a.verbose;
   if (s.socket.empty()) {
@@ -372,18 +368,27 @@ int run_sendmail(const std::string& program, const std::vector<std::string>& arg
     if (!a.flush_domain.empty()) qc.words.push_back(a.flush_domain);
     return run_queue_command(qc);
   }
-  auto cfg = load(path);
+  if (a.mode == SendmailMode::Newaliases) {
+    auto cfg = load(path);
+    if (!cfg) {
+      std::cerr << program << ": " << cfg.error() << "\n";
+      return ex::kConfig;
+    }
+    return newaliases(a, *cfg, path);
+  }
+  // Only the keys a submission needs: an ordinary user may not read the secrets a full load
+  // would read (app/sendmail_config.hpp).
+  auto cfg = load_submitter_config(path);
   if (!cfg) {
     std::cerr << program << ": " << cfg.error() << "\n";
     return ex::kConfig;
   }
-  if (a.mode == SendmailMode::Newaliases) return newaliases(a, *cfg, path);
   if (a.mode == SendmailMode::Smtp) {
-    if (cfg->server.submit_socket.empty()) {
+    if (cfg->submit_socket.empty()) {
       std::cerr << program << ": [queue] submit_socket is empty\n";
       return ex::kConfig;
     }
-    return smtp_session(cfg->server.submit_socket);
+    return smtp_session(cfg->submit_socket);
   }
   return deliver(a, *cfg);
 }

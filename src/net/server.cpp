@@ -89,7 +89,7 @@ tl::expected<void, std::string> Server::listen() {
   }
   // The sendmail command's socket (docs/sendmail.md), bound with the SMTP listeners.
   if (!cfg_.submit_socket.empty()) {
-    submit_ = std::make_unique<SubmitServer>(io_, cfg_.submit_socket, ctx_);
+    submit_ = std::make_unique<SubmitServer>(io_, cfg_.submit_socket, ctx_, limiter_);
     if (auto s = submit_->open(); !s) return s;
   }
   if (http_) {

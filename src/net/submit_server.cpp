@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 
 #include <spdlog/spdlog.h>
 #include <asio/co_spawn.hpp>
@@ -22,8 +23,9 @@ namespace taube::net {
 using asio::use_awaitable;
 using asio::experimental::as_tuple;
 
-SubmitServer::SubmitServer(asio::io_context& io, std::string path, const ConnectionContext& ctx)
-    : io_(io), path_(std::move(path)), ctx_(ctx) {
+SubmitServer::SubmitServer(asio::io_context& io, std::string path, const ConnectionContext& ctx,
+                           policy::ConnectionLimiter& limiter)
+    : io_(io), path_(std::move(path)), ctx_(ctx), limiter_(limiter) {
   listener_.address = path_;
   listener_.port = 0;
   listener_.tls = TlsMode::None;  // nothing to protect on a local socket
@@ -113,9 +115,23 @@ asio::awaitable<void> SubmitServer::serve(std::unique_ptr<Socket>& sock) {
   events::Peer peer{"127.0.0.1", "localhost", 0, path_};
   peer.uid = static_cast<std::int64_t>(cred.uid);
   peer.pid = static_cast<std::int64_t>(cred.pid);
+  // The server's connection limit counts local sessions too (a local user must not starve the
+  // listeners); every admitted session is released, however it ends.
+  const bool admitted = limiter_.admit(client) == policy::Admission::Admitted;
+  std::unique_ptr<policy::ConnectionLimiter, std::function<void(policy::ConnectionLimiter*)>>
+      release(admitted ? &limiter_ : nullptr,
+              [client](policy::ConnectionLimiter* l) { l->release(client); });
   auto transport = std::make_unique<Transport>(std::move(*sock));
   auto conn =
       std::make_unique<InboundConnection>(ctx_, listener_, std::move(transport), client, peer);
+  if (!admitted) {
+    ctx_.observer.refused(
+        {peer, "too many connections (local submission)",
+         smtp::make_reply(smtp::ReplyId::TooManyConnections, ctx_.config.session.hostname)});
+    conn->refuse(smtp::ReplyId::TooManyConnections);
+  } else if (ctx_.stopping) {
+    conn->refuse(smtp::ReplyId::ShuttingDown);
+  }
   co_await conn->run();
 }
 

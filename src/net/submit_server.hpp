@@ -3,7 +3,8 @@
 // On it the server runs its ordinary SMTP session (InboundConnection) with the trust of a local
 // submission, as Postfix's pickup gives mail from its sendmail command:
 //   - relaying is allowed without AUTH (the user is known: the kernel says who connected);
-//   - no TLS, no AUTH offered, no pregreet wait, no connection limits per client address;
+//   - no TLS, no AUTH offered, no pregreet wait; the server's total connection limit applies
+//     (the client is loopback for the limiter: exempt from the per-client limit by default);
 //   - the client is the peer's user id (SO_PEERCRED, man 7 unix), not an address: logged as
 //     Postfix's pickup does ("QUEUEID: uid=1000 from=<user@host>") and put in the Received
 //     header ("by host (Taube, from userid 1000)").
@@ -20,12 +21,14 @@
 #include <tl/expected.hpp>
 
 #include "net/connection_context.hpp"
+#include "policy/connect_policy.hpp"
 
 namespace taube::net {
 
 class SubmitServer {
  public:
-  SubmitServer(asio::io_context& io, std::string path, const ConnectionContext& ctx);
+  SubmitServer(asio::io_context& io, std::string path, const ConnectionContext& ctx,
+               policy::ConnectionLimiter& limiter);
   ~SubmitServer();
   // Binds the socket (a stale one left by a crash is replaced, a live one is an error) and
   // makes it world-writable.
@@ -43,6 +46,7 @@ class SubmitServer {
   asio::io_context& io_;
   std::string path_;
   const ConnectionContext& ctx_;
+  policy::ConnectionLimiter& limiter_;
   ListenerConfig listener_;  // what channel policy sees: no TLS, no AUTH, local submission
   std::unique_ptr<asio::local::stream_protocol::acceptor> acceptor_;
   bool closing_ = false;

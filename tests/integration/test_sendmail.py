@@ -349,6 +349,26 @@ class Sendmail(unittest.TestCase):
         # Every pickup line is a received message, and all mail of this server came that way.
         self.assertEqual(int(received.group(1)), picked, r.stdout[:2000])
 
+    def test_the_servers_connection_limit_counts_local_sessions(self):
+        srv = h.Taube({"limits": {"max_connections": 1}})
+        self.addCleanup(srv.cleanup)
+
+        def submit(marker: str) -> subprocess.CompletedProcess:
+            return subprocess.run([h.taube_bin(), "sendmail", "-C", str(srv.config_path),
+                                   "alice@localhost"], input=f"Subject: {marker}\n\nx\n".encode(),
+                                  capture_output=True, timeout=30, cwd=srv.dir)
+        with srv.client() as c:
+            c.greet()  # the one connection allowed
+            r = submit("limit-1")
+            self.assertEqual(r.returncode, 75, r)
+            self.assertIn(b"421", r.stderr)
+        self.assertIsNotNone(srv.wait_log(r"too many connections \(local submission\)"))
+        deadline = time.monotonic() + 10
+        while (r := submit("limit-2")).returncode != 0:  # the TCP session's slot is released
+            self.assertLess(time.monotonic(), deadline, r)
+            time.sleep(0.05)
+        self.assertEqual(srv.stop(), 0)
+
     # -- errors --------------------------------------------------------------------------------
 
     def test_exit_codes(self):
