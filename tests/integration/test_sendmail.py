@@ -170,6 +170,17 @@ class Sendmail(unittest.TestCase):
         self.assert_ok(self.sendmail("-fdaemon", ALICE, stdin=b"Subject: f-3\n\nx\n"))
         self.assertTrue(self.delivered(ALICE, "f-3").startswith("Return-Path: <daemon@localhost>"))
 
+    def test_crons_command_line(self):
+        # Debian's cron: sendmail -FCronDaemon -i -B8BITMIME -oem root, with its own headers.
+        msg = ("From: root (Cron Daemon)\nTo: root\nSubject: Cron <root@host> run-parts "
+               "cron-1\nMIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n"
+               "Content-Transfer-Encoding: 8bit\n\nr\u00e9sultat\n").encode()
+        r = self.sendmail("-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root", stdin=msg)
+        self.assert_ok(r)
+        text = self.delivered("root@localhost", "cron-1")
+        self.assertIn("\nFrom: root (Cron Daemon)\n", self.headers(text))  # its From is kept
+        self.assertTrue(text.endswith("\n\nr\u00e9sultat\n"), text)
+
     def test_a_dot_line_ends_the_input_unless_i(self):
         body = b"Subject: %s\n\nbefore\n.\nafter\n"
         self.assert_ok(self.sendmail(ALICE, stdin=body % b"dot-1"))

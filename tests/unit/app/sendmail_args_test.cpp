@@ -44,6 +44,23 @@ TEST(SendmailArgs, ClusteredFlagsAndAttachedOrSeparateArguments) {
   EXPECT_EQ(ok({"-r", "x@y"}).sender, "x@y");
 }
 
+TEST(SendmailArgs, TheCommandLinesOfRealCallers) {
+  // Debian's cron (cron/do_command.c).
+  auto a = ok({"-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root"});
+  EXPECT_EQ(a.full_name, "CronDaemon");
+  EXPECT_TRUE(a.ignore_dots);
+  EXPECT_EQ(a.body, smtp::BodyType::EightBitMime);
+  EXPECT_EQ(a.recipients, std::vector<std::string>{"root"});
+  // bsd-mailx, s-nail, PHP's default sendmail_path, git send-email.
+  EXPECT_TRUE(ok({"-i", "-t"}).extract_recipients);
+  EXPECT_EQ(ok({"-i", "--", "alice@example.org"}).recipients,
+            std::vector<std::string>{"alice@example.org"});
+  EXPECT_TRUE(ok({"-t", "-i"}).ignore_dots);
+  a = ok({"-i", "-f", "dev@example.org", "list@example.org", "maint@example.org"});
+  EXPECT_EQ(a.sender, "dev@example.org");
+  EXPECT_EQ(a.recipients.size(), 2u);
+}
+
 TEST(SendmailArgs, NullSender) {
   EXPECT_EQ(ok({"-f", "<>", "bob"}).sender, "");
   EXPECT_EQ(ok({"-f", "", "bob"}).sender, "");
