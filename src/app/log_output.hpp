@@ -68,8 +68,7 @@ class LogFields {
   std::string members_;
 };
 
-// JSON string escaping (RFC 8259 §7): quotes, backslash, control characters; bytes >= 0x80 are
-// passed through (UTF-8 from SMTPUTF8 addresses), invalid UTF-8 as \u00XX of each byte.
+// JSON string escaping (text/json.hpp: valid UTF-8 kept, invalid bytes as \u00XX).
 std::string json_escape(std::string_view s);
 
 class LogSink;
@@ -94,6 +93,9 @@ class LogOutput {
   tl::expected<void, std::string> reopen();
 
   const std::string& file() const;  // "" unless the output is a file
+
+  // A reload's new level, for every tag.
+  void set_level(const std::string& level);
 
  private:
   LogOutput() = default;

@@ -164,7 +164,7 @@ int smtp_session(const std::string& path) {
 }
 
 int newaliases(const SendmailArgs& a, const Config& cfg, const std::string& path) {
-  // The server reads the aliases itself (at start, and on SIGHUP when its reload covers them):
+  // The server reads the aliases itself (at start, and on SIGHUP with the whole configuration):
   // there is no database to rebuild, as with Postfix's hash tables. Like Postfix, nothing is
   // said on success; -v says what was checked.
   if (auto dir = validate(cfg); !dir) {
@@ -178,8 +178,8 @@ int newaliases(const SendmailArgs& a, const Config& cfg, const std::string& path
                       ? std::string("no [aliases] file configured")
                       : cfg.aliases_file + ": " + std::to_string(cfg.file_aliases.entries.size()) +
                             " aliases, valid")
-              << "; the taube server reads its aliases when it starts or reloads (SIGHUP), "
-                 "nothing to rebuild\n";
+              << "; the taube server reads its aliases when it starts or reloads (SIGHUP: "
+                 "systemctl reload taube), nothing to rebuild\n";
   }
   return ex::kOk;
 }

@@ -34,7 +34,8 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 QueueRunner::QueueRunner(asio::io_context& io, const OutboundConfig& config, std::string hostname,
                          asio::thread_pool& pool, store::QueueStore& store,
-                         store::MessageSink& notices, const policy::RecipientPolicy& recipients,
+                         store::MessageSink& notices,
+                         std::shared_ptr<const policy::RecipientPolicy> recipients,
                          events::Observer& observer, sasl::ClientCrypto* sasl_crypto)
     : io_(io),
       cfg_(config),
@@ -42,7 +43,7 @@ QueueRunner::QueueRunner(asio::io_context& io, const OutboundConfig& config, std
       pool_(pool),
       store_(store),
       notices_(notices),
-      recipients_(recipients),
+      recipients_(std::move(recipients)),
       observer_(observer),
       sasl_crypto_(sasl_crypto),
       timer_(io),
@@ -55,10 +56,27 @@ QueueRunner::QueueRunner(asio::io_context& io, const OutboundConfig& config, std
 
 QueueRunner::~QueueRunner() = default;
 
+void QueueRunner::reconfigure(const OutboundConfig& config,
+                              std::shared_ptr<const policy::RecipientPolicy> recipients) {
+  cfg_ = config;
+  recipients_ = std::move(recipients);
+  for (auto& [key, d] : destinations_) d.state.set_policy(destination_policy());
+  // New routes or limits may let waiting mail go now: look again.
+  if (started_ && !stopping_) schedule();
+}
+
 std::int64_t QueueRunner::now() const {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+queue::DestinationPolicy QueueRunner::destination_policy() const {
+  queue::DestinationPolicy p;
+  p.initial_concurrency = std::min(cfg_.initial_concurrency, cfg_.per_destination);
+  p.max_concurrency = cfg_.per_destination;
+  p.retry = cfg_.retry;
+  return p;
 }
 
 double QueueRunner::random01() {
@@ -453,11 +471,7 @@ void QueueRunner::schedule() {
       Destination& d = dit->second;
       if (created) {
         d.hop = hop;
-        queue::DestinationPolicy p;
-        p.initial_concurrency = std::min(cfg_.initial_concurrency, cfg_.per_destination);
-        p.max_concurrency = cfg_.per_destination;
-        p.retry = cfg_.retry;
-        d.state = queue::DestinationState(p);
+        d.state = queue::DestinationState(destination_policy());
       }
       if (d.queued.insert(name).second) d.ready.push_back(name);
       any = true;

@@ -65,11 +65,20 @@ class Resolver;
 
 class QueueRunner {
  public:
+  // `recipients`: what a bounce's or a forward's recipient is (local, relayed, refused); shared
+  // with the configuration generation it belongs to, replaced by reconfigure().
   QueueRunner(asio::io_context& io, const OutboundConfig& config, std::string hostname,
               asio::thread_pool& pool, store::QueueStore& store, store::MessageSink& notices,
-              const policy::RecipientPolicy& recipients, events::Observer& observer,
+              std::shared_ptr<const policy::RecipientPolicy> recipients, events::Observer& observer,
               sasl::ClientCrypto* sasl_crypto);
   ~QueueRunner();
+
+  // A reload (SIGHUP): routing, limits, retry times, timeouts and credentials apply to the
+  // attempts started from now on (and the destinations' limits at once); attempts in flight
+  // finish with what they started with. The queue's place, its journal and the control socket
+  // are fixed at start (the caller keeps those fields as they were).
+  void reconfigure(const OutboundConfig& config,
+                   std::shared_ptr<const policy::RecipientPolicy> recipients);
 
   // The resolver for MX delivery (may stay unset: MX routes then defer).
   void set_resolver(Resolver* r) { resolver_ = r; }
@@ -229,15 +238,16 @@ class QueueRunner {
 
   std::int64_t now() const;
   double random01();
+  queue::DestinationPolicy destination_policy() const;
   smtp::client::ClientConfig client_config(const Destination& d, bool plaintext) const;
 
   asio::io_context& io_;
-  const OutboundConfig& cfg_;
+  OutboundConfig cfg_;
   std::string hostname_;
   asio::thread_pool& pool_;
   store::QueueStore& store_;
   store::MessageSink& notices_;
-  const policy::RecipientPolicy& recipients_;
+  std::shared_ptr<const policy::RecipientPolicy> recipients_;
   events::Observer& observer_;
   Resolver* resolver_ = nullptr;
   std::vector<asio::ip::tcp::endpoint> self_endpoints_;

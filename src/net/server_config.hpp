@@ -39,6 +39,8 @@ struct ListenerConfig {
   // The local submission socket (net/submit_server.hpp): relaying allowed without AUTH, the
   // peer's uid in the logs and the Received header, no pregreet wait. Not a TOML key.
   bool local_submission = false;
+
+  friend bool operator==(const ListenerConfig&, const ListenerConfig&) = default;
 };
 
 struct AuthConfig {

@@ -23,9 +23,10 @@ namespace taube::net {
 using asio::use_awaitable;
 using asio::experimental::as_tuple;
 
-SubmitServer::SubmitServer(asio::io_context& io, std::string path, const ConnectionContext& ctx,
+SubmitServer::SubmitServer(asio::io_context& io, std::string path,
+                           const std::shared_ptr<const ConnectionContext>& current,
                            policy::ConnectionLimiter& limiter)
-    : io_(io), path_(std::move(path)), ctx_(ctx), limiter_(limiter) {
+    : io_(io), path_(std::move(path)), current_(current), limiter_(limiter) {
   listener_.address = path_;
   listener_.port = 0;
   listener_.tls = TlsMode::None;  // nothing to protect on a local socket
@@ -81,10 +82,10 @@ void SubmitServer::close() {
 }
 
 asio::awaitable<void> SubmitServer::accept_loop() {
-  while (!closing_ && !ctx_.stopping) {
+  while (!closing_ && !current_->stopping) {
     auto [ec, sock] = co_await acceptor_->async_accept(as_tuple(use_awaitable));
     if (ec) {
-      if (closing_ || ctx_.stopping || ec == asio::error::operation_aborted) break;
+      if (closing_ || current_->stopping || ec == asio::error::operation_aborted) break;
       continue;
     }
     // GCC 12: no by-value coroutine parameters of non-trivial types (src/net/transport.hpp).
@@ -121,15 +122,18 @@ asio::awaitable<void> SubmitServer::serve(std::unique_ptr<Socket>& sock) {
   std::unique_ptr<policy::ConnectionLimiter, std::function<void(policy::ConnectionLimiter*)>>
       release(admitted ? &limiter_ : nullptr,
               [client](policy::ConnectionLimiter* l) { l->release(client); });
+  // The configuration in force now, kept for the whole session (a reload affects the next).
+  const std::shared_ptr<const ConnectionContext> held = current_;
+  const ConnectionContext& ctx = *held;
   auto transport = std::make_unique<Transport>(std::move(*sock));
   auto conn =
-      std::make_unique<InboundConnection>(ctx_, listener_, std::move(transport), client, peer);
+      std::make_unique<InboundConnection>(ctx, listener_, std::move(transport), client, peer);
   if (!admitted) {
-    ctx_.observer.refused(
+    ctx.observer.refused(
         {peer, "too many connections (local submission)",
-         smtp::make_reply(smtp::ReplyId::TooManyConnections, ctx_.config.session.hostname)});
+         smtp::make_reply(smtp::ReplyId::TooManyConnections, ctx.config.session.hostname)});
     conn->refuse(smtp::ReplyId::TooManyConnections);
-  } else if (ctx_.stopping) {
+  } else if (ctx.stopping) {
     conn->refuse(smtp::ReplyId::ShuttingDown);
   }
   co_await conn->run();

@@ -27,7 +27,10 @@ namespace taube::net {
 
 class SubmitServer {
  public:
-  SubmitServer(asio::io_context& io, std::string path, const ConnectionContext& ctx,
+  // `current`: the server's context of the configuration in force (SIGHUP replaces it); each
+  // session holds the one it started with, as a listener's connections do.
+  SubmitServer(asio::io_context& io, std::string path,
+               const std::shared_ptr<const ConnectionContext>& current,
                policy::ConnectionLimiter& limiter);
   ~SubmitServer();
   // Binds the socket (a stale one left by a crash is replaced, a live one is an error) and
@@ -45,7 +48,7 @@ class SubmitServer {
 
   asio::io_context& io_;
   std::string path_;
-  const ConnectionContext& ctx_;
+  const std::shared_ptr<const ConnectionContext>& current_;
   policy::ConnectionLimiter& limiter_;
   ListenerConfig listener_;  // what channel policy sees: no TLS, no AUTH, local submission
   std::unique_ptr<asio::local::stream_protocol::acceptor> acceptor_;

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -343,6 +344,25 @@ class Sendmail(unittest.TestCase):
                                         "(Taube, from userid 65534)"), text)
         self.assertIsNotNone(self.srv.wait_log(PICKUP + r"[0-9A-F]{16}: uid=65534 "
                                                r"from=<nobody@localhost>$"), self.diag())
+
+    def test_a_reload_reaches_local_submissions(self):
+        # A new alias, validated by newaliases, in force after SIGHUP for the next submission.
+        text = self.srv.config_path.read_text()
+        self.assertIn("[aliases]\n", text)
+        self.srv.config_path.write_text(text.replace(
+            "[aliases]\n", '[aliases]\n"crew@example.org" = ["dave@example.org"]\n', 1))
+        na = subprocess.run([h.taube_bin(), "sendmail", "-bi", "-C", str(self.srv.config_path)],
+                            capture_output=True, timeout=30)
+        self.assertEqual((na.returncode, na.stderr), (0, b""))
+        mark = len(self.srv.lines())
+        os.kill(self.srv.proc.pid, signal.SIGHUP)
+        self.assertIsNotNone(self.srv.wait_log(r"reloaded the configuration", 10, start=mark),
+                             self.diag())
+        r = self.sendmail("-C", str(self.srv.config_path), "crew@example.org",
+                          stdin=b"Subject: reload-1\n\nx\n", config=False)
+        self.assert_ok(r)
+        self.assertIn("Received: by mx.test (Taube, from userid 0)",
+                      self.delivered(DAVE, "reload-1"))
 
     def test_pflogsumm_counts_local_submissions_as_received(self):
         if shutil.which("pflogsumm") is None:
