@@ -1,12 +1,13 @@
 // [queue] submit_socket: the local submission socket of `taube sendmail` (net/submit_server.hpp,
 // docs/sendmail.md): on by default at ./var/submit.sock, "" turns it off, too long a path is an
-// error naming the key.
+// error naming the key; a reload cannot move it.
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "app/config.hpp"
 #include "app/config_files.hpp"
+#include "app/config_reload.hpp"
 
 namespace taube::app {
 namespace {
@@ -30,6 +31,16 @@ TEST_F(ConfigSubmitSocketTest, APathLongerThanSunPathIsRefused) {
   auto typed = load_config(write("[queue]\nsubmit_socket = 3\n"));
   ASSERT_FALSE(typed);
   EXPECT_NE(typed.error().find("submit_socket"), std::string::npos) << typed.error();
+}
+
+TEST_F(ConfigSubmitSocketTest, ItIsRestartOnly) {
+  // The socket is bound at start: a reload keeps the running one and names the key.
+  auto running = load_config(write("[queue]\nsubmit_socket = \"/run/a.sock\"\n"));
+  auto next = load_config(write("[queue]\nsubmit_socket = \"/run/b.sock\"\n"));
+  ASSERT_TRUE(running && next);
+  const auto notes = keep_restart_only(*running, *next);
+  EXPECT_EQ(notes, std::vector<std::string>{"queue.submit_socket"});
+  EXPECT_EQ(next->server.submit_socket, "/run/a.sock");
 }
 
 }  // namespace
