@@ -411,6 +411,16 @@ class Sendmail(unittest.TestCase):
         r = self.sendmail("-t", stdin=b"Subject: no-rcpt\n\nx\n")
         self.assertEqual(r.returncode, 65)
         self.assertIn(b"no recipient addresses found", r.stderr)
+        # A recipient the server refuses (never relayed to an address literal, RFC 5321 §4.1.3):
+        # EX_UNAVAILABLE, the reply on stderr, and pickup's reject line naming the uid; the
+        # other recipient still gets the message.
+        r = self.sendmail("user@[192.0.2.1]", ALICE, stdin=b"Subject: refused-1\n\nx\n")
+        self.assertEqual(r.returncode, 69, r)
+        self.assertRegex(r.stderr, rb"sendmail: <user@\[192\.0\.2\.1\]>: 554 5\.7\.1 ")
+        self.assertIsNotNone(self.srv.wait_log(
+            PICKUP + r"NOQUEUE: reject: RCPT from uid=0: 554 5\.7\.1 .*"
+            r"to=<user@\[192\.0\.2\.1\]>"), self.diag())
+        self.delivered(ALICE, "refused-1")
         # No server at the configured socket: EX_TEMPFAIL with a clear message.
         gone = Path(tempfile.mkdtemp(prefix="taube-nosrv-"))
         self.addCleanup(shutil.rmtree, gone, True)
