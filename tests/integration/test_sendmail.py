@@ -400,6 +400,17 @@ class Sendmail(unittest.TestCase):
             time.sleep(0.05)
         self.assertEqual(srv.stop(), 0)
 
+    def test_an_unknown_user_is_ex_nouser(self):
+        srv = h.Taube({"users": {"alice@localhost": ""}, "aliases": None})
+        self.addCleanup(srv.cleanup)
+        r = subprocess.run([h.taube_bin(), "sendmail", "-C", str(srv.config_path), "nosuch",
+                            "alice"], input=b"Subject: nouser-1\n\nx\n", capture_output=True,
+                           timeout=30, cwd=srv.dir)
+        self.assertEqual(r.returncode, 67, r)
+        self.assertRegex(r.stderr, rb"sendmail: <nosuch@localhost>: 550 5\.1\.1 ")
+        self.assertTrue(h.wait_messages(srv.maildir("alice@localhost"), 1), srv.log_text())
+        self.assertEqual(srv.stop(), 0)
+
     # -- errors --------------------------------------------------------------------------------
 
     def test_exit_codes(self):
