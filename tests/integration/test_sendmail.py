@@ -58,7 +58,7 @@ class Sendmail(unittest.TestCase):
         bin_dir = cls.pub / "bin"
         bin_dir.mkdir()
         bin_dir.chmod(0o755)
-        for name in ("sendmail", "newaliases"):
+        for name in ("sendmail", "newaliases", "mailq"):
             (bin_dir / name).symlink_to(h.taube_bin())
         cls.symlink = bin_dir / "sendmail"
 
@@ -273,6 +273,11 @@ class Sendmail(unittest.TestCase):
             time.sleep(0.05)
         out = listing.stdout.decode()
         self.assertTrue(out.startswith("-Queue ID-"), out)
+        # mailq (the same program under that name) says the same, with $TAUBE_CONFIG.
+        mailq = subprocess.run([str(self.pub / "bin" / "mailq")], capture_output=True,
+                               timeout=30, env={**os.environ, "TAUBE_CONFIG": str(self.config)})
+        self.assertEqual(mailq.returncode, 0, mailq)
+        self.assertIn(qid.encode(), mailq.stdout)
         self.assertRegex(out, re.escape(qid) + r" +\d+ .* root@localhost\n")
         self.assertIn("(451 4.7.1 try later)", out)
         self.assertIn(SLOW, out)
