@@ -116,6 +116,7 @@ class Sendmail(unittest.TestCase):
     # -- submission --------------------------------------------------------------------------
 
     def test_plain_submission_gets_trace_and_missing_headers(self):
+        mark = len(self.srv.lines())
         r = self.sendmail(ALICE, stdin=b"Subject: plain-1\n\nfirst line\nsecond line\n")
         self.assert_ok(r)
         self.assertEqual((r.stdout, r.stderr), (b"", b""))  # quiet on success, as Postfix
@@ -135,7 +136,7 @@ class Sendmail(unittest.TestCase):
         self.assertIsNotNone(self.srv.wait_log(r"taube/qmgr\[\d+\]: " + qid +
                                                r": from=<root@localhost>, size=\d+, nrcpt=1"))
         # No smtpd connect/disconnect lines for a local submission.
-        self.assertFalse([l for l in self.srv.lines() if "taube/smtpd" in l and "connect from" in l])
+        self.assertFalse([l for l in self.srv.lines()[mark:] if "taube/smtpd" in l])
 
     def test_t_takes_to_cc_bcc_removes_bcc_and_adds_the_command_line(self):
         msg = (f"From: Alice <{ALICE}>\nTo: Alice <{ALICE}>,\n\t(the boss)\nCc: team: Bob <{BOB}>;"
