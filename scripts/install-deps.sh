@@ -19,7 +19,8 @@ build_pkgs=(g++ cmake make pkg-config libasio-dev libexpected-dev libssl-dev zli
 # prometheus: promtool checks the /metrics text and the alert rules, and a private Prometheus
 # scrapes Taube once (test_metrics; the system service is never configured or started).
 test_pkgs=(python3 postfix swaks libnet-ssleay-perl curl openssl ca-certificates libfuse3-dev fuse3
-           haproxy dovecot-core dovecot-lmtpd pflogsumm fail2ban systemd strace man-db prometheus)
+           haproxy dovecot-core dovecot-lmtpd pflogsumm fail2ban systemd strace man-db prometheus
+           s-nail bsd-mailx)
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   test) want+=("${test_pkgs[@]}") ;;

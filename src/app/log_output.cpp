@@ -21,8 +21,9 @@ namespace {
 
 // Null-terminated and static: syslog(3) keeps the ident pointer given to openlog().
 constexpr std::array<const char*, kLogTags> kTagNames = {
-    "taube/master", "taube/smtpd", "taube/smtp",    "taube/lmtp",      "taube/qmgr",
-    "taube/bounce", "taube/local", "taube/cleanup", "taube/postsuper", "taube/postqueue",
+    "taube/master",    "taube/smtpd",     "taube/smtp",   "taube/lmtp",
+    "taube/qmgr",      "taube/bounce",    "taube/local",  "taube/cleanup",
+    "taube/postsuper", "taube/postqueue", "taube/pickup",
 };
 
 // The fields of the line being written, set by LogOutput::write around the logger call (spdlog

@@ -24,8 +24,20 @@
 namespace taube::app {
 
 // The Postfix programs whose lines Taube writes (docs/logging.md lists which line gets which).
-enum class LogTag { Master, Smtpd, Smtp, Lmtp, Qmgr, Bounce, Local, Cleanup, Postsuper, Postqueue };
-inline constexpr std::size_t kLogTags = 10;
+enum class LogTag {
+  Master,
+  Smtpd,
+  Smtp,
+  Lmtp,
+  Qmgr,
+  Bounce,
+  Local,
+  Cleanup,
+  Postsuper,
+  Postqueue,
+  Pickup  // local submissions (taube sendmail, net/submit_server.hpp)
+};
+inline constexpr std::size_t kLogTags = 11;
 std::string_view tag_name(LogTag t);  // "taube/smtpd"
 
 enum class LogFormat { Text, Json };

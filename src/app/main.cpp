@@ -26,6 +26,7 @@
 #include "app/queue_command.hpp"
 #include "app/route_command.hpp"
 #include "app/send_command.hpp"
+#include "app/sendmail_command.hpp"
 #include "app/service_notify.hpp"
 #include "net/server.hpp"
 #include "net/tls_context.hpp"
@@ -281,6 +282,12 @@ int main(int argc, char** argv) {
   // Called as mailq (a symlink, as /usr/bin/mailq -> taube): the queue's listing.
   if (argc > 0 && std::filesystem::path(argv[0]).filename() == "mailq")
     return taube::app::mailq_main(argc, argv);
+  // Called as sendmail or newaliases (/usr/sbin/sendmail -> taube): docs/sendmail.md.
+  if (argc > 0) {
+    const std::string program = std::filesystem::path(argv[0]).filename().string();
+    if (program == "sendmail" || program == "newaliases")
+      return taube::app::run_sendmail(program, std::vector<std::string>(argv + 1, argv + argc));
+  }
   CLI::App app{"Taube - an ESMTP mail server that files mail into Maildir inboxes"};
   app.set_version_flag("--version", std::string("taube ") + TAUBE_VERSION);
   app.require_subcommand(1);
@@ -312,6 +319,7 @@ int main(int argc, char** argv) {
   taube::app::add_queue_command(app, queue_cmd);
 
   if (auto rc = taube::app::run_send_if_asked(app, argc, argv)) return *rc;
+  if (auto rc = taube::app::run_sendmail_if_asked(app, argc, argv)) return *rc;
   CLI11_PARSE(app, argc, argv);
 
   if (*route.command) return taube::app::run_route_command(route);

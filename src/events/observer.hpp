@@ -20,6 +20,10 @@ struct Peer {
   std::string name = "unknown";
   std::uint16_t port = 0;
   std::string listener;  // "127.0.0.1:25"
+  // A local submission (net/submit_server.hpp): the peer's uid and pid (SO_PEERCRED); -1 for
+  // network clients.
+  std::int64_t uid = -1;
+  std::int64_t pid = -1;
 };
 
 struct Connected {

@@ -2,6 +2,7 @@
 
 #include "crypto/crypto.hpp"
 #include "net/control_server.hpp"
+#include "net/submit_server.hpp"
 
 #include <sys/resource.h>
 
@@ -118,6 +119,11 @@ tl::expected<void, std::string> Server::listen() {
                  l.proxy_protocol ? " (PROXY protocol)" : "");
     listeners_.push_back(std::move(listener));
   }
+  // The sendmail command's socket (docs/sendmail.md), bound with the SMTP listeners.
+  if (!cfg_.submit_socket.empty()) {
+    submit_ = std::make_unique<SubmitServer>(io_, cfg_.submit_socket, ctx_, limiter_);
+    if (auto s = submit_->open(); !s) return s;
+  }
   if (http_) {
     auto bound = http_->bind();
     if (!bound) return tl::unexpected(bound.error());
@@ -136,6 +142,7 @@ void Server::start() {
   if (runner_) runner_->set_self_endpoints(endpoints_);
   if (runner_) runner_->start();
   if (control_) control_->start();
+  if (submit_) submit_->start();
 }
 
 tl::expected<void, std::string> Server::open_queue() {
@@ -160,6 +167,7 @@ void Server::stop() {
   if (stopping_) return;
   stopping_ = true;
   if (control_) control_->close();
+  if (submit_) submit_->close();
   const auto grace = gen_->config.shutdown_grace;
   if (runner_) runner_->stop(grace);
   if (resolver_) resolver_->cancel_all();

@@ -35,6 +35,7 @@
 namespace taube::net {
 
 class ControlServer;
+class SubmitServer;
 struct Generation;
 
 class Server {
@@ -105,6 +106,7 @@ class Server {
   std::unique_ptr<Resolver> resolver_;      // DNS for MX delivery (null if it cannot start)
   std::unique_ptr<QueueRunner> runner_;     // null in discard mode
   std::unique_ptr<ControlServer> control_;  // the queue's control socket (taube queue)
+  std::unique_ptr<SubmitServer> submit_;    // the local submission socket (taube sendmail)
   events::ObserverList observers_;
   ConnectionRegistry registry_;
   bool stopping_ = false;
