@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "queue/attempt.hpp"
+#include "smtp/wire/ascii.hpp"
 
 namespace taube::queue {
 namespace {
@@ -232,6 +233,110 @@ std::string why_text(const ListedItem& item, std::int64_t now) {
   while (!out.empty() && out.back() == ' ') out.pop_back();
   out += "\n";
   return out;
+}
+
+std::string json_quote(std::string_view s) {
+  std::string out;
+  json_string(out, s);
+  return out;
+}
+
+bool matches(const ListedItem& item, const ListFilter& f) {
+  const auto& env = item.envelope;
+  if (!f.state.empty() && queue_name(item) != f.state) return false;
+  auto contains = [](const std::string& hay, const std::string& needle) {
+    return smtp::ascii_lower(hay).find(smtp::ascii_lower(needle)) != std::string::npos;
+  };
+  if (f.sender == "<>") {
+    if (!env.sender.null) return false;
+  } else if (!f.sender.empty() &&
+             (env.sender.null || !contains(env.sender.mailbox.to_string(), f.sender))) {
+    return false;
+  }
+  if (!f.recipient.empty() &&
+      std::none_of(env.recipients.begin(), env.recipients.end(),
+                   [&](const auto& r) { return contains(r.mailbox.to_string(), f.recipient); }))
+    return false;
+  if (!f.domain.empty()) {
+    const std::string d = smtp::ascii_lower(f.domain);
+    if (std::none_of(env.recipients.begin(), env.recipients.end(),
+                     [&](const auto& r) { return smtp::ascii_lower(r.mailbox.domain) == d; }))
+      return false;
+  }
+  return true;
+}
+
+ListPage select_page(std::vector<ListedItem> items, const ListFilter& f, std::size_t page,
+                     std::size_t per_page) {
+  ListPage out;
+  // Offsets computed without overflow: the caller bounds page and per_page, but a page far
+  // past the end must still give an empty page, not wrap around.
+  const std::size_t skip = page == 0 ? 0 : page - 1;
+  const std::size_t first =
+      per_page == 0 || skip > SIZE_MAX / per_page ? SIZE_MAX : skip * per_page;
+  for (auto& i : items) {
+    if (!matches(i, f)) continue;
+    if (out.total >= first && out.items.size() < per_page) out.items.push_back(std::move(i));
+    ++out.total;
+  }
+  return out;
+}
+
+std::string json_item(const ListedItem& item) {
+  const auto& env = item.envelope;
+  std::string out = "{\"queue_id\": ";
+  json_string(out, env.id);
+  out += ", \"queue_name\": ";
+  json_string(out, queue_name(item));
+  out += ", \"queue_file\": ";
+  json_string(out, item.name);
+  out += ", \"arrival_time\": " + std::to_string(env.arrival);
+  out += ", \"expires\": " + std::to_string(item.lifetime_end);
+  out += ", \"held_since\": " + std::to_string(env.held);
+  out += std::string(", \"active\": ") + (item.active ? "true" : "false");
+  out += ", \"message_size\": " + std::to_string(item.size);
+  out += ", \"sender\": ";
+  json_string(out, env.sender.null ? std::string() : env.sender.mailbox.to_string());
+  out += ", \"auth_user\": ";
+  json_string(out, env.auth_user);
+  out += ", \"client\": ";
+  json_string(out, env.client_address);
+  out += ", \"helo\": ";
+  json_string(out, env.client_helo);
+  out += ", \"envid\": ";
+  json_string(out, env.params.envid.value_or(""));
+  out += ", \"next_attempt\": " + std::to_string(earliest_next(env));
+  out += ", \"recipients\": [";
+  bool first = true;
+  for (const auto& r : env.recipients) {
+    out += first ? "{" : ", {";
+    first = false;
+    out += "\"address\": ";
+    json_string(out, r.mailbox.to_string());
+    out += ", \"original\": ";
+    json_string(out, r.original);
+    out += ", \"state\": ";
+    json_string(out, to_string(r.state));
+    out += ", \"attempts\": " + std::to_string(r.attempts);
+    out += ", \"next_attempt\": " + std::to_string(is_queued(r.state) ? r.next_attempt : 0);
+    out += ", \"route\": ";
+    json_string(out, r.route);
+    out += ", \"last_reply\": ";
+    json_string(out, r.last_reply);
+    out += "}";
+  }
+  out += "]}";
+  return out;
+}
+
+std::string_view header_section(std::string_view message) {
+  if (message.starts_with("\r\n")) return message.substr(0, 0);
+  if (message.starts_with("\n")) return message.substr(0, 0);
+  const auto crlf = message.find("\r\n\r\n");
+  const auto lf = message.find("\n\n");
+  const auto end = std::min(crlf == std::string_view::npos ? message.size() : crlf + 2,
+                            lf == std::string_view::npos ? message.size() : lf + 1);
+  return message.substr(0, end);
 }
 
 }  // namespace taube::queue
