@@ -11,6 +11,8 @@
 namespace taube::net {
 
 struct HttpConfig {
+  // Who configured this listener, for log lines and errors ("metrics", "console").
+  std::string name = "metrics";
   std::string address = "127.0.0.1";
   std::uint16_t port = 9154;  // the port Prometheus' exporter list gives Postfix exporters
   // A whole request (line, headers, body) within this of waiting for it; also the keep-alive

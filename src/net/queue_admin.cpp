@@ -32,6 +32,12 @@ queue::ListedItem QueueRunner::listed(const std::string& name, const queue::Queu
   return li;
 }
 
+std::string QueueRunner::headers_of(const std::string& name) {
+  auto m = store_.read_message(name, 64 * 1024);
+  if (!m) return {};
+  return std::string(queue::header_section(*m));
+}
+
 std::vector<queue::ListedItem> QueueRunner::list() {
   std::vector<queue::ListedItem> out;
   out.reserve(items_.size());

@@ -107,6 +107,9 @@ class QueueRunner {
   std::vector<queue::ListedItem> list();
   std::optional<queue::ListedItem> find(const std::string& id);
   std::string transcript_of(const std::string& name) { return store_.read_transcript(name); }
+  // The message's header section (its first 64 KiB at most), for the web console. Blocking,
+  // like transcript_of: call it on the worker pool.
+  std::string headers_of(const std::string& name);
   asio::awaitable<AdminResult> hold(const std::string& id);
   asio::awaitable<AdminResult> release(const std::string& id);
   // Deletes without a notice (postsuper -d).

@@ -58,6 +58,8 @@ class Server {
   // Reads the outbound queue (what a restart left in it is delivered). Before start().
   tl::expected<void, std::string> open_queue();
   QueueRunner* queue() { return runner_.get(); }
+  // The worker pool, for blocking work of the parts above net (the web console).
+  asio::thread_pool& pool() { return pool_; }
   // Loads (or reloads, on SIGHUP) the TLS certificate and the users file. On a reload error the
   // old ones stay in use.
   tl::expected<void, std::string> load_credentials();
