@@ -177,7 +177,7 @@ asio::awaitable<net::HttpResponse> Console::api(const Request& req) {
   const auto now = SessionStore::Clock::now();
   const SessionStore::Session* s = sessions_.find(token, now);
   if (!s) co_return json_error(401, "not logged in");
-  const std::string who = s->user;
+  const std::string who = s->user + " from " + req.peer;  // for the audit lines
   const bool post = req.method == "POST";
   if (post) {
     // RFC 6265bis SameSite=Strict keeps the cookie off other sites' requests already; the token
@@ -200,7 +200,7 @@ asio::awaitable<net::HttpResponse> Console::api(const Request& req) {
   if (path == "/logout") {
     if (!post) co_return not_allowed("POST");
     sessions_.remove(token);
-    spdlog::info("console: {} logged out from {}", who, req.peer);
+    spdlog::info("console: {} logged out", who);
     Response r = json_response(200, "{\"logged_out\": true}");
     r.headers.emplace_back("Set-Cookie", std::string(kCookie) +
                                              "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict" +

@@ -44,6 +44,10 @@ std::int64_t unix_now() {
 // A queue id or a queue file name: the characters the queue writes in either.
 bool valid_id(std::string_view id) {
   if (id.empty() || id.size() > 255) return false;
+  // Neither starts with a dot (".." must not look like a name) nor with a sign.
+  const char c0 = id.front();
+  if (!((c0 >= 'a' && c0 <= 'z') || (c0 >= 'A' && c0 <= 'Z') || (c0 >= '0' && c0 <= '9')))
+    return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
            c == '_' || c == '-' || c == ',' || c == ':' || c == '=' || c == '+';
