@@ -35,12 +35,15 @@ function plot(o) {
   const a = o.activity;
   const n = Math.min(minutes, a.received.length);
   const from = a.received.length - n;
-  let max = 1;
-  for (const s of SERIES) for (let i = from; i < a[s].length; i++) max = Math.max(max, a[s][i]);
+  let peak = 1;
+  for (const s of SERIES) for (let i = from; i < a[s].length; i++) peak = Math.max(peak, a[s][i]);
+  // Four whole-numbered steps up to at least the peak.
+  const tick = Math.ceil(peak / 4);
+  const max = tick * 4;
   const x = (i) => left + ((i - from) / Math.max(1, n - 1)) * (w - left - right);
   const y = (v) => top + (1 - v / max) * (h - top - bottom);
   for (let k = 0; k <= 4; k++) {
-    const v = Math.round((max * k) / 4);
+    const v = tick * k;
     chart.appendChild(svg("line", { class: "grid", x1: left, x2: w - right, y1: y(v), y2: y(v) }));
     const t = svg("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end" });
     t.textContent = v;
@@ -50,7 +53,9 @@ function plot(o) {
   for (let i = from; i < a.received.length; i++) {
     const t0 = a.first_minute + i * 60;
     if ((t0 / 60) % step !== 0) continue;
-    const t = svg("text", { x: x(i), y: h - 6, "text-anchor": "middle" });
+    // A label at either edge is anchored inside the plot, not cut off.
+    const anchor = x(i) > w - right - 20 ? "end" : x(i) < left + 20 ? "start" : "middle";
+    const t = svg("text", { x: x(i), y: h - 6, "text-anchor": anchor });
     t.textContent = new Date(t0 * 1000).toISOString().substr(11, 5);
     chart.appendChild(t);
   }
