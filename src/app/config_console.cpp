@@ -41,6 +41,7 @@ tl::expected<void, std::string> read_console(TableReader& r, Config& c) {
   TRY(r.integer("session_lifetime", lifetime, 60, 7 * 86400));
   TRY(r.integer("session_idle", idle, 60, 7 * 86400));
   TRY(r.boolean("secure_cookie", k.secure_cookie));
+  TRY(r.boolean("tls", k.tls));
   TRY(r.integer("max_login_failures", k.login_throttle.max_failures, 1, 1000));
   TRY(r.no_unknown_keys());
   if (k.users_file.empty()) {
@@ -56,17 +57,19 @@ tl::expected<void, std::string> read_console(TableReader& r, Config& c) {
   k.sessions.idle = std::chrono::seconds(idle);
   k.enabled = true;
   k.mail_users_file = c.server.auth.users_file;
-  // No TLS on the console's listener yet: it may only answer on loopback (reach it through an
-  // SSH tunnel or a TLS proxy on the same host), since a password and a session cookie would
-  // otherwise cross the network in the clear.
+  // Off loopback only with HTTPS: a password and a session cookie must not cross the network in
+  // the clear. The metrics listener has no TLS, so the console shares it on loopback only.
   const char* why_loopback =
-      " is not a loopback address; the console has no TLS yet, so it answers on loopback only "
-      "(reach it through an SSH tunnel or a TLS proxy on this host)";
+      " is not a loopback address: the console answers elsewhere only with tls = true (HTTPS "
+      "with the server's certificate), or reach it through an SSH tunnel";
+  if (k.tls && !c.server.tls)
+    return tl::unexpected(r.where(r.get("tls"), "tls") +
+                          ": needs the server's certificate ([tls] certificate and key)");
   if (listen.empty()) {
-    if (c.server.http) {
+    if (c.server.http && !k.tls) {
       if (!loopback(c.server.http->address))
         return tl::unexpected(r.where(nullptr, "listen") + ": the [metrics] listener " +
-                              c.server.http->address + why_loopback + "; give console.listen");
+                              c.server.http->address + why_loopback + " and its own listen");
       return {};  // shares the metrics listener
     }
     net::HttpConfig h;
@@ -84,7 +87,7 @@ tl::expected<void, std::string> read_console(TableReader& r, Config& c) {
     if (ec)
       return tl::unexpected(r.where(r.get("listen"), "listen") + ": \"" + parsed->address +
                             "\" is not an IP address");
-    if (!loopback(parsed->address))
+    if (!loopback(parsed->address) && !k.tls)
       return tl::unexpected(r.where(r.get("listen"), "listen") + ": " + parsed->address +
                             why_loopback);
     net::HttpConfig h;

@@ -2,10 +2,12 @@
 //
 //   [console]
 //   users_file = "/etc/taube/console-users"  # the administrators; turns the console on
-//   listen = "127.0.0.1:9155"   # its own listener (loopback only); unset: the [metrics]
+//   listen = "127.0.0.1:9155"   # its own listener (loopback unless tls); unset: the [metrics]
 //                               # listener if there is one, else 127.0.0.1:9155
 //   session_lifetime = 28800    # seconds from login
 //   session_idle = 1800         # seconds without a request
+//   tls = false                 # HTTPS with the server's [tls] certificate (required when
+//                               # listen is not loopback)
 //   secure_cookie = false       # Secure on plaintext too (behind a TLS-terminating proxy)
 //   max_login_failures = 5      # per client address within 5 minutes, then a 10-minute ban
 #pragma once

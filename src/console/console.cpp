@@ -83,7 +83,9 @@ Console::~Console() = default;
 
 tl::expected<void, std::string> Console::attach() {
   if (cfg_.listen) {
-    own_ = std::make_unique<net::HttpServer>(io_, *cfg_.listen);
+    own_cfg_ = *cfg_.listen;
+    if (cfg_.tls) own_cfg_.tls = [this] { return server_.credentials().tls; };
+    own_ = std::make_unique<net::HttpServer>(io_, own_cfg_);
     http_ = own_.get();
     // Its own listener: the root leads to the pages.
     http_->route("/", [](const Request&) { return redirect("/console/"); });
@@ -103,6 +105,8 @@ tl::expected<void, std::string> Console::attach() {
 tl::expected<void, std::string> Console::listen() {
   asio::ip::tcp::endpoint ep;
   if (own_) {
+    if (cfg_.tls && !server_.credentials().tls)
+      return tl::unexpected(std::string("console.tls: the server has no TLS certificate ([tls])"));
     auto bound = own_->bind();
     if (!bound) return tl::unexpected(bound.error());
     ep = *bound;
@@ -111,7 +115,8 @@ tl::expected<void, std::string> Console::listen() {
   }
   const std::string shown =
       ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
-  spdlog::info("console: serving http://{}:{}/console/", shown, ep.port());
+  spdlog::info("console: serving {}://{}:{}/console/", own_ && cfg_.tls ? "https" : "http", shown,
+               ep.port());
   return {};
 }
 

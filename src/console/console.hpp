@@ -85,6 +85,7 @@ class Console final : public events::Observer {
   net::Server& server_;
   const ConsoleConfig& cfg_;
   std::shared_ptr<LogFeed> feed_;
+  net::HttpConfig own_cfg_;               // its own listener's, with the TLS context provider
   std::unique_ptr<net::HttpServer> own_;  // its own listener, or null (the metrics one)
   net::HttpServer* http_ = nullptr;       // the one it serves on
   SessionStore sessions_;

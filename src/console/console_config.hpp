@@ -14,6 +14,8 @@ struct ConsoleConfig {
   bool enabled = false;  // [console] users_file is set
   // Its own listener; unset: the [metrics] listener serves the console too.
   std::optional<net::HttpConfig> listen;
+  // HTTPS on its own listener with the server's certificate ([tls]); required off loopback.
+  bool tls = false;
   std::string users_file;       // the administrators (the AUTH users file's format)
   std::string mail_users_file;  // [auth] users_file: a valid login there is "not an admin" (403)
   SessionLimits sessions;

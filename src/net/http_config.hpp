@@ -4,7 +4,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
+
+#include <asio/ssl/context.hpp>
 
 #include "net/http_request.hpp"
 
@@ -21,6 +25,9 @@ struct HttpConfig {
   std::size_t max_connections = 64;
   std::size_t max_requests = 1000;  // per connection
   HttpLimits limits;
+  // Set: every connection starts with a TLS handshake (HTTPS) with the context this returns at
+  // accept (the server's certificate, reloaded on SIGHUP); null from it refuses the connection.
+  std::function<std::shared_ptr<asio::ssl::context>()> tls;
 };
 
 }  // namespace taube::net

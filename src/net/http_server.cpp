@@ -233,6 +233,20 @@ asio::awaitable<void> HttpServer::serve(std::unique_ptr<Transport>& transport,
                                         const std::string& peer) {
   HttpConnection conn{*transport};
   const auto handle = registry_.enroll(&conn);
+  if (cfg_.tls) {
+    // HTTPS (RFC 9110 §4.3.3): the handshake within the request timeout, or no connection.
+    const std::shared_ptr<asio::ssl::context> ctx = cfg_.tls();
+    const auto deadline = Transport::Clock::now() + cfg_.request_timeout;
+    std::string error;
+    const bool ok = ctx && co_await transport->start_tls(ctx, deadline, error);
+    if (!ok) {
+      spdlog::debug("{}: TLS handshake with {} failed: {}", cfg_.name, peer, error);
+      registry_.withdraw(handle);
+      --open_;
+      transport->close();
+      co_return;
+    }
+  }
   HttpRequestParser parser(cfg_.limits);
   std::string pending;  // read but not yet parsed (pipelined requests)
   std::vector<char> buf(16 * 1024);

@@ -60,6 +60,8 @@ class Server {
   QueueRunner* queue() { return runner_.get(); }
   // The worker pool, for blocking work of the parts above net (the web console).
   asio::thread_pool& pool() { return pool_; }
+  // The certificate and users file in use (replaced by load_credentials on SIGHUP).
+  const Credentials& credentials() const { return creds_; }
   // Loads (or reloads, on SIGHUP) the TLS certificate and the users file. On a reload error the
   // old ones stay in use.
   tl::expected<void, std::string> load_credentials();

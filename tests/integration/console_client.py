@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -21,7 +22,7 @@ from taubetest.smtp_peer import SmtpPeer, free_port  # noqa: E402
 
 ADMIN, ADMIN_PW = "admin", "console-secret"
 MAILUSER, MAILUSER_PW = "alice@example.org", "alice-secret"
-CONSOLE_RX = re.compile(r"console: serving http://127\.0\.0\.1:(\d+)/console/")
+CONSOLE_RX = re.compile(r"console: serving https?://127\.0\.0\.1:(\d+)/console/")
 
 
 def passwd(path: Path, user: str, password: str) -> None:
@@ -86,14 +87,22 @@ class ConsoleSetup:
 class Api:
     """The console's JSON API over one keep-alive connection, as a script would use it."""
 
-    def __init__(self, port: int, source: str = "127.0.0.1"):
+    def __init__(self, port: int, source: str = "127.0.0.1", tls: bool = False):
         self.port = port
         self.source = source
+        self.tls = tls
         self.cookie: str | None = None
         self.csrf: str | None = None
         self.conn: http.client.HTTPConnection | None = None
 
     def _conn(self) -> http.client.HTTPConnection:
+        if self.conn is None and self.tls:
+            # The server's self-signed certificate: encryption is what is tested here.
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            self.conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=15,
+                                                    source_address=(self.source, 0), context=ctx)
         if self.conn is None:
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15,
                                                    source_address=(self.source, 0))

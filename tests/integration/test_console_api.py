@@ -332,5 +332,24 @@ class ConsoleOnTheMetricsListener(unittest.TestCase):
         self.assertIn('taube_http_requests_total{route="/api/",code="401"} 1', text)
 
 
+class ConsoleOverTls(unittest.TestCase):
+    def test_https_with_the_servers_certificate_and_a_secure_cookie(self):
+        c = ConsoleSetup(self, console={"tls": True})
+        self.assertIsNotNone(c.srv.wait_log(r"console: serving https://127\.0\.0\.1:\d+/", 5))
+        api = Api(c.port, tls=True)
+        self.addCleanup(api.close)
+        status, _, r = api.login()
+        self.assertEqual(status, 200)
+        self.assertTrue(r.getheader("Set-Cookie").endswith("; HttpOnly; SameSite=Strict; Secure"),
+                        r.getheader("Set-Cookie"))
+        self.assertEqual(api.get("/queue")[0], 200)
+        # Plaintext on the HTTPS port gets no answer: the handshake fails and it is closed.
+        plain = Api(c.port)
+        self.addCleanup(plain.close)
+        with self.assertRaises((http.client.HTTPException, ConnectionError, OSError)):
+            plain.get("/session")
+        self.assertEqual(api.get("/session")[0], 200)  # still serving
+
+
 if __name__ == "__main__":
     h.main()

@@ -92,6 +92,29 @@ TEST_F(ConfigConsoleTest, ErrorsNameTheKeyAndLine) {
   EXPECT_NE(unknown.error().find("console.port: unknown key"), std::string::npos);
 }
 
+TEST_F(ConfigConsoleTest, OffLoopbackOnlyWithTls) {
+  auto c =
+      load_config(write("[console]\nusers_file = \"a\"\nlisten = \"0.0.0.0:9155\"\n"
+                        "tls = true\n"));
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_TRUE(c->console.tls);
+  EXPECT_EQ(c->console.listen->address, "0.0.0.0");
+  // HTTPS needs the server's certificate.
+  auto none =
+      load_config(write("[tls]\nenabled = false\n[console]\nusers_file = \"a\"\n"
+                        "tls = true\n"));
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().find(":5: console.tls: needs the server's certificate"), std::string::npos)
+      << none.error();
+  // tls = true never shares the (plaintext) metrics listener: its own default one.
+  auto own =
+      load_config(write("[metrics]\nlisten = \"127.0.0.1:9154\"\n[console]\n"
+                        "users_file = \"a\"\ntls = true\n"));
+  ASSERT_TRUE(own) << own.error();
+  ASSERT_TRUE(own->console.listen);
+  EXPECT_EQ(own->console.listen->port, 9155);
+}
+
 TEST_F(ConfigConsoleTest, NeverOnAnSmtpOrTheMetricsListener) {
   auto smtp =
       load_config(write("[[listener]]\naddress = \"127.0.0.1\"\nport = 2525\n"
