@@ -67,7 +67,7 @@ function render(d) {
     const b = Taube.el("button", { type: "button", id: "act-" + act, class: danger ? "danger" : "" }, label);
     b.addEventListener("click", async () => {
       if (!(await Taube.confirm(`${label}: ${m.queue_id}`, question, danger))) return;
-      const r = await Taube.api("POST", `/queue/${encodeURIComponent(m.queue_id)}/${act}`);
+      const r = await Taube.api("POST", `/queue/${encodeURIComponent(m.queue_file)}/${act}`);
       Taube.notice(`${label.toLowerCase()}: ${Taube.resultText(r.data ? r.data.result || r.data.error : "")}`, r.ok ? "ok" : "error");
       await load();
     });

@@ -17,15 +17,17 @@ function params() {
 function row(item, now) {
   const tr = Taube.el("tr", { id: "row-" + item.queue_id });
   const cb = Taube.el("input", { type: "checkbox", class: "pick", "aria-label": "select " + item.queue_id });
-  cb.checked = selected.has(item.queue_id);
+  cb.checked = selected.has(item.queue_file);
+  cb.dataset.file = item.queue_file;
   cb.addEventListener("change", () => {
-    if (cb.checked) selected.add(item.queue_id); else selected.delete(item.queue_id);
+    if (cb.checked) selected.add(item.queue_file); else selected.delete(item.queue_file);
     updateBulk();
   });
   const td = (label, cls) => Taube.el("td", label ? { "data-label": label, class: cls || "" } : { class: cls || "" });
   let c = td(""); c.appendChild(cb); tr.appendChild(c);
   c = td("Queue ID", "mono");
-  c.appendChild(Taube.el("a", { href: "message.html?id=" + encodeURIComponent(item.queue_id), class: "qid" }, item.queue_id));
+  // By queue file name: the server finds it at once (a queue id means a search of the queue).
+  c.appendChild(Taube.el("a", { href: "message.html?id=" + encodeURIComponent(item.queue_file), class: "qid" }, item.queue_id));
   tr.appendChild(c);
   c = td("State"); c.appendChild(Taube.state(item.queue_name)); tr.appendChild(c);
   tr.appendChild(Object.assign(td("Sender", "rcpt"), { textContent: item.sender || "<>" }));
@@ -50,7 +52,7 @@ function row(item, now) {
   const acts = item.queue_name === "hold" ? ["release", "bounce", "delete"] : ["retry", "hold", "bounce", "delete"];
   for (const a of acts) {
     const b = Taube.el("button", { type: "button", id: `act-${a}-${item.queue_id}`, class: Taube.actions[a][2] ? "danger" : "" }, Taube.actions[a][0]);
-    b.addEventListener("click", () => one(item.queue_id, a));
+    b.addEventListener("click", () => one(item, a));
     c.appendChild(b);
     c.appendChild(document.createTextNode(" "));
   }
@@ -76,7 +78,7 @@ async function load() {
   const rows = document.getElementById("rows");
   rows.textContent = "";
   const shown = new Set();
-  for (const item of d.items) { rows.appendChild(row(item, d.now)); shown.add(item.queue_id); }
+  for (const item of d.items) { rows.appendChild(row(item, d.now)); shown.add(item.queue_file); }
   for (const id of [...selected]) if (!shown.has(id)) selected.delete(id);
   document.getElementById("empty").classList.toggle("hidden", d.items.length > 0);
   document.getElementById("count").textContent = `· ${d.total} message(s)`;
@@ -87,11 +89,12 @@ async function load() {
   updateBulk();
 }
 
-async function one(id, action) {
+async function one(item, action) {
+  const id = item.queue_id;
   const [label, question, danger] = Taube.actions[action];
   if (!(await Taube.confirm(`${label}: ${id}`, question, danger))) return;
   busy = true;
-  const r = await Taube.api("POST", `/queue/${encodeURIComponent(id)}/${action}`);
+  const r = await Taube.api("POST", `/queue/${encodeURIComponent(item.queue_file)}/${action}`);
   busy = false;
   Taube.notice(`${id}: ${label.toLowerCase()}: ${Taube.resultText(r.data ? r.data.result || r.data.error : "")}`, r.ok ? "ok" : "error");
   await load();
@@ -132,7 +135,7 @@ async function bulk(action) {
   document.getElementById("select-all").addEventListener("change", (ev) => {
     for (const cb of document.querySelectorAll("input.pick")) {
       cb.checked = ev.target.checked;
-      const id = cb.closest("tr").id.substring(4);
+      const id = cb.dataset.file;
       if (cb.checked) selected.add(id); else selected.delete(id);
     }
     updateBulk();

@@ -145,7 +145,7 @@ net::HttpResponse Console::queue_list(const Request& req) {
                                  "\" (page, per_page, sender, recipient, domain, state)");
     }
   }
-  const auto selected = queue::select_page(q->list(), f, page, per_page);
+  const auto selected = q->page(f, page, per_page);
   std::string body = "{\"page\": " + std::to_string(page) +
                      ", \"per_page\": " + std::to_string(per_page) +
                      ", \"total\": " + std::to_string(selected.total) +
@@ -258,15 +258,10 @@ asio::awaitable<net::HttpResponse> Console::overview() {
   std::string out = "{\"now\": " + std::to_string(now) +
                     ", \"stopping\": " + (server_.stopping() ? "true" : "false");
   if (net::QueueRunner* q = server_.queue()) {
-    std::map<std::string, std::size_t> by_queue{
-        {"hold", 0}, {"active", 0}, {"deferred", 0}, {"incoming", 0}};
-    std::size_t recipients = 0;
-    std::int64_t oldest = 0;
-    for (const auto& i : q->list()) {
-      ++by_queue[queue::queue_name(i)];
-      for (const auto& r : i.envelope.recipients) recipients += queue::is_queued(r.state) ? 1 : 0;
-      if (oldest == 0 || i.envelope.arrival < oldest) oldest = i.envelope.arrival;
-    }
+    const auto sum = q->summary();
+    const std::int64_t oldest = sum.oldest_arrival;
+    const std::size_t recipients = sum.recipients;
+    const auto& by_queue = sum.by_queue;
     out += ", \"queue\": {\"messages\": " + std::to_string(q->size()) +
            ", \"recipients\": " + std::to_string(recipients) +
            ", \"oldest_arrival\": " + std::to_string(oldest) +

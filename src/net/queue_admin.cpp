@@ -56,6 +56,78 @@ std::vector<queue::ListedItem> QueueRunner::list() {
   return out;
 }
 
+queue::ListPage QueueRunner::page(const queue::ListFilter& f, std::size_t page,
+                                  std::size_t per_page) {
+  const bool text_filter = !f.sender.empty() || !f.recipient.empty() || !f.domain.empty();
+  struct Key {
+    std::int64_t arrival;
+    const std::string* name;
+    Entry* entry;
+  };
+  std::vector<Key> keys;
+  keys.reserve(items_.size());
+  for (auto& [name, e] : items_) {
+    if (e.live) {
+      if (!queue::matches(listed(name, e.live->env, e.live->busy), f)) continue;
+      keys.push_back({e.live->env.arrival, &name, &e});
+      continue;
+    }
+    const auto s = queue::peek_envelope(e.parked);
+    if (!s.ok) continue;  // as list(): an envelope that does not decode is not shown
+    if (!f.state.empty() && queue::queue_name(s) != f.state) continue;
+    if (text_filter) {
+      if (!queue::may_match(e.parked, f)) continue;
+      auto env = queue::decode_envelope(e.parked);
+      if (!env || !queue::matches(listed(name, *env, false), f)) continue;
+    }
+    keys.push_back({s.arrival, &name, &e});
+  }
+  queue::ListPage out;
+  out.total = keys.size();
+  const std::size_t skip = page == 0 ? 0 : page - 1;
+  if (per_page == 0 || skip >= (keys.size() + per_page - 1) / per_page) return out;
+  const std::size_t first = skip * per_page;
+  const std::size_t last = std::min(keys.size(), first + per_page);
+  // list()'s order; only the page's part of it is sorted.
+  const auto before = [](const Key& a, const Key& b) {
+    return a.arrival != b.arrival ? a.arrival < b.arrival : *a.name < *b.name;
+  };
+  std::nth_element(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(first), keys.end(),
+                   before);
+  std::partial_sort(keys.begin() + static_cast<std::ptrdiff_t>(first),
+                    keys.begin() + static_cast<std::ptrdiff_t>(last), keys.end(), before);
+  for (std::size_t i = first; i < last; ++i) {
+    Entry& e = *keys[i].entry;
+    if (e.live) {
+      out.items.push_back(listed(*keys[i].name, e.live->env, e.live->busy));
+    } else if (auto env = queue::decode_envelope(e.parked)) {
+      out.items.push_back(listed(*keys[i].name, *env, false));
+    }
+  }
+  return out;
+}
+
+QueueRunner::Summary QueueRunner::summary() const {
+  Summary out;
+  for (const auto* q : {"incoming", "active", "deferred", "hold"}) out.by_queue[q] = 0;
+  for (const auto& [name, e] : items_) {
+    std::int64_t arrival = 0;
+    if (e.live) {
+      ++out.by_queue[queue::queue_name(listed(name, e.live->env, e.live->busy))];
+      for (const auto& r : e.live->env.recipients) out.recipients += queue::is_queued(r.state);
+      arrival = e.live->env.arrival;
+    } else {
+      const auto s = queue::peek_envelope(e.parked);
+      if (!s.ok) continue;
+      ++out.by_queue[queue::queue_name(s)];
+      out.recipients += s.queued;
+      arrival = s.arrival;
+    }
+    if (out.oldest_arrival == 0 || arrival < out.oldest_arrival) out.oldest_arrival = arrival;
+  }
+  return out;
+}
+
 QueueRunner::Entry* QueueRunner::entry_of(const std::string& id) {
   if (auto it = items_.find(id); it != items_.end()) return &it->second;
   for (auto& [name, e] : items_) {

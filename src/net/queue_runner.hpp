@@ -106,6 +106,17 @@ class QueueRunner {
   // the envelope's SIZE (the stored size since the queue records it).
   std::vector<queue::ListedItem> list();
   std::optional<queue::ListedItem> find(const std::string& id);
+  // One page of list()'s order (oldest first) filtered, for the web console. Parked items are
+  // not decoded unless a filter needs it and queue::may_match() cannot rule them out: only the
+  // page's items are, so a page of a million-item queue costs a scan of the texts.
+  queue::ListPage page(const queue::ListFilter& filter, std::size_t page, std::size_t per_page);
+  // Counts for the console's overview, by the same cheap scan.
+  struct Summary {
+    std::map<std::string, std::size_t> by_queue;  // queue_name() -> messages
+    std::size_t recipients = 0;                   // still to deliver
+    std::int64_t oldest_arrival = 0;              // 0: empty
+  };
+  Summary summary() const;
   std::string transcript_of(const std::string& name) { return store_.read_transcript(name); }
   // The message's header section (its first 64 KiB at most), for the web console. Blocking,
   // like transcript_of: call it on the worker pool.

@@ -5,6 +5,7 @@
 
 #include "queue/attempt.hpp"
 #include "smtp/wire/ascii.hpp"
+#include "smtp/wire/esmtp_params.hpp"
 
 namespace taube::queue {
 namespace {
@@ -233,6 +234,78 @@ std::string why_text(const ListedItem& item, std::int64_t now) {
   while (!out.empty() && out.back() == ' ') out.pop_back();
   out += "\n";
   return out;
+}
+
+EnvelopeSummary peek_envelope(std::string_view text) {
+  EnvelopeSummary out;
+  auto number = [](std::string_view v, std::int64_t& n) {
+    n = 0;
+    if (v.empty()) return false;
+    for (const char c : v) {
+      if (c < '0' || c > '9') return false;
+      n = n * 10 + (c - '0');
+    }
+    return true;
+  };
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    const std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (line.starts_with("arrival ")) {
+      out.ok = number(line.substr(8), out.arrival);
+    } else if (line.starts_with("hold ")) {
+      std::int64_t since = 0;
+      out.held = number(line.substr(5), since) && since != 0;
+    } else if (line.starts_with("rcpt ")) {
+      // Keys come after the mailbox; xtext never holds a space or '=', so " state=" and
+      // " attempts=" can only be keys.
+      const auto st = line.find(" state=");
+      std::string_view state = "pending";
+      if (st != std::string_view::npos) {
+        state = line.substr(st + 7);
+        state = state.substr(0, state.find(' '));
+      }
+      if (state == "pending" || state == "deferred" || state == "delay-notified") ++out.queued;
+      const auto at = line.find(" attempts=");
+      if (at != std::string_view::npos) {
+        std::string_view v = line.substr(at + 10);
+        v = v.substr(0, v.find(' '));
+        std::int64_t n = 0;
+        if (number(v, n) && n > 0) out.tried = true;
+      }
+    }
+  }
+  return out;
+}
+
+std::string queue_name(const EnvelopeSummary& s) {
+  if (s.held) return "hold";
+  return s.tried ? "deferred" : "incoming";
+}
+
+bool may_match(std::string_view text, const ListFilter& f) {
+  auto has = [text](std::string_view needle) {
+    if (needle.empty()) return true;
+    // A quoted local part is written unquoted: no shortcut for such a needle.
+    if (needle.find('"') != std::string_view::npos || needle.find('\\') != std::string_view::npos)
+      return true;
+    const std::string x = smtp::encode_xtext(needle);
+    const auto eq = [](char a, char b) {
+      return smtp::ascii_to_lower(a) == smtp::ascii_to_lower(b);
+    };
+    return std::search(text.begin(), text.end(), x.begin(), x.end(), eq) != text.end();
+  };
+  auto pieces = [&has](std::string_view address) {
+    while (!address.empty()) {
+      const auto at = address.find('@');
+      if (!has(address.substr(0, at))) return false;
+      if (at == std::string_view::npos) break;
+      address.remove_prefix(at + 1);
+    }
+    return true;
+  };
+  if (f.sender != "<>" && !pieces(f.sender)) return false;
+  return pieces(f.recipient) && has(f.domain);
 }
 
 std::string json_quote(std::string_view s) {

@@ -64,6 +64,25 @@ struct ListPage {
 ListPage select_page(std::vector<ListedItem> items, const ListFilter& filter, std::size_t page,
                      std::size_t per_page);
 
+// What a listing needs of a parked item (the envelope's text, not decoded), found by scanning
+// its lines: the console's pages over a million parked items must not decode every envelope
+// (QueueRunner::page). Agrees with decode_envelope() on every text encode_envelope() writes
+// (tested against it).
+struct EnvelopeSummary {
+  bool ok = false;  // "arrival" was found
+  std::int64_t arrival = 0;
+  bool held = false;
+  bool tried = false;      // a recipient has attempts (queue_name(): "deferred")
+  std::size_t queued = 0;  // recipients still to deliver (is_queued)
+};
+EnvelopeSummary peek_envelope(std::string_view text);
+// queue_name() of a parked item (never "active") from its summary.
+std::string queue_name(const EnvelopeSummary& s);
+// False only when the envelope text cannot match the filter's sender, recipient and domain (a
+// piece of the address between '@'s, xtext-encoded, is missing from it, in any case); then the
+// text need not be decoded. True says nothing: matches() decides.
+bool may_match(std::string_view text, const ListFilter& filter);
+
 // `s` as a JSON string, quotes included (RFC 8259 §7; UTF-8 passes as is).
 std::string json_quote(std::string_view s);
 // One item as a JSON object for the console: postqueue -j's names where it has them

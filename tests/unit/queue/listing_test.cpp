@@ -1,6 +1,8 @@
 // queue/listing: the console's filter and pages, its JSON item, and the header section.
 #include "queue/listing.hpp"
 
+#include "queue/attempt.hpp"
+
 #include <gtest/gtest.h>
 
 namespace taube::queue {
@@ -122,6 +124,56 @@ TEST(ListingHeaders, HeaderSectionEndsAtTheEmptyLine) {
   EXPECT_EQ(header_section("A: 1\nB: 2\n\nbody\n"), "A: 1\nB: 2\n");
   EXPECT_EQ(header_section("A: 1\r\n"), "A: 1\r\n");
   EXPECT_EQ(header_section("\r\nbody"), "");
+}
+
+}  // namespace
+}  // namespace taube::queue
+
+namespace taube::queue {
+namespace {
+
+// The summary of every envelope agrees with what the decoder and queue_name() say.
+TEST(ListingPeek, AgreesWithTheDecoder) {
+  auto base = sample();
+  std::vector<ListedItem> items = base;
+  auto tried_failed = base[0];
+  tried_failed.envelope.recipients[0].state = RecipientState::Failed;
+  tried_failed.envelope.recipients[0].attempts = 3;
+  tried_failed.envelope.recipients.push_back(rcpt("x y", "b.test", RecipientState::DelayNotified));
+  tried_failed.envelope.recipients.back().last_reply = "451 state=failed attempts=9";
+  items.push_back(tried_failed);
+  auto none = base[1];
+  none.envelope.recipients[0].state = RecipientState::Delivered;
+  items.push_back(none);
+  for (const auto& i : items) {
+    const std::string text = encode_envelope(i.envelope);
+    const auto s = peek_envelope(text);
+    ASSERT_TRUE(s.ok) << text;
+    EXPECT_EQ(s.arrival, i.envelope.arrival);
+    EXPECT_EQ(queue_name(s), queue_name(i)) << text;
+    std::size_t queued = 0;
+    for (const auto& r : i.envelope.recipients) queued += is_queued(r.state) ? 1 : 0;
+    EXPECT_EQ(s.queued, queued) << text;
+  }
+  EXPECT_FALSE(peek_envelope("taube-envelope 1\nid X\nend\n").ok);
+}
+
+// may_match never says no to an item that matches (and says no to most that do not).
+TEST(ListingPeek, MayMatchIsANecessaryCondition) {
+  std::vector<ListFilter> filters = {
+      {.sender = "alice"},        {.sender = "ICE@EXAM"},    {.sender = "<>"},
+      {.sender = "nobody"},       {.recipient = "bob@"},     {.recipient = "@other"},
+      {.recipient = "zed"},       {.domain = "remote.test"}, {.domain = "REMOTE.TEST"},
+      {.domain = "nowhere.test"}, {.recipient = "\"q\"@x"}};
+  int refused = 0;
+  for (const auto& i : sample()) {
+    const std::string text = encode_envelope(i.envelope);
+    for (const auto& f : filters) {
+      if (matches(i, f)) EXPECT_TRUE(may_match(text, f)) << text << " " << f.sender << f.recipient;
+      if (!may_match(text, f)) ++refused;
+    }
+  }
+  EXPECT_GE(refused, 9);  // nobody, zed, nowhere.test on each of three items
 }
 
 }  // namespace
