@@ -214,7 +214,8 @@ asio::awaitable<net::HttpResponse> Console::api(const Request& req) {
   }
   if (path == "/queue") {
     if (post) co_return not_allowed("GET");
-    co_return queue_list(req);
+    Response r = co_await queue_list(req);
+    co_return r;
   }
   if (path.starts_with("/queue/")) {
     const std::string rest = path.substr(7);
@@ -263,6 +264,10 @@ asio::awaitable<net::HttpResponse> Console::login(const Request& req) {
     co_return json_error(400, "\"user\" and \"password\" are required");
   if ((*user)->size() > kMaxUserLength || (*password)->size() > kMaxPasswordLength)
     co_return json_error(400, "\"user\" or \"password\" is too long");
+  // The name goes into log lines (fail2ban reads them): no line breaks or other controls.
+  for (const char c : **user)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      co_return json_error(400, "control character in \"user\"");
   const auto client = inet::IpAddress::parse(req.peer);
   const auto now = policy::AuthThrottle::Clock::now();
   if (client && throttle_.banned(*client, now))

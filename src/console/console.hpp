@@ -67,7 +67,7 @@ class Console final : public events::Observer {
   asio::awaitable<Response> login(const Request& req);
   Response page(const Request& req) const;
   // The queue endpoints (console_queue.cpp).
-  Response queue_list(const Request& req);
+  asio::awaitable<Response> queue_list(const Request& req);
   asio::awaitable<Response> queue_show(const std::string& id);
   asio::awaitable<Response> queue_action(const std::string& id, const std::string& action,
                                          const std::string& who);

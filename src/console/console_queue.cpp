@@ -112,24 +112,25 @@ std::string disk_json(const std::string& what, const std::string& path) {
 
 }  // namespace
 
-net::HttpResponse Console::queue_list(const Request& req) {
+asio::awaitable<net::HttpResponse> Console::queue_list(const Request& req) {
   net::QueueRunner* q = server_.queue();
-  if (!q) return json_error(503, "no outbound queue (discard mode)");
+  if (!q) co_return json_error(503, "no outbound queue (discard mode)");
   auto params = parse_query(req.query);
-  if (!params) return json_error(400, params.error());
+  if (!params) co_return json_error(400, params.error());
   std::uint64_t page = 1, per_page = kDefaultPerPage;
   queue::ListFilter f;
   std::set<std::string> seen;
   for (const auto& [k, v] : *params) {
-    if (!seen.insert(k).second) return json_error(400, "\"" + k + "\" given twice");
+    if (!seen.insert(k).second) co_return json_error(400, "\"" + k + "\" given twice");
     if (k == "page" || k == "per_page") {
       auto n = number(k, v, k == "page" ? kMaxPage : kMaxPerPage);
-      if (!n) return json_error(400, n.error());
+      if (!n) co_return json_error(400, n.error());
       (k == "page" ? page : per_page) = *n;
       continue;
     }
     if (v.size() > kMaxFilter)
-      return json_error(400, k + " is longer than " + std::to_string(kMaxFilter) + " characters");
+      co_return json_error(400,
+                           k + " is longer than " + std::to_string(kMaxFilter) + " characters");
     if (k == "sender") {
       f.sender = v;
     } else if (k == "recipient") {
@@ -138,14 +139,15 @@ net::HttpResponse Console::queue_list(const Request& req) {
       f.domain = v;
     } else if (k == "state") {
       if (!v.empty() && v != "hold" && v != "active" && v != "deferred" && v != "incoming")
-        return json_error(400, "state must be one of hold, active, deferred, incoming");
+        co_return json_error(400, "state must be one of hold, active, deferred, incoming");
       f.state = v;
     } else {
-      return json_error(400, "unknown parameter \"" + k +
-                                 "\" (page, per_page, sender, recipient, domain, state)");
+      co_return json_error(400, "unknown parameter \"" + k +
+                                    "\" (page, per_page, sender, recipient, domain, state)");
     }
   }
-  const auto selected = q->page(f, page, per_page);
+  const queue::ListFilter filter = f;
+  const auto selected = co_await q->page(filter, page, per_page);
   std::string body = "{\"page\": " + std::to_string(page) +
                      ", \"per_page\": " + std::to_string(per_page) +
                      ", \"total\": " + std::to_string(selected.total) +
@@ -156,7 +158,7 @@ net::HttpResponse Console::queue_list(const Request& req) {
     body += queue::json_item(selected.items[i]);
   }
   body += "]}";
-  return json_response(200, std::move(body));
+  co_return json_response(200, std::move(body));
 }
 
 asio::awaitable<net::HttpResponse> Console::queue_show(const std::string& id) {
@@ -258,7 +260,7 @@ asio::awaitable<net::HttpResponse> Console::overview() {
   std::string out = "{\"now\": " + std::to_string(now) +
                     ", \"stopping\": " + (server_.stopping() ? "true" : "false");
   if (net::QueueRunner* q = server_.queue()) {
-    const auto sum = q->summary();
+    const auto sum = co_await q->summary();
     const std::int64_t oldest = sum.oldest_arrival;
     const std::size_t recipients = sum.recipients;
     const auto& by_queue = sum.by_queue;

@@ -4,6 +4,9 @@
 // races a delivery's own result.
 #include <algorithm>
 
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+
 #include "net/blocking_pool.hpp"
 #include "net/queue_runner.hpp"
 #include "queue/attempt.hpp"
@@ -12,6 +15,10 @@
 namespace taube::net {
 
 namespace {
+
+// A scan of the queue for the console lets the event loop run after this many items (about a
+// millisecond of work), so SMTP sessions wait no longer than that.
+constexpr std::size_t kScanSlice = 2048;
 
 // The "id" line of a parked envelope's text (its second line), without decoding it.
 bool parked_id_is(const std::string& text, const std::string& id) {
@@ -56,61 +63,108 @@ std::vector<queue::ListedItem> QueueRunner::list() {
   return out;
 }
 
-queue::ListPage QueueRunner::page(const queue::ListFilter& f, std::size_t page,
-                                  std::size_t per_page) {
+asio::awaitable<void> QueueRunner::visit_all(
+    const std::function<void()>& reset,
+    const std::function<void(const std::string&, Entry&)>& visit) {
+  for (int round = 0;; ++round) {
+    reset();
+    const std::size_t buckets = items_.bucket_count();
+    std::size_t since_yield = 0;
+    bool rehashed = false;
+    for (std::size_t b = 0; b < buckets; ++b) {
+      if (items_.bucket_count() != buckets) {
+        rehashed = true;
+        break;
+      }
+      for (auto it = items_.begin(b); it != items_.end(b); ++it) {
+        visit(it->first, it->second);
+        ++since_yield;
+      }
+      if (since_yield >= kScanSlice && round < 3) {
+        since_yield = 0;
+        co_await asio::post(io_, asio::use_awaitable);
+      }
+    }
+    if (!rehashed) co_return;
+  }
+}
+
+asio::awaitable<queue::ListPage> QueueRunner::page(const queue::ListFilter& f, std::size_t page,
+                                                   std::size_t per_page) {
   const bool text_filter = !f.sender.empty() || !f.recipient.empty() || !f.domain.empty();
   struct Key {
     std::int64_t arrival;
-    const std::string* name;
-    Entry* entry;
+    std::string name;
   };
-  std::vector<Key> keys;
-  keys.reserve(items_.size());
-  for (auto& [name, e] : items_) {
-    if (e.live) {
-      if (!queue::matches(listed(name, e.live->env, e.live->busy), f)) continue;
-      keys.push_back({e.live->env.arrival, &name, &e});
-      continue;
-    }
-    const auto s = queue::peek_envelope(e.parked);
-    if (!s.ok) continue;  // as list(): an envelope that does not decode is not shown
-    if (!f.state.empty() && queue::queue_name(s) != f.state) continue;
-    if (text_filter) {
-      if (!queue::may_match(e.parked, f)) continue;
-      auto env = queue::decode_envelope(e.parked);
-      if (!env || !queue::matches(listed(name, *env, false), f)) continue;
-    }
-    keys.push_back({s.arrival, &name, &e});
-  }
-  queue::ListPage out;
-  out.total = keys.size();
-  const std::size_t skip = page == 0 ? 0 : page - 1;
-  if (per_page == 0 || skip >= (keys.size() + per_page - 1) / per_page) return out;
-  const std::size_t first = skip * per_page;
-  const std::size_t last = std::min(keys.size(), first + per_page);
-  // list()'s order; only the page's part of it is sorted.
+  // list()'s order.
   const auto before = [](const Key& a, const Key& b) {
-    return a.arrival != b.arrival ? a.arrival < b.arrival : *a.name < *b.name;
+    return a.arrival != b.arrival ? a.arrival < b.arrival : a.name < b.name;
   };
-  std::nth_element(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(first), keys.end(),
-                   before);
-  std::partial_sort(keys.begin() + static_cast<std::ptrdiff_t>(first),
-                    keys.begin() + static_cast<std::ptrdiff_t>(last), keys.end(), before);
-  for (std::size_t i = first; i < last; ++i) {
-    Entry& e = *keys[i].entry;
+  const std::size_t skip = page == 0 ? 0 : page - 1;
+  // The first `keep` keys in that order, as a max-heap: a page near the start keeps few.
+  const std::size_t keep = per_page == 0                     ? 0
+                           : skip >= SIZE_MAX / per_page - 1 ? SIZE_MAX
+                                                             : (skip + 1) * per_page;
+  std::vector<Key> heap;
+  std::size_t total = 0;
+  const std::function<void()> reset = [&] {
+    heap.clear();
+    total = 0;
+  };
+  const std::function<void(const std::string&, Entry&)> visit = [&](const std::string& name,
+                                                                    Entry& e) {
+    std::int64_t arrival = 0;
     if (e.live) {
-      out.items.push_back(listed(*keys[i].name, e.live->env, e.live->busy));
+      if (!queue::matches(listed(name, e.live->env, e.live->busy), f)) return;
+      arrival = e.live->env.arrival;
+    } else {
+      const auto s = queue::peek_envelope(e.parked);
+      if (!s.ok) return;  // as list(): an envelope that does not decode is not shown
+      if (!f.state.empty() && queue::queue_name(s) != f.state) return;
+      if (text_filter) {
+        if (!queue::may_match(e.parked, f)) return;
+        auto env = queue::decode_envelope(e.parked);
+        if (!env || !queue::matches(listed(name, *env, false), f)) return;
+      }
+      arrival = s.arrival;
+    }
+    ++total;
+    if (heap.size() < keep) {
+      heap.push_back({arrival, name});
+      std::push_heap(heap.begin(), heap.end(), before);
+    } else if (!heap.empty() && before(Key{arrival, name}, heap.front())) {
+      std::pop_heap(heap.begin(), heap.end(), before);
+      heap.back() = {arrival, name};
+      std::push_heap(heap.begin(), heap.end(), before);
+    }
+  };
+  co_await visit_all(reset, visit);
+  std::sort_heap(heap.begin(), heap.end(), before);
+  queue::ListPage out;
+  out.total = total;
+  const std::size_t first = keep == SIZE_MAX ? SIZE_MAX : skip * per_page;
+  for (std::size_t i = first; i < heap.size(); ++i) {
+    // Looked up again: the scan yielded, and an item may have gone (or changed) meanwhile.
+    const auto it = items_.find(heap[i].name);
+    if (it == items_.end()) continue;
+    Entry& e = it->second;
+    if (e.live) {
+      out.items.push_back(listed(it->first, e.live->env, e.live->busy));
     } else if (auto env = queue::decode_envelope(e.parked)) {
-      out.items.push_back(listed(*keys[i].name, *env, false));
+      out.items.push_back(listed(it->first, *env, false));
     }
   }
-  return out;
+  co_return out;
 }
 
-QueueRunner::Summary QueueRunner::summary() const {
+asio::awaitable<QueueRunner::Summary> QueueRunner::summary() {
   Summary out;
-  for (const auto* q : {"incoming", "active", "deferred", "hold"}) out.by_queue[q] = 0;
-  for (const auto& [name, e] : items_) {
+  const std::function<void()> reset = [&] {
+    out = Summary{};
+    for (const auto* q : {"incoming", "active", "deferred", "hold"}) out.by_queue[q] = 0;
+  };
+  const std::function<void(const std::string&, Entry&)> visit = [&](const std::string& name,
+                                                                    Entry& e) {
     std::int64_t arrival = 0;
     if (e.live) {
       ++out.by_queue[queue::queue_name(listed(name, e.live->env, e.live->busy))];
@@ -118,14 +172,15 @@ QueueRunner::Summary QueueRunner::summary() const {
       arrival = e.live->env.arrival;
     } else {
       const auto s = queue::peek_envelope(e.parked);
-      if (!s.ok) continue;
+      if (!s.ok) return;
       ++out.by_queue[queue::queue_name(s)];
       out.recipients += s.queued;
       arrival = s.arrival;
     }
     if (out.oldest_arrival == 0 || arrival < out.oldest_arrival) out.oldest_arrival = arrival;
-  }
-  return out;
+  };
+  co_await visit_all(reset, visit);
+  co_return out;
 }
 
 QueueRunner::Entry* QueueRunner::entry_of(const std::string& id) {
