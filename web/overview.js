@@ -94,6 +94,13 @@ function render(o) {
     kv(disk, d.what === "queue" ? "Queue" : "Mail root", free);
     kv(disk, "", d.path);
   }
+  const inb = document.getElementById("inbound");
+  inb.textContent = "";
+  const i = o.inbound || { sessions: 0, tls: 0, rejects: {} };
+  kv(inb, "SMTP sessions", String(i.sessions));
+  kv(inb, "TLS", i.sessions ? `${i.tls} (${Math.round((100 * i.tls) / i.sessions)}%)` : "—");
+  const rejects = Object.entries(i.rejects).sort((a, b) => b[1] - a[1]);
+  kv(inb, "Rejected", rejects.length ? rejects.map(([k, v]) => `${k} × ${v}`).join(", ") : "none");
   const qs = document.getElementById("queue-states");
   qs.textContent = "";
   for (const k of ["incoming", "active", "deferred", "hold"]) kv(qs, k, String(q[k] || 0));

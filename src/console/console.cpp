@@ -13,6 +13,7 @@
 #include "net/blocking_pool.hpp"
 #include "net/transport.hpp"
 #include "queue/listing.hpp"
+#include "smtp/wire/command_parser.hpp"
 #include "store/user_db.hpp"
 
 namespace taube::console {
@@ -129,8 +130,17 @@ void Console::stop() {
   if (own_) own_->stop();
 }
 
-void Console::rejected(const events::Rejected&) {
+void Console::connected(const events::Connected&) {
+  ++inbound_;
+}
+
+void Console::tls_established(const events::TlsEstablished&) {
+  ++inbound_tls_;
+}
+
+void Console::rejected(const events::Rejected& e) {
   activity_.add(Activity::Rejected, std::time(nullptr));
+  ++rejects_[std::string(smtp::verb_name(e.verb)) + " " + std::to_string(e.reply.code)];
 }
 
 void Console::transaction(const events::Transaction& e) {

@@ -22,6 +22,7 @@
 // Nothing here blocks the event loop: password checks and file reads run on the worker pool.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -55,6 +56,8 @@ class Console final : public events::Observer {
   // With the server's stop: its own listener closes, live-log streams end.
   void stop();
 
+  void connected(const events::Connected& e) override;
+  void tls_established(const events::TlsEstablished& e) override;
   void rejected(const events::Rejected& e) override;
   void transaction(const events::Transaction& e) override;
   void delivery(const events::Delivery& e) override;
@@ -91,6 +94,10 @@ class Console final : public events::Observer {
   SessionStore sessions_;
   policy::AuthThrottle throttle_;
   ActivitySeries activity_;
+  // Since start: inbound sessions, how many of them went TLS, rejects by verb and reply code
+  // (few values: the reply table's codes and SMTP's verbs, never an address).
+  std::uint64_t inbound_ = 0, inbound_tls_ = 0;
+  std::map<std::string, std::uint64_t> rejects_;
   std::size_t logins_running_ = 0;  // password checks on the pool now
   std::size_t streams_ = 0;         // live-log streams open now
   bool stopping_ = false;

@@ -282,6 +282,12 @@ asio::awaitable<net::HttpResponse> Console::overview() {
            ", \"opening\": " + std::to_string(conns.opening) + "}";
   }
   out += ", \"smtp_connections\": " + std::to_string(server_.connections());
+  out += ", \"inbound\": {\"sessions\": " + std::to_string(inbound_) +
+         ", \"tls\": " + std::to_string(inbound_tls_) + ", \"rejects\": {";
+  std::size_t n = 0;
+  for (const auto& [what, count] : rejects_)
+    out += (n++ ? ", " : "") + queue::json_quote(what) + ": " + std::to_string(count);
+  out += "}}";
   const auto snap = activity_.snapshot(now, kActivityMinutes);
   out +=
       ", \"activity\": {\"first_minute\": " + std::to_string(snap.first_minute) + ", \"step\": 60";

@@ -263,6 +263,11 @@ class ConsoleApi(unittest.TestCase):
     # -- overview, live log, pages -----------------------------------------------------------
 
     def test_overview_counts(self):
+        # A refused command (RCPT before MAIL): counted by verb and reply code.
+        with h.RawClient(h.HOST, self.srv.port, 10) as c:
+            c.greet()
+            c.expect("503", f"RCPT TO:<{BOB}>")
+            c.cmd("QUIT")
         qid = self.c.submit_deferred("console-ov")
         self.c.wait_idle(self.api, qid)
         status, ov, _ = self.api.get("/overview")
@@ -278,6 +283,9 @@ class ConsoleApi(unittest.TestCase):
         self.assertEqual(len(ov["activity"]["received"]), 360)
         self.assertEqual(ov["activity"]["step"], 60)
         self.assertEqual({d["what"] for d in ov["disk"]}, {"mail_root", "queue"})
+        self.assertGreaterEqual(ov["inbound"]["sessions"], 1)
+        self.assertEqual(ov["inbound"]["tls"], 0)
+        self.assertEqual(ov["inbound"]["rejects"], {"RCPT 503": 1})
         for d in ov["disk"]:
             self.assertGreater(d["total_bytes"], 0)
             self.assertLessEqual(d["free_bytes"], d["total_bytes"])
