@@ -110,6 +110,8 @@ asio::awaitable<queue::ListPage> QueueRunner::page(const queue::ListFilter& f, s
   std::size_t total = 0;
   const std::function<void()> reset = [&] {
     heap.clear();
+    // Once: growing a heap of a million names within one slice would hold up the loop.
+    heap.reserve(std::min(keep, items_.size()));
     total = 0;
   };
   const std::function<void(const std::string&, Entry&)> visit = [&](const std::string& name,
