@@ -3,7 +3,8 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps test-deps build run test clean sanitize tsan fuzz bench crash install uninstall
+.PHONY: all deps test-deps build run test clean sanitize tsan fuzz bench crash install uninstall \
+        install-sendmail
 
 all: build
 
@@ -87,6 +88,15 @@ DESTDIR ?=
 SYSCONFDIR ?=
 install: build
 	DESTDIR=$(DESTDIR) TAUBE_SYSCONFDIR=$(SYSCONFDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+# sendmail(8) compatibility (docs/sendmail.md): sbin/sendmail, sbin/newaliases and bin/mailq as
+# links to taube under $(DESTDIR)$(PREFIX). Not part of install: on Debian /usr/sbin/sendmail
+# belongs to the installed MTA's package (postfix, exim4); replacing it is a deliberate step.
+install-sendmail: install
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
+	ln -sfn taube $(DESTDIR)$(PREFIX)/sbin/sendmail
+	ln -sfn taube $(DESTDIR)$(PREFIX)/sbin/newaliases
+	ln -sfn ../sbin/taube $(DESTDIR)$(PREFIX)/bin/mailq
 
 # Removes what the last make install from this build put in place ($(BUILD)/install_manifest.txt
 # lists it, without DESTDIR: give the same DESTDIR); the configuration in /etc/taube stays.

@@ -51,6 +51,12 @@ if(TARGET taube)
   install(FILES ${PROJECT_SOURCE_DIR}/etc/taube.toml.example
           DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/taube)
   install(FILES ${PROJECT_SOURCE_DIR}/docs/man/taube.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+  # The example alert rules (docs/metrics.md) beside the example config: Debian's prometheus
+  # reads only the rule_files its own prometheus.yml names, so they are the administrator's to
+  # copy or point at, not a file dropped into another package's /etc.
+  install(FILES ${PROJECT_SOURCE_DIR}/etc/prometheus/taube-alerts.yml
+                ${PROJECT_SOURCE_DIR}/etc/prometheus/taube-alerts.test.yml
+          DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/taube/prometheus)
   install(CODE "set(TAUBE_SOURCE_DIR \"${PROJECT_SOURCE_DIR}\")
                 set(TAUBE_BINARY_DIR \"${PROJECT_BINARY_DIR}\")")
   install(SCRIPT ${CMAKE_CURRENT_LIST_DIR}/taube_install_system.cmake)

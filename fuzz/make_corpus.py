@@ -433,6 +433,45 @@ client = [
 for name, opt, seed, text in client:
     write("fuzz_client_session", name, bytes([opt, seed]) + b(text))
 
+# ---------------------------------------------------------------- fuzz_http_request
+# byte 0: bit0 small limits (64/16), bit1 tiny limits (16/0); byte 1: split seed. The rest is
+# what a client sends the metrics listener.
+GET = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9154\r\nUser-Agent: Prometheus/2.42.0\r\n" \
+      "Accept: text/plain;version=0.0.4;q=1,*/*;q=0.1\r\n\r\n"
+http = [
+    ("scrape", 0x00, GET),
+    ("healthz-10", 0x00, "GET /healthz HTTP/1.0\r\n\r\n"),
+    ("keep-alive-10", 0x00, "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"),
+    ("close-11", 0x00, "GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n"),
+    ("pipelined", 0x00, GET + "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + GET),
+    ("query", 0x00, "GET /metrics?name%5B%5D=taube_up&x=1 HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("absolute-uri", 0x00, "GET http://127.0.0.1:9154/metrics HTTP/1.1\r\n\r\n"),
+    ("post-body", 0x00, "POST /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"),
+    ("chunked", 0x00, "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n"),
+    ("head", 0x00, "HEAD /metrics HTTP/1.1\r\n\r\n"),
+    ("folded-header", 0x00, "GET / HTTP/1.1\r\nX-Long: a\r\n  b\r\n\r\n"),
+    ("bare-lf", 0x00, "GET / HTTP/1.1\nHost: x\n\n"),
+    ("http2-preface", 0x00, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+    ("version-12", 0x00, "GET / HTTP/1.2\r\n\r\n"),
+    ("version-09", 0x00, "GET /\r\n\r\n"),
+    ("garbage", 0x00, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"),
+    ("smtp", 0x00, "EHLO client.example\r\nMAIL FROM:<a@b>\r\n"),
+    ("long-header", 0x01, "GET / HTTP/1.1\r\nX-Fill: " + "a" * 80 + "\r\n\r\n"),
+    ("limit-edge", 0x01, "GET /metrics HTTP/1.1\r\nHost: " + "h" * 29 + "\r\n\r\n"),
+    ("big-body", 0x01, "POST / HTTP/1.1\r\nContent-Length: 17\r\n\r\n" + "b" * 17),
+    ("chunked-big", 0x01, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "10\r\n" + "c" * 16 + "\r\n1\r\nd\r\n0\r\n\r\n"),
+    ("tiny-body", 0x02, "POST / HTTP/1.1\r\nContent-Length: 1\r\n\r\nx"),
+    ("both-lengths", 0x00, "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked"
+                           "\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
+    ("dup-length", 0x00, "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"),
+    ("incomplete", 0x00, "GET /metrics HTTP/1.1\r\nHost: 127.0"),
+    ("nul-in-target", 0x00, "GET /me\x00trics HTTP/1.1\r\n\r\n"),
+]
+for i, (name, opt, text) in enumerate(http):
+    write("fuzz_http_request", name, bytes([opt, (i * 41) & 0xFF]) + b(text))
+
 total = 0
 for dirpath, _, files in os.walk(ROOT):
     for f in files:

@@ -22,7 +22,7 @@ build_pkgs=(g++ cmake make pkg-config libasio-dev libexpected-dev libssl-dev zli
 # real headless Chromium (with /usr/bin/python3, Debian's, for selenium).
 test_pkgs=(python3 postfix swaks libnet-ssleay-perl curl openssl ca-certificates libfuse3-dev fuse3
            haproxy dovecot-core dovecot-lmtpd pflogsumm fail2ban systemd strace man-db prometheus
-           chromium chromium-driver python3-selenium)
+           s-nail bsd-mailx chromium chromium-driver python3-selenium)
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   test) want+=("${test_pkgs[@]}") ;;

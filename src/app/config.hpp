@@ -39,7 +39,7 @@ struct Config {
   policy::SrsConfig srs;
   std::string srs_secret_file;
   // [aliases] file: an aliases(5) file, parsed at load and merged over the [aliases] table by
-  // validate() (policy/aliases_file.hpp). Read at start only: SIGHUP does not reload it.
+  // validate() (policy/aliases_file.hpp). Read at start and again on SIGHUP.
   std::string aliases_file;
   policy::AliasesFile file_aliases;
   // [console] (app/config_console.hpp, docs/console.md): off unless users_file is set.

@@ -20,6 +20,11 @@ tl::expected<void, std::string> read_queue(TableReader& r, Config& c) {
   if (o.control_socket.size() > 107)
     return tl::unexpected(r.where(r.get("control_socket"), "control_socket") +
                           ": longer than a unix socket path may be (107 octets)");
+  // The sendmail command's local submission socket (docs/sendmail.md); "" turns it off.
+  TRY(r.str("submit_socket", c.server.submit_socket));
+  if (c.server.submit_socket.size() > 107)
+    return tl::unexpected(r.where(r.get("submit_socket"), "submit_socket") +
+                          ": longer than a unix socket path may be (107 octets)");
   // Durations in whole seconds. Small values are allowed (tests run with retry_min = 1 and
   // max_lifetime = 20); outbound_warnings() points out those below the RFC's advice.
   std::int64_t retry_min = o.retry.retry_min.count(), retry_max = o.retry.retry_max.count(),

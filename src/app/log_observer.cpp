@@ -61,6 +61,22 @@ std::string delay_text(double d) {
   return s;
 }
 
+namespace {
+
+// A local submission (the submit socket) has a user, not a client host: Postfix's pickup names
+// it by uid, and its lines go under taube/pickup (fail2ban's smtpd filters never see them).
+bool local(const events::Peer& p) {
+  return p.uid >= 0;
+}
+LogTag session_tag(const events::Peer& p) {
+  return local(p) ? LogTag::Pickup : LogTag::Smtpd;
+}
+std::string who(const events::Peer& p) {
+  return local(p) ? "uid=" + std::to_string(p.uid) : client_label(p);
+}
+
+}  // namespace
+
 LogTag delivery_tag(const events::Delivery& e) {
   if (e.agent == "local" || e.relay == "local") return LogTag::Local;
   // Postfix's qmgr writes the expiry ("status=expired, returned to sender"), not a delivery agent.
@@ -73,12 +89,19 @@ void LogObserver::client_fields(LogFields& f, const events::Peer& p) const {
   if (!f.enabled()) return;
   f.str("client", client_label(p)).str("client_address", p.address);
   if (!p.listener.empty()) f.str("listener", p.listener);
+  if (local(p))
+    f.num("uid", static_cast<std::uint64_t>(p.uid)).num("pid", static_cast<std::uint64_t>(p.pid));
   if (auto it = tls_.find({p.address, p.port}); it != tls_.end()) f.str("tls", it->second);
 }
 
 void LogObserver::connected(const events::Connected& e) {
   auto f = fields("connect");
   client_fields(f, e.peer);
+  if (local(e.peer)) {
+    write(LogTag::Pickup, spdlog::level::debug, f,
+          fmt::format("local submission from uid={} pid={}", e.peer.uid, e.peer.pid));
+    return;
+  }
   write(LogTag::Smtpd, kInfo, f, "connect from " + client_label(e.peer));
 }
 
@@ -126,13 +149,13 @@ void LogObserver::rejected(const events::Rejected& e) {
   if (policy) {
     // Postfix's smtpd_check reject line, field for field (pflogsumm's proc_smtpd_reject and
     // fail2ban's postfix.conf both parse it).
-    write(LogTag::Smtpd, kInfo, f,
+    write(session_tag(e.peer), kInfo, f,
           fmt::format("NOQUEUE: reject: {} from {}: {}; from=<{}> to=<{}> proto={} helo=<{}>", verb,
-                      client_label(e.peer), reply_line(e.reply), e.from, e.to,
-                      e.esmtp ? "ESMTP" : "SMTP", e.helo));
+                      who(e.peer), reply_line(e.reply), e.from, e.to, e.esmtp ? "ESMTP" : "SMTP",
+                      e.helo));
   } else {
-    write(LogTag::Smtpd, spdlog::level::debug, f,
-          fmt::format("reject: {} from {}: {}", verb, client_label(e.peer), reply_line(e.reply)));
+    write(session_tag(e.peer), spdlog::level::debug, f,
+          fmt::format("reject: {} from {}: {}", verb, who(e.peer), reply_line(e.reply)));
   }
 }
 
@@ -191,12 +214,20 @@ void LogObserver::transaction(const events::Transaction& e) {
         .num("code", static_cast<std::uint64_t>(e.reply.code));
     f.str("dsn", e.reply.enhanced).str("reason", e.reply.text.substr(0, e.reply.text.find('\n')));
     f.str("from", e.from).str("proto", e.protocol).str("helo", e.helo);
-    write(LogTag::Smtpd, spdlog::level::err, f,
+    write(session_tag(e.peer), spdlog::level::err, f,
           fmt::format("{}: reject: DATA from {}: {}; from=<{}> proto={} helo=<{}>", e.queue_id,
-                      client_label(e.peer), reply_line(e.reply), e.from, e.protocol, e.helo));
+                      who(e.peer), reply_line(e.reply), e.from, e.protocol, e.helo));
     return;
   }
-  {
+  if (local(e.peer)) {
+    // Postfix's pickup line for mail from its sendmail command (pflogsumm counts "received" on
+    // pickup's "uid=" lines as on smtpd's "client=").
+    auto f = fields("pickup");
+    client_fields(f, e.peer);
+    f.str("queue_id", e.queue_id).str("from", e.from);
+    write(LogTag::Pickup, kInfo, f,
+          fmt::format("{}: uid={} from=<{}>", e.queue_id, e.peer.uid, e.from));
+  } else {
     // smtpd's first line of a message: pflogsumm counts "received" on it.
     auto f = fields("client");
     client_fields(f, e.peer);
@@ -270,6 +301,18 @@ void LogObserver::queue_note(const events::QueueNote& e) {
         fmt::format("{}{}{}", e.queue_id, e.queue_id.empty() ? "" : ": ", e.text));
 }
 
+// Postfix's smtp logs each TLS session it opens; "Untrusted": the queue encrypts without
+// verifying the peer's certificate (opportunistic TLS, RFC 7435). Failed openings need no line
+// of their own: the deferred status lines (and the plaintext-retry warning) carry the reason.
+void LogObserver::outbound_opened(const events::OutboundOpened& e) {
+  if (e.result != "ok" || e.tls_version.empty()) return;
+  auto f = fields("tls_out");
+  f.str("relay", e.relay).str("tls", e.tls_version).str("cipher", e.tls_cipher);
+  write(LogTag::Smtp, kInfo, f,
+        fmt::format("Untrusted TLS connection established to {}: {} with cipher {}", e.relay,
+                    e.tls_version, e.tls_cipher));
+}
+
 void LogObserver::bare_newlines(const events::BareNewlines& e) {
   auto f = fields("bare_newlines");
   client_fields(f, e.peer);
@@ -285,12 +328,15 @@ void LogObserver::disconnected(const events::Disconnected& e) {
   std::uint32_t sent = 0;
   for (const auto n : e.counts.sent) sent += n;
   const std::string_view last = sent == 0 ? std::string_view("CONNECT") : smtp::verb_name(e.last);
-  const std::string client = client_label(e.peer);
+  const std::string client = who(e.peer);
+  // A local submission's session is pickup's business, not smtpd's; its end is a debug line
+  // (a sendmail killed mid-message still says "lost connection" at info).
+  const auto level = local(e.peer) ? spdlog::level::debug : kInfo;
   auto note = [&](std::string_view event, std::string_view what) {
     auto f = fields(event);
     client_fields(f, e.peer);
     f.str("stage", last);
-    write(LogTag::Smtpd, kInfo, f, fmt::format("{} after {} from {}", what, last, client));
+    write(session_tag(e.peer), kInfo, f, fmt::format("{} after {} from {}", what, last, client));
   };
   // Postfix logs "too many errors after X" when it hangs up at smtpd_hard_error_limit, then
   // the disconnect line.
@@ -304,7 +350,7 @@ void LogObserver::disconnected(const events::Disconnected& e) {
   client_fields(f, e.peer);
   const std::string counts = command_counts_text(e.counts);
   f.str("commands", counts);
-  write(LogTag::Smtpd, kInfo, f, fmt::format("disconnect from {} {}", client, counts));
+  write(session_tag(e.peer), level, f, fmt::format("disconnect from {} {}", client, counts));
   tls_.erase({e.peer.address, e.peer.port});
 }
 

@@ -31,6 +31,7 @@ class LogObserver final : public events::Observer {
   void disconnected(const events::Disconnected& e) override;
   void delivery(const events::Delivery& e) override;
   void queue_note(const events::QueueNote& e) override;
+  void outbound_opened(const events::OutboundOpened& e) override;
 
  private:
   void write(LogTag t, spdlog::level::level_enum level, const LogFields& f, std::string_view text) {

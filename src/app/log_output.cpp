@@ -1,5 +1,7 @@
 #include "app/log_output.hpp"
 
+#include "text/json.hpp"
+
 #include <syslog.h>
 #include <unistd.h>
 
@@ -19,8 +21,9 @@ namespace {
 
 // Null-terminated and static: syslog(3) keeps the ident pointer given to openlog().
 constexpr std::array<const char*, kLogTags> kTagNames = {
-    "taube/master", "taube/smtpd", "taube/smtp",    "taube/lmtp",      "taube/qmgr",
-    "taube/bounce", "taube/local", "taube/cleanup", "taube/postsuper", "taube/postqueue",
+    "taube/master",    "taube/smtpd",     "taube/smtp",   "taube/lmtp",
+    "taube/qmgr",      "taube/bounce",    "taube/local",  "taube/cleanup",
+    "taube/postsuper", "taube/postqueue", "taube/pickup",
 };
 
 // The fields of the line being written, set by LogOutput::write around the logger call (spdlog
@@ -66,34 +69,7 @@ std::string_view tag_name(LogTag t) {
 }
 
 std::string json_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f)
-          out += fmt::format("\\u{:04x}", c);
-        else
-          out += ch;
-    }
-  }
-  return out;
+  return text::json_escape(s);
 }
 
 LogFields& LogFields::str(std::string_view key, std::string_view value) {
@@ -266,6 +242,12 @@ tl::expected<std::unique_ptr<LogOutput>, std::string> LogOutput::open(const LogC
   spdlog::set_default_logger(out->loggers_[static_cast<std::size_t>(LogTag::Master)]);
   spdlog::set_level(lvl);
   return out;
+}
+
+void LogOutput::set_level(const std::string& level) {
+  const auto lvl = spdlog::level::from_str(level);
+  for (auto& l : loggers_) l->set_level(lvl);
+  spdlog::set_level(lvl);
 }
 
 LogOutput::~LogOutput() {

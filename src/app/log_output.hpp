@@ -24,8 +24,20 @@
 namespace taube::app {
 
 // The Postfix programs whose lines Taube writes (docs/logging.md lists which line gets which).
-enum class LogTag { Master, Smtpd, Smtp, Lmtp, Qmgr, Bounce, Local, Cleanup, Postsuper, Postqueue };
-inline constexpr std::size_t kLogTags = 10;
+enum class LogTag {
+  Master,
+  Smtpd,
+  Smtp,
+  Lmtp,
+  Qmgr,
+  Bounce,
+  Local,
+  Cleanup,
+  Postsuper,
+  Postqueue,
+  Pickup  // local submissions (taube sendmail, net/submit_server.hpp)
+};
+inline constexpr std::size_t kLogTags = 11;
 std::string_view tag_name(LogTag t);  // "taube/smtpd"
 
 enum class LogFormat { Text, Json };
@@ -56,8 +68,7 @@ class LogFields {
   std::string members_;
 };
 
-// JSON string escaping (RFC 8259 §7): quotes, backslash, control characters; bytes >= 0x80 are
-// passed through (UTF-8 from SMTPUTF8 addresses), invalid UTF-8 as \u00XX of each byte.
+// JSON string escaping (text/json.hpp: valid UTF-8 kept, invalid bytes as \u00XX).
 std::string json_escape(std::string_view s);
 
 class LogSink;
@@ -82,6 +93,9 @@ class LogOutput {
   tl::expected<void, std::string> reopen();
 
   const std::string& file() const;  // "" unless the output is a file
+
+  // A reload's new level, for every tag.
+  void set_level(const std::string& level);
 
  private:
   LogOutput() = default;

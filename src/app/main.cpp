@@ -19,12 +19,14 @@
 
 #include "app/config.hpp"
 #include "app/config_outbound.hpp"
+#include "app/config_reload.hpp"
 #include "app/config_srs.hpp"
 #include "app/log_observer.hpp"
 #include "app/metrics_observer.hpp"
 #include "app/queue_command.hpp"
 #include "app/route_command.hpp"
 #include "app/send_command.hpp"
+#include "app/sendmail_command.hpp"
 #include "app/service_notify.hpp"
 #include "console/console.hpp"
 #include "net/server.hpp"
@@ -116,30 +118,57 @@ struct ServeOptions {
   std::string hostname;
 };
 
-int serve(const ServeOptions& o) {
+// The file (or the built-in defaults) with the command line's values over it: at start and
+// again at each SIGHUP.
+tl::expected<taube::app::Config, std::string> serving_config(const ServeOptions& o) {
   using namespace taube;
   auto loaded = o.config.empty() ? tl::expected<app::Config, std::string>(app::default_config())
                                  : app::load_config(o.config);
-  if (!loaded) {
-    std::cerr << "taube: " << loaded.error() << "\n";
-    return 2;
-  }
+  if (!loaded) return loaded;
   app::Config cfg = std::move(*loaded);
-  // Command-line values override the file.
   if (!o.listen.empty()) {
     cfg.server.listeners.clear();
     for (const auto& l : o.listen) {
       auto parsed = app::parse_listen(l);
-      if (!parsed) {
-        std::cerr << "taube: " << parsed.error() << "\n";
-        return 2;
-      }
+      if (!parsed) return tl::unexpected(parsed.error());
       cfg.server.listeners.push_back(*parsed);
     }
   }
   if (!o.mail_root.empty()) cfg.directory.mail_root = o.mail_root;
   if (!o.domains.empty()) cfg.directory.domains = o.domains;
   if (!o.hostname.empty()) cfg.server.session.hostname = o.hostname;
+  cfg.server.journal_path = app::journal_path_for(cfg);
+  return cfg;
+}
+
+// SIGHUP: the configuration file is read again and applied (app/config_reload.hpp says what
+// waits for a restart). Returns the keys that were not applied; on an error nothing changes.
+tl::expected<std::vector<std::string>, std::string> reload(const ServeOptions& o,
+                                                           taube::app::Config& running,
+                                                           taube::net::Server& server) {
+  using namespace taube;
+  auto next = serving_config(o);
+  if (!next) return tl::unexpected(next.error());
+  auto notes = app::keep_restart_only(running, *next);
+  auto dir = app::validate(*next);
+  if (!dir) return tl::unexpected(dir.error());
+  if (next->tls_self_signed && next->server.tls) {
+    if (auto r = net::ensure_self_signed(*next->server.tls, next->server.session.hostname); !r)
+      return tl::unexpected("self-signed certificate: " + r.error());
+  }
+  if (auto r = server.reload(next->server, std::move(*dir)); !r) return tl::unexpected(r.error());
+  running = std::move(*next);
+  return notes;
+}
+
+int serve(const ServeOptions& o) {
+  using namespace taube;
+  auto loaded = serving_config(o);
+  if (!loaded) {
+    std::cerr << "taube: " << loaded.error() << "\n";
+    return 2;
+  }
+  app::Config cfg = std::move(*loaded);
   auto log_output = app::LogOutput::open(cfg.log, cfg.log_level);
   if (!log_output) {
     std::cerr << "taube: " << log_output.error() << "\n";
@@ -155,7 +184,6 @@ int serve(const ServeOptions& o) {
                      store::to_string(made.error()));
     return 1;
   }
-  cfg.server.journal_path = app::journal_path_for(cfg);
   // Connections and messages in flight each take a descriptor: use what the hard limit allows
   // (systemd's default soft limit of 1024 would cap Taube far below max_connections).
   if (struct rlimit nofile{};
@@ -213,15 +241,26 @@ int serve(const ServeOptions& o) {
   // asio::signal_set installs its handler now and delivers the signal once io.run() starts.
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::signal_set hup(io, SIGHUP);
-  // SIGHUP reloads the certificate and the users file (new connections use them).
+  // SIGHUP reloads the configuration (new connections and the queue's next attempts use it).
   std::function<void(const asio::error_code&, int)> on_hup = [&](const asio::error_code& e, int) {
     if (e || server.stopping()) return;
-    notify.reloading("reloading the TLS certificate and the users file");
-    if (auto r = server.load_credentials(); !r) {
-      spdlog::error("reload failed, keeping the old credentials: {}", r.error());
-      notify.ready("reload failed, keeping the old credentials: " + r.error());
+    notify.reloading("reloading the configuration");
+    const std::string old_level = cfg.log_level;
+    if (auto r = reload(o, cfg, server); !r) {
+      spdlog::error("reload failed, the configuration in force is unchanged: {}", r.error());
+      notify.ready("reload failed, the configuration in force is unchanged: " + r.error());
     } else {
-      spdlog::info("reloaded TLS certificate and users file");
+      // The reload's line at the more verbose of the two levels: it is seen when the level goes
+      // from info to warning as well as back.
+      const bool quieter =
+          spdlog::level::from_str(cfg.log_level) > spdlog::level::from_str(old_level);
+      if (!quieter) (*log_output)->set_level(cfg.log_level);
+      if (r->empty())
+        spdlog::info("reloaded the configuration");
+      else
+        spdlog::warn("reloaded the configuration; needs a restart to change: {}",
+                     fmt::join(*r, ", "));
+      if (quieter) (*log_output)->set_level(cfg.log_level);
       notify.ready(service_status(server));
     }
     hup.async_wait(on_hup);
@@ -265,6 +304,12 @@ int main(int argc, char** argv) {
   // Called as mailq (a symlink, as /usr/bin/mailq -> taube): the queue's listing.
   if (argc > 0 && std::filesystem::path(argv[0]).filename() == "mailq")
     return taube::app::mailq_main(argc, argv);
+  // Called as sendmail or newaliases (/usr/sbin/sendmail -> taube): docs/sendmail.md.
+  if (argc > 0) {
+    const std::string program = std::filesystem::path(argv[0]).filename().string();
+    if (program == "sendmail" || program == "newaliases")
+      return taube::app::run_sendmail(program, std::vector<std::string>(argv + 1, argv + argc));
+  }
   CLI::App app{"Taube - an ESMTP mail server that files mail into Maildir inboxes"};
   app.set_version_flag("--version", std::string("taube ") + TAUBE_VERSION);
   app.require_subcommand(1);
@@ -296,6 +341,7 @@ int main(int argc, char** argv) {
   taube::app::add_queue_command(app, queue_cmd);
 
   if (auto rc = taube::app::run_send_if_asked(app, argc, argv)) return *rc;
+  if (auto rc = taube::app::run_sendmail_if_asked(app, argc, argv)) return *rc;
   CLI11_PARSE(app, argc, argv);
 
   if (*route.command) return taube::app::run_route_command(route);

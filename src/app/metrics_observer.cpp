@@ -1,6 +1,12 @@
 #include "app/metrics_observer.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
+#include "queue/census.hpp"
 #include "smtp/wire/command_parser.hpp"
+#include "store/commit_stats.hpp"
 
 namespace taube::app {
 
@@ -16,6 +22,17 @@ const metrics::Buckets kSizeBuckets = metrics::exponential_buckets(1024, 4, 9);
 // Postfix's delays=a/b/c/d (events::Delivery::delays): before the queue manager, in the queue,
 // connection setup (DNS, HELO, TLS), message transmission.
 constexpr const char* kStages[4] = {"before_queue", "in_queue", "connection_setup", "transmission"};
+
+// The journal batch sizes, as the store counts them (store::CommitStats::kBatchBounds).
+metrics::Buckets batch_buckets() {
+  metrics::Buckets b;
+  for (auto v : store::CommitStats::kBatchBounds) b.push_back(static_cast<double>(v));
+  return b;
+}
+
+constexpr queue::QueueState kStates[queue::kQueueStates] = {
+    queue::QueueState::Incoming, queue::QueueState::Active, queue::QueueState::Deferred,
+    queue::QueueState::Hold};
 
 std::string verb_label(smtp::Verb v) {
   return std::string(smtp::verb_name(v));
@@ -46,6 +63,18 @@ std::string dsn_class(const std::string& dsn) {
   if (!dsn.empty() && (dsn[0] == '2' || dsn[0] == '4' || dsn[0] == '5'))
     return std::string(1, dsn[0]);
   return "none";
+}
+
+std::string outbound_result(const std::string& r) {
+  for (const char* known :
+       {"ok", "refused", "timeout", "unreachable", "tls_failed", "rejected", "lost", "cut"})
+    if (r == known) return r;
+  return "error";
+}
+
+std::string attempt_label(std::uint32_t attempt) {
+  if (attempt == 0) return "local";
+  return attempt >= 4 ? "4+" : std::to_string(attempt);
 }
 
 MetricsObserver::MetricsObserver() : MetricsObserver(TAUBE_VERSION, TAUBE_GIT_REVISION) {}
@@ -88,6 +117,10 @@ MetricsObserver::MetricsObserver(const std::string& version, const std::string& 
       deliveries_(reg_.counter("taube_deliveries_total",
                                "Delivery outcomes per recipient (Postfix's status=), by DSN class.",
                                {"status", "dsn_class"})),
+      attempts_(reg_.counter("taube_delivery_attempts_total",
+                             "Delivery outcomes per recipient by the attempt they ended "
+                             "(1, 2, 3, 4+; local: a notice into a local Maildir).",
+                             {"attempt", "status"})),
       delay_(reg_.histogram("taube_delivery_delay_seconds",
                             "Time from arrival to each delivery outcome (Postfix's delay=).",
                             kDelayBuckets, {"status"})),
@@ -97,7 +130,35 @@ MetricsObserver::MetricsObserver(const std::string& version, const std::string& 
                                   kDelayBuckets, {"stage"})),
       queue_warnings_(reg_.counter("taube_queue_warnings_total",
                                    "Queue manager warnings (corrupt items moved aside, ...).")),
-      queue_messages_(reg_.gauge("taube_queue_messages", "Messages in the outbound queue now.")),
+      queue_messages_(reg_.gauge("taube_queue_messages",
+                                 "Messages in the outbound queue now, by Postfix's queue names "
+                                 "(incoming, active, deferred, hold).",
+                                 {"state"})),
+      queue_oldest_(reg_.gauge("taube_queue_oldest_message_age_seconds",
+                               "Seconds since the arrival of the oldest message in each state "
+                               "(0 when the state is empty).",
+                               {"state"})),
+      queue_hold_oldest_(reg_.gauge("taube_queue_hold_oldest_seconds",
+                                    "Seconds since the message on hold longest was put on hold "
+                                    "(0 when none is held).")),
+      outbound_connections_(reg_.counter("taube_outbound_connections_total",
+                                         "Outbound connections the queue opened, by result.",
+                                         {"result"})),
+      journal_commits_(reg_.counter("taube_journal_commits_total",
+                                    "Group commits (one fdatasync or syncfs each) by journal and "
+                                    "result.",
+                                    {"journal", "result"})),
+      journal_batch_(reg_.histogram("taube_journal_commit_batch_size",
+                                    "Messages (queue_files: callers) covered by one successful "
+                                    "group commit.",
+                                    batch_buckets(), {"journal"})),
+      pool_threads_(reg_.gauge("taube_disk_pool_threads", "Threads of the disk worker pool.")),
+      pool_jobs_(reg_.gauge("taube_disk_pool_jobs",
+                            "Jobs of the disk worker pool now: queued (waiting for a thread) "
+                            "and running.",
+                            {"state"})),
+      pool_done_(
+          reg_.counter("taube_disk_pool_jobs_total", "Jobs the disk worker pool has finished.")),
       outbound_open_(reg_.gauge("taube_outbound_connections_open",
                                 "Outbound SMTP/LMTP connections carrying mail now, by TLS version.",
                                 {"tls"})),
@@ -115,7 +176,15 @@ MetricsObserver::MetricsObserver(const std::string& version, const std::string& 
   queue_warnings_.get();
   message_size_.get();
   outbound_opening_.get();
-  queue_messages_.get();
+  for (auto st : kStates) {
+    queue_messages_.with({std::string(queue::state_name(st))});
+    queue_oldest_.with({std::string(queue::state_name(st))});
+  }
+  queue_hold_oldest_.get();
+  pool_threads_.get();
+  pool_jobs_.with({"queued"});
+  pool_jobs_.with({"running"});
+  pool_done_.get();
 }
 
 void MetricsObserver::attach(net::Server& server) {
@@ -145,7 +214,35 @@ std::string MetricsObserver::scrape(net::Server* server) {
   if (server) {
     active_.get().set(static_cast<double>(server->connections()));
     const net::QueueRunner* q = server->queue();
-    queue_messages_.get().set(q ? static_cast<double>(q->size()) : 0);
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+    auto age = [now](std::optional<std::int64_t> since) {
+      return since ? static_cast<double>(std::max<std::int64_t>(0, now - *since)) : 0.0;
+    };
+    for (auto st : kStates) {
+      const std::string name(queue::state_name(st));
+      queue_messages_.with({name}).set(q ? static_cast<double>(q->census().count(st)) : 0);
+      queue_oldest_.with({name}).set(q ? age(q->census().oldest_arrival(st)) : 0);
+    }
+    queue_hold_oldest_.get().set(q ? age(q->census().oldest_hold()) : 0);
+    auto commits = [this](const std::string& journal, const store::CommitStats::Snapshot& s) {
+      journal_commits_.with({journal, "ok"}).set_total(s.commits);
+      journal_commits_.with({journal, "failed"}).set_total(s.failures);
+      journal_batch_.with({journal}).assign({s.buckets.begin(), s.buckets.end()},
+                                            static_cast<double>(s.records));
+    };
+    if (const auto* j = server->delivery_journal())
+      commits("delivery", j->commit_stats().snapshot());
+    if (q) {
+      if (auto s = q->store().journal_commits()) commits("queue", *s);
+      commits("queue_files", q->store().file_commits());
+    }
+    const auto pool = server->disk_pool();
+    pool_threads_.get().set(static_cast<double>(server->config().worker_threads));
+    pool_jobs_.with({"queued"}).set(static_cast<double>(pool.queued));
+    pool_jobs_.with({"running"}).set(static_cast<double>(pool.running));
+    pool_done_.get().set_total(pool.done);
     const auto conns = q ? q->connection_counts() : net::QueueRunner::ConnectionCounts{};
     outbound_opening_.get().set(static_cast<double>(conns.opening));
     // A version seen once stays as a series at 0, so a graph does not break when the last
@@ -214,8 +311,16 @@ void MetricsObserver::delivery(const events::Delivery& e) {
   if (status != "sent" && status != "deferred" && status != "bounced" && status != "expired")
     status = "other";
   deliveries_.with({status, dsn_class(e.dsn)}).inc();
+  attempts_.with({attempt_label(e.attempt), status}).inc();
   delay_.with({status}).observe(e.delay);
   for (int i = 0; i < 4; ++i) stage_delay_.with({kStages[i]}).observe(e.delays[i]);
+}
+
+void MetricsObserver::outbound_opened(const events::OutboundOpened& e) {
+  const std::string result = outbound_result(e.result);
+  outbound_connections_.with({result}).inc();
+  if (result == "ok" && !e.tls_version.empty()) tls_.with({"out", e.tls_version}).inc();
+  if (result == "tls_failed") tls_failures_.with({"out"}).inc();
 }
 
 void MetricsObserver::queue_note(const events::QueueNote& e) {

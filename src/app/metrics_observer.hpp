@@ -40,6 +40,7 @@ class MetricsObserver final : public events::Observer {
   void disconnected(const events::Disconnected& e) override;
   void delivery(const events::Delivery& e) override;
   void queue_note(const events::QueueNote& e) override;
+  void outbound_opened(const events::OutboundOpened& e) override;
 
  private:
   metrics::Registry reg_;
@@ -58,10 +59,19 @@ class MetricsObserver final : public events::Observer {
   metrics::Family<metrics::Histogram>& message_size_;
   metrics::Family<metrics::Counter>& bare_newlines_;
   metrics::Family<metrics::Counter>& deliveries_;
+  metrics::Family<metrics::Counter>& attempts_;
   metrics::Family<metrics::Histogram>& delay_;
   metrics::Family<metrics::Histogram>& stage_delay_;
   metrics::Family<metrics::Counter>& queue_warnings_;
   metrics::Family<metrics::Gauge>& queue_messages_;
+  metrics::Family<metrics::Gauge>& queue_oldest_;
+  metrics::Family<metrics::Gauge>& queue_hold_oldest_;
+  metrics::Family<metrics::Counter>& outbound_connections_;
+  metrics::Family<metrics::Counter>& journal_commits_;
+  metrics::Family<metrics::Histogram>& journal_batch_;
+  metrics::Family<metrics::Gauge>& pool_threads_;
+  metrics::Family<metrics::Gauge>& pool_jobs_;
+  metrics::Family<metrics::Counter>& pool_done_;
   metrics::Family<metrics::Gauge>& outbound_open_;
   metrics::Family<metrics::Gauge>& outbound_opening_;
   metrics::Family<metrics::Counter>& http_requests_;
@@ -74,5 +84,11 @@ class MetricsObserver final : public events::Observer {
 std::string refusal_class(const std::string& reason);
 std::string mechanism_label(const std::string& mechanism);
 std::string dsn_class(const std::string& dsn);
+// An outbound connection's result as one of the words of events::OutboundOpened ("error" for
+// anything else).
+std::string outbound_result(const std::string& result);
+// Which attempt an outcome ended, as a label: "1", "2", "3", "4+" ("local" for 0: a notice
+// filed into a local Maildir, not an attempt).
+std::string attempt_label(std::uint32_t attempt);
 
 }  // namespace taube::app

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -161,6 +162,8 @@ int mailq_main(int argc, char** argv) {
       return kUsage;
     }
   }
+  // $TAUBE_CONFIG as for sendmail (docs/sendmail.md: Postfix's MAIL_CONFIG).
+  if (const char* env = std::getenv("TAUBE_CONFIG"); config.empty() && env && *env) config = env;
   std::error_code ec;
   if (config.empty() && std::filesystem::exists("/etc/taube/taube.toml", ec))
     config = "/etc/taube/taube.toml";

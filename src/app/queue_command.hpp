@@ -30,7 +30,7 @@ int run_queue_command(const QueueCommand& qc);
 // `mailq` and `sendmail -bp`: the listing of run_queue_command.
 int run_mailq(const std::string& config);
 // The program called as `mailq [-C FILE]` (sendmail's flag for the configuration; default
-// /etc/taube/taube.toml when it exists, else the built-in defaults).
+// $TAUBE_CONFIG, else /etc/taube/taube.toml when it exists, else the built-in defaults).
 int mailq_main(int argc, char** argv);
 
 }  // namespace taube::app

@@ -75,7 +75,7 @@ class TableReader {
       return tl::unexpected(where(n, key) + ": expected a number of seconds");
     }
     if (!(v > 0) || v > 86400)
-      return tl::unexpected(where(n, key) + ": must be between 0 and 86400 seconds");
+      return tl::unexpected(where(n, key) + ": must be more than 0 and at most 86400 seconds");
     out = std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(v * 1000)));
     return {};
   }
@@ -89,6 +89,8 @@ class TableReader {
         out = std::chrono::milliseconds(0);
         return {};
       }
+      if (!(v > 0) || v > 86400)
+        return tl::unexpected(where(n, key) + ": must be between 0 (off) and 86400 seconds");
     }
     return seconds(key, out);
   }

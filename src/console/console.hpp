@@ -86,7 +86,8 @@ class Console final : public events::Observer {
 
   asio::io_context& io_;
   net::Server& server_;
-  const ConsoleConfig& cfg_;
+  // A copy: [console] is read at start only (a SIGHUP reload replaces the running Config).
+  const ConsoleConfig cfg_;
   std::shared_ptr<LogFeed> feed_;
   net::HttpConfig own_cfg_;               // its own listener's, with the TLS context provider
   std::unique_ptr<net::HttpServer> own_;  // its own listener, or null (the metrics one)

@@ -20,6 +20,10 @@ struct Peer {
   std::string name = "unknown";
   std::uint16_t port = 0;
   std::string listener;  // "127.0.0.1:25"
+  // A local submission (net/submit_server.hpp): the peer's uid and pid (SO_PEERCRED); -1 for
+  // network clients.
+  std::int64_t uid = -1;
+  std::int64_t pid = -1;
 };
 
 struct Connected {
@@ -118,6 +122,8 @@ struct Delivery {
   // The delivery agent, as the log tags it: "smtp", "lmtp", "local" ("": smtp, or local for
   // relay "local").
   std::string agent;
+  // The recipient's attempts so far, this one included (1: the first); 0 for a local notice.
+  std::uint32_t attempt = 0;
 };
 
 // Something the queue manager reports about a message: "from=<a@b>, size=N, nrcpt=N (queue
@@ -127,6 +133,21 @@ struct QueueNote {
   std::string text;
   bool warning = false;
   std::string tag = "qmgr";  // the Postfix program the line imitates: qmgr, smtp, bounce
+};
+
+// The queue opened a connection to a next hop, or failed to: the TCP (or unix socket) connect,
+// implicit TLS or STARTTLS, the greeting, EHLO/LHLO and AUTH to a smarthost. One event per
+// try (an opportunistic-TLS failure retried in plaintext is two).
+struct OutboundOpened {
+  std::string relay;  // "mx.remote.test[192.0.2.1]:25"
+  // ok | refused | timeout | unreachable | tls_failed | rejected (the server refused the
+  // session: 4xx/5xx greeting, EHLO or AUTH) | lost (closed under the opening) | cut (our
+  // shutdown) | error (anything else)
+  std::string result;
+  std::string reason;       // why it failed ("" when ok)
+  std::string tls_version;  // "TLSv1.3" when ok over TLS, else ""
+  std::string tls_cipher;
+  double seconds = 0;  // how long the opening took
 };
 
 class Observer {
@@ -144,6 +165,7 @@ class Observer {
   virtual void disconnected(const Disconnected&) {}
   virtual void delivery(const Delivery&) {}
   virtual void queue_note(const QueueNote&) {}
+  virtual void outbound_opened(const OutboundOpened&) {}
 };
 
 // Fans every event out to the subscribers, in the order they were added.
@@ -163,6 +185,7 @@ class ObserverList final : public Observer {
   void disconnected(const Disconnected& e) override { each(&Observer::disconnected, e); }
   void delivery(const Delivery& e) override { each(&Observer::delivery, e); }
   void queue_note(const QueueNote& e) override { each(&Observer::queue_note, e); }
+  void outbound_opened(const OutboundOpened& e) override { each(&Observer::outbound_opened, e); }
 
  private:
   template <class E>

@@ -132,6 +132,17 @@ void Histogram::observe(double v) {
   add_to(sum_, v);
 }
 
+void Histogram::assign(const std::vector<std::uint64_t>& per_bucket, double sum) {
+  if (per_bucket.size() != bounds_.size() + 1) throw std::invalid_argument("Histogram::assign");
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < per_bucket.size(); ++i) {
+    counts_[i].store(per_bucket[i], std::memory_order_relaxed);
+    total += per_bucket[i];
+  }
+  count_.store(total, std::memory_order_relaxed);
+  sum_.store(sum, std::memory_order_relaxed);
+}
+
 std::vector<std::uint64_t> Histogram::cumulative() const {
   std::vector<std::uint64_t> c(bounds_.size() + 1);
   std::uint64_t total = 0;

@@ -25,6 +25,8 @@ namespace taube::metrics {
 class Counter {
  public:
   void inc(std::uint64_t n = 1) { v_.fetch_add(n, std::memory_order_relaxed); }
+  // For a count kept by a lower layer (which only grows there), copied in when scraped.
+  void set_total(std::uint64_t v) { v_.store(v, std::memory_order_relaxed); }
   std::uint64_t value() const { return v_.load(std::memory_order_relaxed); }
 
  private:
@@ -55,6 +57,10 @@ class Histogram {
  public:
   explicit Histogram(const Buckets& bounds);
   void observe(double v);
+  // For observations counted by a lower layer into the same bounds, copied in when scraped:
+  // `per_bucket` holds one count per bound plus +Inf last (not cumulative). A size that does
+  // not match is a programming error (std::invalid_argument).
+  void assign(const std::vector<std::uint64_t>& per_bucket, double sum);
   const Buckets& bounds() const { return bounds_; }
   // Cumulative counts, one per bound plus the +Inf bucket last (== count()).
   std::vector<std::uint64_t> cumulative() const;

@@ -71,8 +71,6 @@ class HttpRequestParser {
   static int on_headers_complete(http_parser* p);
   static int on_body(http_parser* p, const char* at, std::size_t n);
   static int on_message_complete(http_parser* p);
-  // Counts header octets against the limit; false (and the error set) when over it.
-  bool count_header(std::size_t n);
   void fail(int status, std::string why);
 
   HttpLimits limits_;
@@ -82,7 +80,8 @@ class HttpRequestParser {
   State state_ = State::Incomplete;
   bool started_ = false;
   bool in_value_ = false;  // the last header callback was a value (a field starts a new header)
-  std::size_t header_bytes_ = 0;
+  std::size_t header_bytes_ = 0;  // raw octets of the request line and headers so far
+  bool headers_done_ = false;
   int error_status_ = 0;
   std::string error_;
 };

@@ -69,7 +69,9 @@ asio::awaitable<void> InboundConnection::greet() {
   if (listener_.tls == TlsMode::Implicit) session_.set_implicit_tls(transport_->tls_description());
   const std::chrono::milliseconds pregreet = ctx_.config.pregreet_delay;
   bool early = false;
-  if (pregreet.count() > 0) early = co_await transport_->readable_within(pregreet);
+  // A local submission has no greeting to wait for: the kernel vouches for the peer.
+  if (pregreet.count() > 0 && !listener_.local_submission)
+    early = co_await transport_->readable_within(pregreet);
   if (early) {
     ctx_.observer.refused(
         {peer_, "client talked before the greeting",
@@ -147,7 +149,9 @@ asio::awaitable<void> InboundConnection::process_input() {
         session_.receive(std::span<const char>(buf_.data() + start_, end_ - start_));
     start_ += n;
     co_await handle_events();
-    if (ctx_.policy.answer(session_, policy::facts_of(session_, client_))) continue;
+    policy::ClientFacts facts = policy::facts_of(session_, client_);
+    facts.local_submission = listener_.local_submission;
+    if (ctx_.policy.answer(session_, facts)) continue;
     if (session_.pending() == smtp::Pending::Commit) {
       co_await commit();
       continue;

@@ -43,6 +43,7 @@ std::string InboundConnection::trace_headers(const smtp::Envelope& env) const {
   t.auth_user = session_.client().auth_user;
   t.smtputf8 = env.mail_params.smtputf8;
   t.lmtp = session_.dialect() == smtp::Dialect::Lmtp;
+  t.local_uid = peer_.uid;  // the submit socket: Postfix's pickup form
   return smtp::return_path_header(env.sender) + smtp::received_header(t);
 }
 

@@ -36,9 +36,10 @@ std::string show(const asio::ip::tcp::endpoint& ep) {
 
 }  // namespace
 
-Listener::Listener(asio::io_context& io, const ListenerConfig& config, const ConnectionContext& ctx,
+Listener::Listener(asio::io_context& io, const ListenerConfig& config,
+                   const std::shared_ptr<const ConnectionContext>& current,
                    policy::ConnectionLimiter& limiter)
-    : io_(io), cfg_(config), ctx_(ctx), limiter_(limiter) {}
+    : io_(io), cfg_(config), current_(current), limiter_(limiter) {}
 
 tl::expected<asio::ip::tcp::endpoint, std::string> Listener::bind() {
   asio::error_code ec;
@@ -81,15 +82,15 @@ void Listener::close() {
 
 asio::awaitable<void> Listener::accept_loop() {
   asio::steady_timer backoff(io_);
-  while (!ctx_.stopping) {
+  while (!ctx().stopping) {
     asio::ip::tcp::endpoint peer;
     auto [ec, sock] = co_await acceptor_->async_accept(peer, as_tuple(use_awaitable));
     if (ec) {
-      if (ctx_.stopping || ec == asio::error::operation_aborted) break;
+      if (ctx().stopping || ec == asio::error::operation_aborted) break;
       // EMFILE and friends: wait a little rather than spin.
-      ctx_.observer.refused({{peer.address().to_string(), "unknown", peer.port(), label_},
-                             "accept: " + ec.message(),
-                             {}});
+      ctx().observer.refused({{peer.address().to_string(), "unknown", peer.port(), label_},
+                              "accept: " + ec.message(),
+                              {}});
       backoff.expires_after(std::chrono::milliseconds(100));
       co_await backoff.async_wait(as_tuple(use_awaitable));
       continue;
@@ -117,25 +118,25 @@ asio::awaitable<bool> Listener::read_proxy_header(Transport& t, inet::IpAddress&
   bool trusted = false;
   for (const auto& n : cfg_.proxy_networks) trusted = trusted || n.contains(client);
   if (!trusted) {
-    ctx_.observer.refused(
+    ctx().observer.refused(
         {peer, "PROXY protocol header expected, but not from proxy_networks", {}});
     co_return false;
   }
   const proxy::ProxyLimits limits;
   std::vector<char> buf(limits.max_header_size());
-  const auto deadline = std::chrono::steady_clock::now() + ctx_.config.proxy_timeout;
+  const auto deadline = std::chrono::steady_clock::now() + ctx().config.proxy_timeout;
   std::size_t seen = 0;
   asio::steady_timer pause(io_);
   while (true) {
     const asio::mutable_buffer room(buf.data(), buf.size());
     auto [ec, n] = co_await t.peek(room, deadline);
     if (ec) {
-      ctx_.observer.refused({peer, "no PROXY protocol header: " + ec.message(), {}});
+      ctx().observer.refused({peer, "no PROXY protocol header: " + ec.message(), {}});
       co_return false;
     }
     const auto r = proxy::parse_proxy_header(std::span<const char>(buf.data(), n), limits);
     if (r.status == proxy::ParseStatus::Invalid) {
-      ctx_.observer.refused({peer, "bad PROXY protocol header: " + std::string(r.error), {}});
+      ctx().observer.refused({peer, "bad PROXY protocol header: " + std::string(r.error), {}});
       co_return false;
     }
     if (r.status == proxy::ParseStatus::Complete) {
@@ -155,7 +156,7 @@ asio::awaitable<bool> Listener::read_proxy_header(Transport& t, inet::IpAddress&
     }
     seen = n;
     if (std::chrono::steady_clock::now() > deadline) {
-      ctx_.observer.refused({peer, "PROXY protocol header incomplete", {}});
+      ctx().observer.refused({peer, "PROXY protocol header incomplete", {}});
       co_return false;
     }
   }
@@ -168,23 +169,25 @@ std::optional<smtp::ReplyId> Listener::admit(const inet::IpAddress& client,
   std::optional<smtp::ReplyId> refuse;
   if (!admitted) {
     refuse = smtp::ReplyId::TooManyConnections;
-    ctx_.observer.refused({peer,
-                           admission == policy::Admission::TooManyConnections
-                               ? "too many connections"
-                               : "too many connections from this client",
-                           smtp::make_reply(*refuse, ctx_.config.session.hostname)});
-  } else if (ctx_.stopping) {
+    ctx().observer.refused({peer,
+                            admission == policy::Admission::TooManyConnections
+                                ? "too many connections"
+                                : "too many connections from this client",
+                            smtp::make_reply(*refuse, ctx().config.session.hostname)});
+  } else if (ctx().stopping) {
     refuse = smtp::ReplyId::ShuttingDown;
-  } else if (ctx_.throttle.banned(client, std::chrono::steady_clock::now())) {
+  } else if (ctx().throttle.banned(client, std::chrono::steady_clock::now())) {
     refuse = smtp::ReplyId::AuthTooManyFailures;
-    ctx_.observer.refused({peer, "banned after repeated authentication failures",
-                           smtp::make_reply(*refuse, ctx_.config.session.hostname)});
+    ctx().observer.refused({peer, "banned after repeated authentication failures",
+                            smtp::make_reply(*refuse, ctx().config.session.hostname)});
   }
   return refuse;
 }
 
 asio::awaitable<void> Listener::serve(std::unique_ptr<Transport>& transport,
                                       const asio::ip::tcp::endpoint& ep) {
+  // The configuration this connection lives with, whatever reloads happen meanwhile.
+  const std::shared_ptr<const ConnectionContext> held = current_;
   inet::IpAddress client = to_inet(ep.address());
   events::Peer peer{client.to_string(), "unknown", ep.port(), label_};
   if (cfg_.proxy_protocol) {
@@ -204,16 +207,16 @@ asio::awaitable<void> Listener::serve(std::unique_ptr<Transport>& transport,
   // plaintext reply would only be a handshake error to it.
   if (cfg_.tls == TlsMode::Implicit) {
     std::string error;
-    const auto deadline = std::chrono::steady_clock::now() + ctx_.config.command_timeout;
-    const bool ok = co_await transport->start_tls(ctx_.credentials.tls, deadline, error);
+    const auto deadline = std::chrono::steady_clock::now() + ctx().config.command_timeout;
+    const bool ok = co_await transport->start_tls(held->credentials.tls, deadline, error);
     if (!ok) {
-      ctx_.observer.tls_failed({peer, error});
+      ctx().observer.tls_failed({peer, error});
       transport->close();
       co_return;
     }
-    ctx_.observer.tls_established({peer, transport->tls_version(), transport->tls_cipher()});
+    ctx().observer.tls_established({peer, transport->tls_version(), transport->tls_cipher()});
   }
-  auto conn = std::make_unique<InboundConnection>(ctx_, cfg_, std::move(transport), client, peer);
+  auto conn = std::make_unique<InboundConnection>(*held, cfg_, std::move(transport), client, peer);
   if (refuse) conn->refuse(*refuse);
   co_await conn->run();
 }

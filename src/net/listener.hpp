@@ -28,7 +28,10 @@ class Transport;
 
 class Listener {
  public:
-  Listener(asio::io_context& io, const ListenerConfig& config, const ConnectionContext& ctx,
+  // `current`: the server's configuration generation in force (replaced by a reload). Each
+  // connection takes the one current when it is accepted and keeps it to its end.
+  Listener(asio::io_context& io, const ListenerConfig& config,
+           const std::shared_ptr<const ConnectionContext>& current,
            policy::ConnectionLimiter& limiter);
 
   // Binds and listens; returns the bound endpoint (the real port for port 0).
@@ -48,9 +51,11 @@ class Listener {
   asio::awaitable<bool> read_proxy_header(Transport& t, inet::IpAddress& client,
                                           events::Peer& peer);
 
+  const ConnectionContext& ctx() const { return *current_; }
+
   asio::io_context& io_;
-  const ListenerConfig& cfg_;
-  const ConnectionContext& ctx_;
+  const ListenerConfig cfg_;  // fixed while the socket is bound (a reload keeps the listeners)
+  const std::shared_ptr<const ConnectionContext>& current_;
   policy::ConnectionLimiter& limiter_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::string label_;  // "127.0.0.1:2525"

@@ -34,11 +34,38 @@ OutboundConnection::~OutboundConnection() {
   transport_->close();
 }
 
+const char* to_string(OpenResult r) {
+  switch (r) {
+    case OpenResult::Ok:
+      return "ok";
+    case OpenResult::Refused:
+      return "refused";
+    case OpenResult::Timeout:
+      return "timeout";
+    case OpenResult::Unreachable:
+      return "unreachable";
+    case OpenResult::TlsFailed:
+      return "tls_failed";
+    case OpenResult::Rejected:
+      return "rejected";
+    case OpenResult::Lost:
+      return "lost";
+    case OpenResult::Cut:
+      return "cut";
+    case OpenResult::Error:
+      return "error";
+  }
+  return "error";
+}
+
 asio::awaitable<std::unique_ptr<OutboundConnection>> OutboundConnection::open(
     asio::io_context& io, const OutboundTarget& target, const smtp::client::ClientConfig& config,
     const std::shared_ptr<asio::ssl::context>& tls, std::chrono::seconds connect_timeout,
     std::string& error, std::optional<smtp::client::SessionFailure>& failure,
-    std::function<void()>* cut, std::vector<std::string>* transcript) {
+    std::function<void()>* cut, std::vector<std::string>* transcript, OpenResult* result) {
+  OpenResult ignored_result;
+  OpenResult& res = result ? *result : ignored_result;
+  res = OpenResult::Ok;
   // RFC 5321 §4.5.3.2: the connection itself is bounded too (Postfix: smtp_connect_timeout 30s).
   asio::steady_timer timer(io);
   timer.expires_after(connect_timeout);
@@ -91,6 +118,14 @@ asio::awaitable<std::unique_ptr<OutboundConnection>> OutboundConnection::open(
             (cut_off     ? std::string("cut off at shutdown")
              : timed_out ? std::string("Connection timed out")
                          : ec.message());
+    res = cut_off     ? OpenResult::Cut
+          : timed_out ? OpenResult::Timeout
+          : (ec == asio::error::connection_refused || ec == asio::error::not_found ||
+             ec == std::errc::no_such_file_or_directory)
+              ? OpenResult::Refused
+          : (ec == asio::error::network_unreachable || ec == asio::error::host_unreachable)
+              ? OpenResult::Unreachable
+              : OpenResult::Error;
     co_return nullptr;
   }
   auto conn = std::make_unique<OutboundConnection>(std::move(transport), target, config, tls);
@@ -101,6 +136,7 @@ asio::awaitable<std::unique_ptr<OutboundConnection>> OutboundConnection::open(
     const bool ok = co_await conn->transport_->start_tls_client(tls, target.host, deadline, why);
     if (!ok) {
       error = "TLS handshake with " + target.relay() + " failed: " + why;
+      res = OpenResult::TlsFailed;
       co_return nullptr;
     }
   }
@@ -109,6 +145,10 @@ asio::awaitable<std::unique_ptr<OutboundConnection>> OutboundConnection::open(
     failure = conn->session_->failure();
     if (transcript) *transcript = conn->session_->transcript();
     error = failure ? failure->reply : "session with " + target.relay() + " failed";
+    res = failure && failure->tls_failed  ? OpenResult::TlsFailed
+          : conn->transport_->timed_out() ? OpenResult::Timeout
+          : conn->lost_                   ? OpenResult::Lost
+                                          : OpenResult::Rejected;
     co_return nullptr;
   }
   co_return conn;
@@ -135,6 +175,7 @@ asio::awaitable<void> OutboundConnection::pump() {
       auto ec = co_await transport_->write_all(data, deadline);
       if (ec) {
         std::string why = transport_->timed_out() ? "timeout" : ec.message();
+        lost_ = true;
         session_->closed("lost connection with " + target_.relay() + " while sending: " + why);
         continue;
       }
@@ -148,6 +189,7 @@ asio::awaitable<void> OutboundConnection::pump() {
           std::string why = transport_->timed_out()  ? "conversation timed out"
                             : ec == asio::error::eof ? "lost connection"
                                                      : ec.message();
+          lost_ = true;
           session_->closed(why + " with " + target_.relay());
         } else {
           session_->received(std::string_view(buf.data(), n));

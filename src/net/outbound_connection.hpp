@@ -34,6 +34,10 @@ struct OutboundTarget {
   std::string relay() const;
 };
 
+// How an open() ended, one word each for the metrics and the log (events::OutboundOpened).
+enum class OpenResult { Ok, Refused, Timeout, Unreachable, TlsFailed, Rejected, Lost, Cut, Error };
+const char* to_string(OpenResult r);
+
 class OutboundConnection {
  public:
   // Connects and sets the session up. On failure returns nullptr with `error` saying why
@@ -42,11 +46,13 @@ class OutboundConnection {
   // given) closes what it has opened so far, so that it returns at once (the shutdown grace);
   // it is reset before open() returns. `transcript` (if given) receives the session's transcript
   // when the session fails (`taube send -v` shows the dialog that ended in the failure).
+  // `result` (if given) receives how it ended.
   static asio::awaitable<std::unique_ptr<OutboundConnection>> open(
       asio::io_context& io, const OutboundTarget& target, const smtp::client::ClientConfig& config,
       const std::shared_ptr<asio::ssl::context>& tls, std::chrono::seconds connect_timeout,
       std::string& error, std::optional<smtp::client::SessionFailure>& failure,
-      std::function<void()>* cut = nullptr, std::vector<std::string>* transcript = nullptr);
+      std::function<void()>* cut = nullptr, std::vector<std::string>* transcript = nullptr,
+      OpenResult* result = nullptr);
 
   ~OutboundConnection();
 
@@ -85,6 +91,7 @@ class OutboundConnection {
   std::string tls_description() const { return transport_->tls_description(); }
   // "TLSv1.3", or "" for plaintext.
   std::string tls_version() const { return transport_->tls() ? transport_->tls_version() : ""; }
+  std::string tls_cipher() const { return transport_->tls() ? transport_->tls_cipher() : ""; }
   // Closes the connection under whatever is in flight (the server's shutdown grace is over): the
   // pending read or write fails, and send() settles the message (Deferred, or Unknown once its
   // end of data was out).
@@ -110,6 +117,7 @@ class OutboundConnection {
   std::shared_ptr<asio::ssl::context> tls_;
   std::vector<std::string> opening_;  // the transcript up to the first message
   std::uint32_t messages_ = 0;
+  bool lost_ = false;  // a read or write failed (the session was closed under it)
   std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();
 };
 

@@ -230,7 +230,7 @@ asio::awaitable<QueueRunner::AdminResult> QueueRunner::hold(const std::string& i
   if (item == nullptr) co_return AdminResult::NotFound;
   if (item->busy) co_return AdminResult::Busy;
   if (item->env.held != 0) co_return AdminResult::Unchanged;
-  item->busy = true;
+  set_busy(*item, true);
   unfile(*e);
   const std::int64_t before = item->env.held;
   item->env.held = now();
@@ -247,7 +247,7 @@ asio::awaitable<QueueRunner::AdminResult> QueueRunner::release(const std::string
   if (item == nullptr) co_return AdminResult::NotFound;
   if (item->busy) co_return AdminResult::Busy;
   if (item->env.held == 0) co_return AdminResult::Unchanged;
-  item->busy = true;
+  set_busy(*item, true);
   const queue::QueueEnvelope before = item->env;
   item->env.held = 0;
   // Released mail is due at once (Postfix moves it back to the incoming queue).
@@ -266,7 +266,7 @@ asio::awaitable<QueueRunner::AdminResult> QueueRunner::remove(const std::string&
   Item* item = e ? live(*e) : nullptr;
   if (item == nullptr) co_return AdminResult::NotFound;
   if (item->busy) co_return AdminResult::Busy;
-  item->busy = true;
+  set_busy(*item, true);
   unfile(*e);
   const std::string name = item->name;
   const std::string qid = item->env.id;
@@ -319,7 +319,7 @@ asio::awaitable<QueueRunner::AdminResult> QueueRunner::bounce(const std::string&
   Item* item = e ? live(*e) : nullptr;
   if (item == nullptr) co_return AdminResult::NotFound;
   if (item->busy) co_return AdminResult::Busy;
-  item->busy = true;
+  set_busy(*item, true);
   unfile(*e);
   observer_.queue_note({item->env.id, "expired by the administrator", false, "postsuper"});
   auto updated = item->env;

@@ -271,7 +271,7 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
       policy::ClientFacts self;
       self.address = *inet::IpAddress::parse("127.0.0.1");
       self.auth_user = "MAILER-DAEMON";  // Taube itself: may send anywhere
-      auto v = recipients_.decide(self, to.mailbox);
+      auto v = recipients_->decide(self, to.mailbox);
       if (v.kind == smtp::RcptVerdictKind::Accept || v.kind == smtp::RcptVerdictKind::Forward) {
         to.destinations = v.destinations;
         notice.envelope.recipients.push_back(std::move(to));
@@ -344,7 +344,10 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
     e.to = q.mailbox.to_string();
     e.orig_to = q.original;
     e.relay = r.relay.empty() ? "none" : r.relay;
-    e.delay = static_cast<double>(t - updated.arrival);
+    // The arrival time has whole seconds: within the same second the stages (measured to the
+    // millisecond) are the better total, so that delay is never less than its delays= parts.
+    e.delay = std::max(static_cast<double>(t - updated.arrival),
+                       in_queue + setup_seconds + transmit_seconds);
     e.delays[1] = in_queue;
     e.delays[2] = setup_seconds;
     e.delays[3] = transmit_seconds;
@@ -355,6 +358,7 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
     e.agent = queue::route_for(q.mailbox.domain, cfg_.routing).dialect == smtp::Dialect::Lmtp
                   ? "lmtp"
                   : "smtp";
+    e.attempt = q.attempts;
     observer_.delivery(e);
   }
   Outcome o = co_await run_blocking(pool_, job);
@@ -399,7 +403,7 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
 }
 
 void QueueRunner::done_with(Item& item, bool finished) {
-  item.busy = false;
+  set_busy(item, false);
   if (item.content) {
     content_bytes_ -= item.content->size();
     item.content.reset();

@@ -15,6 +15,7 @@
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "net/blocking_pool.hpp"
 #include "net/nexthop_resolver.hpp"
 #include "net/tls_context.hpp"
 
@@ -34,7 +35,8 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 QueueRunner::QueueRunner(asio::io_context& io, const OutboundConfig& config, std::string hostname,
                          asio::thread_pool& pool, store::QueueStore& store,
-                         store::MessageSink& notices, const policy::RecipientPolicy& recipients,
+                         store::MessageSink& notices,
+                         std::shared_ptr<const policy::RecipientPolicy> recipients,
                          events::Observer& observer, sasl::ClientCrypto* sasl_crypto)
     : io_(io),
       cfg_(config),
@@ -42,7 +44,7 @@ QueueRunner::QueueRunner(asio::io_context& io, const OutboundConfig& config, std
       pool_(pool),
       store_(store),
       notices_(notices),
-      recipients_(recipients),
+      recipients_(std::move(recipients)),
       observer_(observer),
       sasl_crypto_(sasl_crypto),
       timer_(io),
@@ -55,10 +57,27 @@ QueueRunner::QueueRunner(asio::io_context& io, const OutboundConfig& config, std
 
 QueueRunner::~QueueRunner() = default;
 
+void QueueRunner::reconfigure(const OutboundConfig& config,
+                              std::shared_ptr<const policy::RecipientPolicy> recipients) {
+  cfg_ = config;
+  recipients_ = std::move(recipients);
+  for (auto& [key, d] : destinations_) d.state.set_policy(destination_policy());
+  // New routes or limits may let waiting mail go now: look again.
+  if (started_ && !stopping_) schedule();
+}
+
 std::int64_t QueueRunner::now() const {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+queue::DestinationPolicy QueueRunner::destination_policy() const {
+  queue::DestinationPolicy p;
+  p.initial_concurrency = std::min(cfg_.initial_concurrency, cfg_.per_destination);
+  p.max_concurrency = cfg_.per_destination;
+  p.retry = cfg_.retry;
+  return p;
 }
 
 double QueueRunner::random01() {
@@ -157,7 +176,7 @@ void QueueRunner::start() {
   } else {
     observer_.queue_note({"", "queue " + store_.directory() + ": loading " +
                                   std::to_string(to_load_.size()) + " message(s)"});
-    asio::post(pool_, [this] { load_chunk(0); });
+    post_job(pool_, [this] { load_chunk(0); });
   }
   schedule();
 }
@@ -194,7 +213,7 @@ void QueueRunner::tidy_soon() {
     tidy_armed_ = false;
     if (ec) return;
     // The pool is joined before the store goes (Server::~Server), so the job may outlive us.
-    asio::post(pool_, [&store = store_] { store.tidy(true); });
+    post_job(pool_, [&store = store_] { store.tidy(true); });
   });
 }
 
@@ -218,7 +237,11 @@ void QueueRunner::load_chunk(std::size_t from) {
       case store::LoadedItem::Status::Ok: {
         auto due = queue::next_due(item.envelope);
         item.text.shrink_to_fit();
-        batch.push_back({std::move(to_load_[i]), std::move(item.text), due ? *due : -1});
+        queue::CensusSlot state;
+        state.state = queue::state_of(item.envelope, false);
+        state.arrival = item.envelope.arrival;
+        state.held = item.envelope.held;
+        batch.push_back({std::move(to_load_[i]), std::move(item.text), due ? *due : -1, state});
         break;
       }
       case store::LoadedItem::Status::Corrupt:
@@ -239,19 +262,20 @@ void QueueRunner::load_chunk(std::size_t from) {
     adopt(batch, notes);
     if (last && !load_stop_) finish_load();
   });
-  if (!last) asio::post(pool_, [this, to] { load_chunk(to); });
+  if (!last) post_job(pool_, [this, to] { load_chunk(to); });
 }
 
 void QueueRunner::adopt(std::vector<Loaded>& batch, const std::vector<std::string>& notes) {
   for (const auto& n : notes) observer_.queue_note({"", n, true});
   for (auto& l : batch) {
-    auto [it, fresh] = items_.try_emplace(std::move(l.name), timeline_);
+    auto [it, fresh] = items_.try_emplace(std::move(l.name), timeline_, census_);
     if (!fresh) continue;  // cannot happen: the survey's names are not submitted again
     ++loaded_count_;
     Entry& e = it->second;
     e.name = &it->first;
     report_inflight(it->first, l.text);
     e.parked = std::move(l.text);
+    census_.set(e.counted, l.state.state, l.state.arrival, l.state.held);
     if (l.due >= 0) e.filed = timeline_.emplace(l.due, &e);
   }
   if (started_) schedule();
@@ -289,11 +313,12 @@ void QueueRunner::submit(const std::string& name, const queue::QueueEnvelope& en
 }
 
 void QueueRunner::add(std::string name, queue::QueueEnvelope env) {
-  auto [it, fresh] = items_.try_emplace(std::move(name), timeline_);
+  auto [it, fresh] = items_.try_emplace(std::move(name), timeline_, census_);
   if (!fresh) return;  // unique names: cannot happen
   Entry& e = it->second;
   e.name = &it->first;
   e.live = std::make_unique<Item>(it->first, std::move(env), &e);
+  census_.set(e.counted, e.live->env, false);
   file(*e.live);
 }
 
@@ -441,7 +466,7 @@ void QueueRunner::schedule() {
     Item& item = *live_item;
     const std::string& name = item.name;
     if (t >= queue::lifetime_deadline(item.env.arrival, cfg_.retry)) {
-      item.busy = true;
+      set_busy(item, true);
       asio::co_spawn(io_, expire(item), asio::detached);
       continue;
     }
@@ -453,11 +478,7 @@ void QueueRunner::schedule() {
       Destination& d = dit->second;
       if (created) {
         d.hop = hop;
-        queue::DestinationPolicy p;
-        p.initial_concurrency = std::min(cfg_.initial_concurrency, cfg_.per_destination);
-        p.max_concurrency = cfg_.per_destination;
-        p.retry = cfg_.retry;
-        d.state = queue::DestinationState(p);
+        d.state = queue::DestinationState(destination_policy());
       }
       if (d.queued.insert(name).second) d.ready.push_back(name);
       any = true;
@@ -531,7 +552,7 @@ std::string QueueRunner::take_ready(Destination& d) {
     std::string name = *it;
     d.ready.erase(it);
     d.queued.erase(name);
-    item->busy = true;
+    set_busy(*item, true);
     return name;
   }
   return {};
@@ -562,6 +583,21 @@ smtp::client::ClientConfig QueueRunner::client_config(const Destination& d, bool
   return c;
 }
 
+void QueueRunner::report_opened(const OutboundTarget& target, const OutboundConnection* conn,
+                                OpenResult result, const std::string& error,
+                                std::chrono::steady_clock::time_point started) {
+  events::OutboundOpened e;
+  e.relay = target.relay();
+  e.result = to_string(conn ? OpenResult::Ok : result);
+  if (!conn) e.reason = error;
+  if (conn && conn->tls()) {
+    e.tls_version = conn->tls_version();
+    e.tls_cipher = conn->tls_cipher();
+  }
+  e.seconds = seconds_since(started);
+  observer_.outbound_opened(e);
+}
+
 asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
   Destination& d = destinations_.at(key);
   const auto started = std::chrono::steady_clock::now();
@@ -589,10 +625,13 @@ asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
       const bool plaintext = d.plaintext_until > now();
       auto config = client_config(d, plaintext);
       std::optional<smtp::client::SessionFailure> failure;
+      OpenResult result = OpenResult::Error;
+      auto opened_at = std::chrono::steady_clock::now();
       opening_.insert(&cut);
       conn = co_await OutboundConnection::open(io_, target, config, tls_, cfg_.connect_timeout,
-                                               error, failure, &cut);
+                                               error, failure, &cut, nullptr, &result);
       opening_.erase(&cut);
+      report_opened(target, conn.get(), result, error, opened_at);
       if (!conn && failure && failure->tls_failed && d.hop.tls == queue::TlsUse::Opportunistic &&
           !plaintext && !stopping_) {
         // Opportunistic TLS that fails must not hold the mail (RFC 7435 §3): again in
@@ -603,10 +642,12 @@ asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
                               true, "smtp"});
         auto plain = client_config(d, true);
         failure.reset();
+        opened_at = std::chrono::steady_clock::now();
         opening_.insert(&cut);
         conn = co_await OutboundConnection::open(io_, target, plain, tls_, cfg_.connect_timeout,
-                                                 error, failure, &cut);
+                                                 error, failure, &cut, nullptr, &result);
         opening_.erase(&cut);
+        report_opened(target, conn.get(), result, error, opened_at);
       }
       if (conn) break;
       // A session refused before any transaction (5xx greeting, EHLO refused, AUTH refused

@@ -54,6 +54,7 @@
 #include "net/outbound_connection.hpp"
 #include "policy/recipient_policy.hpp"
 #include "queue/attempt.hpp"
+#include "queue/census.hpp"
 #include "queue/inflight.hpp"
 #include "queue/listing.hpp"
 #include "store/message_sink.hpp"
@@ -65,11 +66,20 @@ class Resolver;
 
 class QueueRunner {
  public:
+  // `recipients`: what a bounce's or a forward's recipient is (local, relayed, refused); shared
+  // with the configuration generation it belongs to, replaced by reconfigure().
   QueueRunner(asio::io_context& io, const OutboundConfig& config, std::string hostname,
               asio::thread_pool& pool, store::QueueStore& store, store::MessageSink& notices,
-              const policy::RecipientPolicy& recipients, events::Observer& observer,
+              std::shared_ptr<const policy::RecipientPolicy> recipients, events::Observer& observer,
               sasl::ClientCrypto* sasl_crypto);
   ~QueueRunner();
+
+  // A reload (SIGHUP): routing, limits, retry times, timeouts and credentials apply to the
+  // attempts started from now on (and the destinations' limits at once); attempts in flight
+  // finish with what they started with. The queue's place, its journal and the control socket
+  // are fixed at start (the caller keeps those fields as they were).
+  void reconfigure(const OutboundConfig& config,
+                   std::shared_ptr<const policy::RecipientPolicy> recipients);
 
   // The resolver for MX delivery (may stay unset: MX routes then defer).
   void set_resolver(Resolver* r) { resolver_ = r; }
@@ -146,6 +156,12 @@ class QueueRunner {
     for (const OutboundConnection* conn : open_) ++c.open_by_tls[conn->tls_version()];
     return c;
   }
+  // Read-only, for the metrics gauges: messages per state (incoming, active, deferred, hold)
+  // and the oldest of each, kept as items change state (queue/census.hpp), so a scrape costs
+  // nothing however long the queue.
+  const queue::QueueCensus& census() const { return census_; }
+  // The queue's store, for its commit counts (metrics).
+  const store::QueueStore& store() const { return store_; }
 
  private:
   struct Entry;
@@ -165,22 +181,26 @@ class QueueRunner {
   };
   // One per queued item, the value in items_: live (decoded) or parked (the envelope's text).
   struct Entry {
-    explicit Entry(Timeline& t) : timeline(&t), filed(t.end()) {}
+    Entry(Timeline& t, queue::QueueCensus& c) : timeline(&t), filed(t.end()), census(&c) {}
     Entry(const Entry&) = delete;
     Entry& operator=(const Entry&) = delete;
     ~Entry() {
       if (filed != timeline->end()) timeline->erase(filed);
+      census->remove(counted);
     }
     const std::string* name = nullptr;  // the key
     std::unique_ptr<Item> live;
     std::string parked;  // encode_envelope() text while `live` is null
     Timeline* timeline;
     Timeline::iterator filed;  // timeline->end(): not filed
+    queue::QueueCensus* census;
+    queue::CensusSlot counted;  // what census counts this item as
   };
   // One chunk of the start-up load, read on a worker thread.
   struct Loaded {
     std::string name, text;
     std::int64_t due = -1;
+    queue::CensusSlot state;  // its state as loaded (not counted yet)
   };
   // Submitted content kept in memory at most (beyond it, attempts read the file).
   static constexpr std::size_t kContentBudget = 64 * 1024 * 1024;
@@ -225,6 +245,10 @@ class QueueRunner {
   // `key` is the destination's key in destinations_ (a std::map: the reference stays valid).
   // GCC 12 rule of src/net/transport.hpp: no non-trivial by-value coroutine parameters.
   asio::awaitable<void> deliver(const std::string& key);
+  // The outbound_opened event of one OutboundConnection::open (conn null: it failed).
+  void report_opened(const OutboundTarget& target, const OutboundConnection* conn,
+                     OpenResult result, const std::string& error,
+                     std::chrono::steady_clock::time_point started);
   asio::awaitable<void> timer_loop();
   // Takes the next item with recipients due at `key`, marks it busy; "" when none.
   std::string take_ready(Destination& d);
@@ -245,28 +269,35 @@ class QueueRunner {
                                        const std::string& transcript, double setup_seconds,
                                        double transmit_seconds);
   void done_with(Item& item, bool finished);
+  // Marks an item taken (or freed) by an attempt or an action, and counts its state anew.
+  void set_busy(Item& item, bool busy) {
+    item.busy = busy;
+    census_.set(item.entry->counted, item.env, busy);
+  }
   // Soon after removals, one flush so that their envelopes can go (QueueStore::tidy): a queue
   // that has gone quiet is left empty on disk.
   void tidy_soon();
 
   std::int64_t now() const;
   double random01();
+  queue::DestinationPolicy destination_policy() const;
   smtp::client::ClientConfig client_config(const Destination& d, bool plaintext) const;
 
   asio::io_context& io_;
-  const OutboundConfig& cfg_;
+  OutboundConfig cfg_;
   std::string hostname_;
   asio::thread_pool& pool_;
   store::QueueStore& store_;
   store::MessageSink& notices_;
-  const policy::RecipientPolicy& recipients_;
+  std::shared_ptr<const policy::RecipientPolicy> recipients_;
   events::Observer& observer_;
   Resolver* resolver_ = nullptr;
   std::vector<asio::ip::tcp::endpoint> self_endpoints_;
   sasl::ClientCrypto* sasl_crypto_;
   std::shared_ptr<asio::ssl::context> tls_;
 
-  Timeline timeline_;  // before items_: their entries unfile themselves when destroyed
+  queue::QueueCensus census_;  // before items_: their entries leave it when destroyed
+  Timeline timeline_;          // before items_: their entries unfile themselves when destroyed
   std::unordered_map<std::string, Entry> items_;
   std::vector<std::string> to_park_;
   bool park_posted_ = false;

@@ -2,11 +2,13 @@
 
 #include "crypto/crypto.hpp"
 #include "net/control_server.hpp"
+#include "net/submit_server.hpp"
 
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -29,12 +31,30 @@ ServerConfig with_sasl(ServerConfig c, sasl::Crypto& crypto) {
 
 }  // namespace
 
+// One configuration generation. The policies point into the configuration and the directory
+// next to them, so a generation is built in place and never moved.
+struct Generation {
+  Generation(ServerConfig c, policy::Directory d)
+      : config(std::move(c)),
+        directory(std::move(d)),
+        recipients(directory, config.relay),
+        policy(recipients, config.senders) {}
+  Generation(const Generation&) = delete;
+  Generation& operator=(const Generation&) = delete;
+
+  ServerConfig config;
+  policy::Directory directory;
+  policy::RecipientPolicy recipients;
+  policy::SessionPolicy policy;
+  Credentials credentials;
+  std::optional<ConnectionContext> context;  // set by Server::context_of
+};
+
 Server::Server(asio::io_context& io, ServerConfig config, policy::Directory directory)
     : io_(io),
-      cfg_(with_sasl(std::move(config), sasl_crypto_)),
-      dir_(std::move(directory)),
-      recipients_(dir_, cfg_.relay),
-      policy_(recipients_, cfg_.senders),
+      gen_(std::make_shared<Generation>(with_sasl(std::move(config), sasl_crypto_),
+                                        std::move(directory))),
+      cfg_(gen_->config),
       limiter_(cfg_.connect),
       throttle_(cfg_.auth.throttle),
       store_(cfg_.session.hostname),
@@ -45,24 +65,41 @@ Server::Server(asio::io_context& io, ServerConfig config, policy::Directory dire
       queue_sink_(cfg_.discard ? std::unique_ptr<store::MessageSink>(new store::NullSink)
                                : std::make_unique<store::RelaySpoolSink>(store_, queue_store_)),
       sink_(*mailbox_sink_, queue_sink_.get()),
-      ctx_{cfg_, policy_, sink_, pool_, observers_, throttle_, creds_, registry_, stopping_},
       grace_timer_(io) {
   if (cfg_.http) http_ = std::make_unique<HttpServer>(io_, *cfg_.http);
   if (!cfg_.discard) {
-    // ETRN (RFC 1985) makes the queued mail of a domain due now. The session and the runner
-    // share the event loop thread, so the call is direct.
-    cfg_.session.etrn_run = [this](const std::string& domain) -> std::size_t {
-      return runner_ ? runner_->flush_domain(domain) : 0;
-    };
-    runner_ =
-        std::make_unique<QueueRunner>(io_, cfg_.outbound, cfg_.session.hostname, pool_,
-                                      queue_store_, sink_, recipients_, observers_, &sasl_crypto_);
+    runner_ = std::make_unique<QueueRunner>(
+        io_, cfg_.outbound, cfg_.session.hostname, pool_, queue_store_, sink_,
+        std::shared_ptr<const policy::RecipientPolicy>(gen_, &gen_->recipients), observers_,
+        &sasl_crypto_);
     static_cast<store::RelaySpoolSink*>(queue_sink_.get())
         ->on_queued([r = runner_.get()](const std::string& name, const queue::QueueEnvelope& env,
                                         std::shared_ptr<const std::string> content) {
           r->submit(name, env, std::move(content));
         });
   }
+  ctx_ = context_of(gen_);
+}
+
+std::shared_ptr<const ConnectionContext> Server::context_of(const std::shared_ptr<Generation>& g) {
+  if (runner_) {
+    // ETRN (RFC 1985) makes the queued mail of a domain due now. The session and the runner
+    // share the event loop thread, so the call is direct.
+    g->config.session.etrn_run = [this](const std::string& domain) -> std::size_t {
+      return runner_ ? runner_->flush_domain(domain) : 0;
+    };
+  }
+  g->context.emplace(ConnectionContext{g->config, g->policy, sink_, pool_, observers_, throttle_,
+                                       g->credentials, registry_, stopping_});
+  return std::shared_ptr<const ConnectionContext>(g, &*g->context);
+}
+
+const ServerConfig& Server::config() const {
+  return gen_->config;
+}
+
+const Credentials& Server::credentials() const {
+  return gen_->credentials;
 }
 
 Server::~Server() {
@@ -86,6 +123,11 @@ tl::expected<void, std::string> Server::listen() {
                  l.proxy_protocol ? " (PROXY protocol)" : "");
     listeners_.push_back(std::move(listener));
   }
+  // The sendmail command's socket (docs/sendmail.md), bound with the SMTP listeners.
+  if (!cfg_.submit_socket.empty()) {
+    submit_ = std::make_unique<SubmitServer>(io_, cfg_.submit_socket, ctx_, limiter_);
+    if (auto s = submit_->open(); !s) return s;
+  }
   if (http_) {
     auto bound = http_->bind();
     if (!bound) return tl::unexpected(bound.error());
@@ -104,6 +146,7 @@ void Server::start() {
   if (runner_) runner_->set_self_endpoints(endpoints_);
   if (runner_) runner_->start();
   if (control_) control_->start();
+  if (submit_) submit_->start();
 }
 
 tl::expected<void, std::string> Server::open_queue() {
@@ -128,7 +171,9 @@ void Server::stop() {
   if (stopping_) return;
   stopping_ = true;
   if (control_) control_->close();
-  if (runner_) runner_->stop(cfg_.shutdown_grace);
+  if (submit_) submit_->close();
+  const auto grace = gen_->config.shutdown_grace;
+  if (runner_) runner_->stop(grace);
   if (resolver_) resolver_->cancel_all();
   spdlog::info("shutting down: {} connection(s) open", registry_.size());
   for (auto& l : listeners_) l->close();
@@ -143,7 +188,7 @@ void Server::stop() {
     grace_timer_.cancel();
     if (http_) http_->stop();
   });
-  grace_timer_.expires_after(cfg_.shutdown_grace);
+  grace_timer_.expires_after(grace);
   grace_timer_.async_wait([this](asio::error_code ec) {
     if (ec) return;
     if (registry_.size() > 0)
@@ -158,13 +203,14 @@ void Server::clean_maildirs() {
   namespace fs = std::filesystem;
   std::vector<std::string> dirs;
   std::error_code ec;
-  const fs::path root = dir_.config().mail_root;
+  const auto& dir = gen_->directory;
+  const fs::path root = dir.config().mail_root;
   for (const auto& d : fs::directory_iterator(root, ec)) {
     if (!d.is_directory(ec)) continue;
     for (const auto& u : fs::directory_iterator(d.path(), ec))
       if (fs::is_directory(u.path() / "tmp", ec)) dirs.push_back(u.path().string());
   }
-  for (const auto& [user, path] : dir_.config().users)
+  for (const auto& [user, path] : dir.config().users)
     if (!path.empty()) dirs.push_back(path);
   const std::time_t now = std::time(nullptr);
   std::size_t removed = 0;
@@ -216,22 +262,48 @@ tl::expected<void, std::string> Server::open_journal() {
   return {};
 }
 
-tl::expected<void, std::string> Server::load_credentials() {
-  if (cfg_.tls) {
-    auto ctx = make_tls_context(*cfg_.tls);
+tl::expected<Credentials, std::string> Server::read_credentials(const ServerConfig& cfg) const {
+  Credentials c;
+  if (cfg.tls) {
+    auto ctx = make_tls_context(*cfg.tls);
     if (!ctx) return tl::unexpected(ctx.error());
-    creds_.tls = std::move(*ctx);
+    c.tls = std::move(*ctx);
   }
-  for (const auto& l : cfg_.listeners) {
-    if (l.tls == TlsMode::Implicit && !creds_.tls)
+  for (const auto& l : cfg.listeners) {
+    if (l.tls == TlsMode::Implicit && !c.tls)
       return tl::unexpected("listener " + l.address + ":" + std::to_string(l.port) +
                             ": implicit TLS needs [tls] certificate and key");
   }
-  if (!cfg_.auth.users_file.empty()) {
-    auto db = store::UserDb::load(cfg_.auth.users_file);
+  if (!cfg.auth.users_file.empty()) {
+    auto db = store::UserDb::load(cfg.auth.users_file);
     if (!db) return tl::unexpected(db.error());
-    creds_.users = std::make_shared<const store::UserDb>(std::move(*db));
+    c.users = std::make_shared<const store::UserDb>(std::move(*db));
   }
+  return c;
+}
+
+tl::expected<void, std::string> Server::load_credentials() {
+  auto c = read_credentials(gen_->config);
+  if (!c) return tl::unexpected(c.error());
+  gen_->credentials = std::move(*c);
+  return {};
+}
+
+tl::expected<void, std::string> Server::reload(ServerConfig config, policy::Directory directory) {
+  // The same SCRAM stand-in key as before: an unknown user's fake salt must not change.
+  config.session.sasl_crypto = gen_->config.session.sasl_crypto;
+  config.session.sasl_stand_in_key = gen_->config.session.sasl_stand_in_key;
+  auto creds = read_credentials(config);
+  if (!creds) return tl::unexpected(creds.error());
+  auto next = std::make_shared<Generation>(std::move(config), std::move(directory));
+  next->credentials = std::move(*creds);
+  ctx_ = context_of(next);
+  gen_ = std::move(next);
+  limiter_.set_rules(gen_->config.connect);
+  throttle_.set_rules(gen_->config.auth.throttle);
+  if (runner_)
+    runner_->reconfigure(gen_->config.outbound,
+                         std::shared_ptr<const policy::RecipientPolicy>(gen_, &gen_->recipients));
   return {};
 }
 

@@ -17,6 +17,7 @@
 
 #include "crypto/openssl_sasl.hpp"
 #include "events/observer.hpp"
+#include "net/blocking_pool.hpp"
 #include "net/connection_context.hpp"
 #include "net/connection_registry.hpp"
 #include "net/http_server.hpp"
@@ -34,6 +35,8 @@
 namespace taube::net {
 
 class ControlServer;
+class SubmitServer;
+struct Generation;
 
 class Server {
  public:
@@ -60,15 +63,22 @@ class Server {
   QueueRunner* queue() { return runner_.get(); }
   // The worker pool, for blocking work of the parts above net (the web console).
   asio::thread_pool& pool() { return pool_; }
-  // The certificate and users file in use (replaced by load_credentials on SIGHUP).
-  const Credentials& credentials() const { return creds_; }
-  // Loads (or reloads, on SIGHUP) the TLS certificate and the users file. On a reload error the
-  // old ones stay in use.
+  // The certificate and users file of the current generation (SIGHUP reads them again).
+  const Credentials& credentials() const;
+  const store::JournaledDelivery* delivery_journal() const { return journal_.get(); }  // metrics
+  PoolStats::Counts disk_pool() { return pool_stats(pool_).counts(); }                 // metrics
+  // Loads the TLS certificate and the users file at start.
   tl::expected<void, std::string> load_credentials();
+  // SIGHUP: a new configuration generation (app/config_reload.hpp has already put back what
+  // only a restart can change: listeners, mail root, queue place, worker threads...). The
+  // certificate and the users file are read again. New connections use the new generation;
+  // each open connection keeps the one it started with to its end. The queue's attempts from
+  // now on use the new routing, limits and retry times. On an error nothing changes.
+  tl::expected<void, std::string> reload(ServerConfig config, policy::Directory directory);
 
   const std::vector<asio::ip::tcp::endpoint>& endpoints() const { return endpoints_; }
   bool stopping() const { return stopping_; }
-  const ServerConfig& config() const { return cfg_; }
+  const ServerConfig& config() const;
   std::size_t connections() const { return registry_.size(); }
   // The operator's HTTP listener ([metrics] listen), null when it is off. Routes are added
   // before listen(); it is bound after the SMTP listeners, started and stopped with them.
@@ -76,12 +86,18 @@ class Server {
   const asio::ip::tcp::endpoint& http_endpoint() const { return http_endpoint_; }
 
  private:
+  std::shared_ptr<Generation> make_generation(ServerConfig config, policy::Directory directory);
+  // The ConnectionContext of a generation, sharing its lifetime.
+  std::shared_ptr<const ConnectionContext> context_of(const std::shared_ptr<Generation>& g);
+  tl::expected<Credentials, std::string> read_credentials(const ServerConfig& cfg) const;
+
   asio::io_context& io_;
-  crypto::OpenSslSasl sasl_crypto_;  // before cfg_: the session configuration points to it
-  ServerConfig cfg_;
-  policy::Directory dir_;
-  policy::RecipientPolicy recipients_;
-  policy::SessionPolicy policy_;
+  crypto::OpenSslSasl sasl_crypto_;  // before gen_: the session configuration points to it
+  // What a reload replaces: the configuration, the directory, the policies built on them, the
+  // credentials. Connections and the queue runner hold on to the generation they use.
+  std::shared_ptr<Generation> gen_;
+  // As it was at start, for what only a restart changes (listeners, places, threads).
+  const ServerConfig cfg_;
   policy::ConnectionLimiter limiter_;
   policy::AuthThrottle throttle_;
   store::MaildirStore store_;
@@ -94,11 +110,11 @@ class Server {
   std::unique_ptr<Resolver> resolver_;      // DNS for MX delivery (null if it cannot start)
   std::unique_ptr<QueueRunner> runner_;     // null in discard mode
   std::unique_ptr<ControlServer> control_;  // the queue's control socket (taube queue)
-  Credentials creds_;
+  std::unique_ptr<SubmitServer> submit_;    // the local submission socket (taube sendmail)
   events::ObserverList observers_;
   ConnectionRegistry registry_;
   bool stopping_ = false;
-  ConnectionContext ctx_;
+  std::shared_ptr<const ConnectionContext> ctx_;  // gen_'s; read by the listeners at accept
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<asio::ip::tcp::endpoint> endpoints_;
   asio::steady_timer grace_timer_;

@@ -36,6 +36,11 @@ struct ListenerConfig {
   // (a connection from elsewhere, or without a valid header, is closed).
   bool proxy_protocol = false;
   std::vector<inet::Cidr> proxy_networks;
+  // The local submission socket (net/submit_server.hpp): relaying allowed without AUTH, the
+  // peer's uid in the logs and the Received header, no pregreet wait. Not a TOML key.
+  bool local_submission = false;
+
+  friend bool operator==(const ListenerConfig&, const ListenerConfig&) = default;
 };
 
 struct AuthConfig {
@@ -77,6 +82,9 @@ struct ServerConfig {
   std::optional<TlsConfig> tls;
   // The operator's HTTP listener (/metrics, /healthz): off unless [metrics] listen is set.
   std::optional<HttpConfig> http;
+  // The local submission socket of `taube sendmail` ([queue] submit_socket,
+  // net/submit_server.hpp, docs/sendmail.md); empty: none.
+  std::string submit_socket = "./var/submit.sock";
 };
 
 }  // namespace taube::net

@@ -14,6 +14,9 @@ struct ClientFacts {
   bool esmtp = false;
   bool tls = false;
   std::string auth_user;  // empty when not authenticated (RFC 4954)
+  // A local user on the submission socket (the sendmail command): trusted to relay, as
+  // Postfix trusts its pickup.
+  bool local_submission = false;
 };
 
 }  // namespace taube::policy

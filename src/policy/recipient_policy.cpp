@@ -30,7 +30,7 @@ RecipientPolicy::RecipientPolicy(const Directory& directory, RelayRules rules)
 }
 
 bool RecipientPolicy::relay_client(const ClientFacts& client) const {
-  if (!client.auth_user.empty()) return true;
+  if (!client.auth_user.empty() || client.local_submission) return true;
   for (const auto& n : rules_.networks)
     if (n.contains(client.address)) return true;
   return false;

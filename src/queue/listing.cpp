@@ -1,5 +1,7 @@
 #include "queue/listing.hpp"
 
+#include "text/json.hpp"
+
 #include <algorithm>
 #include <ctime>
 
@@ -38,37 +40,7 @@ std::string pad_left(std::string s, std::size_t w) {
 }
 
 void json_string(std::string& out, std::string_view s) {
-  static const char* hex = "0123456789abcdef";
-  out += '"';
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-        } else {
-          out += ch;  // UTF-8 passes as is (JSON text is UTF-8)
-        }
-    }
-  }
-  out += '"';
+  text::append_json_string(out, s);
 }
 
 std::int64_t earliest_next(const QueueEnvelope& env) {

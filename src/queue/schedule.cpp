@@ -168,6 +168,14 @@ DestinationState::DestinationState(const DestinationPolicy& policy) : policy_(po
   limit_ = policy_.initial_concurrency;
 }
 
+void DestinationState::set_policy(const DestinationPolicy& policy) {
+  policy_ = policy;
+  policy_.max_concurrency = std::max<std::uint32_t>(policy_.max_concurrency, 1);
+  policy_.initial_concurrency =
+      std::clamp<std::uint32_t>(policy_.initial_concurrency, 1, policy_.max_concurrency);
+  limit_ = std::min(limit_, policy_.max_concurrency);
+}
+
 bool DestinationState::may_connect(std::int64_t now, std::uint32_t active_connections) const {
   return !held(now) && active_connections < limit_;
 }

@@ -168,6 +168,9 @@ class DestinationState {
 
   std::uint32_t limit() const { return limit_; }
   std::uint32_t consecutive_failures() const { return failures_; }
+  // A reload (SIGHUP) changed the limits or the retry times: they apply from now on; the
+  // current limit is kept within the new maximum, a hold in force stays.
+  void set_policy(const DestinationPolicy& policy);
 
  private:
   void recovered();

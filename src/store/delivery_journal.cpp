@@ -412,6 +412,7 @@ tl::expected<std::uint64_t, JournalRefusal> DeliveryJournal::append(
     std::vector<Segment> batch;
     batch.swap(pending_);
     const std::uint64_t target = next_seq_ - 1;
+    const std::uint64_t records = target - durable_seq_;  // this batch's, for the metrics
     lk.unlock();
     bool ok = true;
     for (const auto& s : batch) {
@@ -423,6 +424,7 @@ tl::expected<std::uint64_t, JournalRefusal> DeliveryJournal::append(
     // After a failed fdatasync the state of the written pages is unknown (and Linux may have
     // dropped the error for a retry): the journal takes nothing more until restarted.
     if (ok && fs_.fdatasync(fd_) != 0) ok = false;
+    stats_.committed(records, ok);
     lk.lock();
     writing_ = false;
     if (ok) {

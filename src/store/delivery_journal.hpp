@@ -30,6 +30,7 @@
 
 #include <tl/expected.hpp>
 
+#include "store/commit_stats.hpp"
 #include "store/fs.hpp"
 #include "store/store_error.hpp"
 
@@ -117,6 +118,8 @@ class DeliveryJournal {
   std::size_t max_record() const { return static_cast<std::size_t>((size_ - kDataStart) / 4); }
   std::uint64_t size() const { return size_; }
   std::size_t unreleased() const;
+  // The group commits so far (one per fdatasync of appended records), for the metrics.
+  const CommitStats& commit_stats() const { return stats_; }
 
  private:
   DeliveryJournal(Fs& fs, int fd, std::uint64_t size) : fs_(fs), fd_(fd), size_(size) {}
@@ -151,6 +154,7 @@ class DeliveryJournal {
   std::uint64_t disk_tail_seq_ = 1;
   std::uint64_t header_counter_ = 0;
   std::mutex header_mu_;  // one header write at a time
+  CommitStats stats_;
 };
 
 }  // namespace taube::store

@@ -33,6 +33,7 @@ tl::expected<void, StoreError> GroupSync::sync() {
   // this caller's writes, so it proves nothing for them.
   if (!next_) next_ = std::make_shared<Round>();
   std::shared_ptr<Round> mine = next_;
+  ++mine->callers;
   while (!mine->done) {
     if (running_) {
       mine->cv.wait(lk);
@@ -46,6 +47,7 @@ tl::expected<void, StoreError> GroupSync::sync() {
     lk.unlock();
     auto r = flush();
     lk.lock();
+    stats_.committed(mine->callers, r.has_value());
     if (r) durable_ = number;
     mine->result = r;
     mine->done = true;

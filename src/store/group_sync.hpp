@@ -17,6 +17,7 @@
 
 #include <tl/expected.hpp>
 
+#include "store/commit_stats.hpp"
 #include "store/fs.hpp"
 #include "store/store_error.hpp"
 
@@ -35,6 +36,8 @@ class GroupSync {
 
   // Flushes done so far (for tests and metrics).
   std::uint64_t flushes() const;
+  // Every flush with the number of callers it served (its batch size), for the metrics.
+  const CommitStats& commit_stats() const { return stats_; }
 
   // For changes that need not wait for a flush, only be covered by one before something else
   // happens (QueueStore::remove): the number of flushes started so far, taken after the change;
@@ -48,6 +51,7 @@ class GroupSync {
   // and one caller of the waiting round (its leader), not every thread that waits.
   struct Round {
     bool done = false;
+    std::uint64_t callers = 0;
     tl::expected<void, StoreError> result;
     std::condition_variable cv;
   };
@@ -62,6 +66,7 @@ class GroupSync {
   std::uint64_t flushes_ = 0;
   std::uint64_t started_ = 0;  // flushes started (each leader numbers its own)
   std::uint64_t durable_ = 0;  // the number of the last flush that succeeded
+  CommitStats stats_;
 };
 
 }  // namespace taube::store

@@ -72,6 +72,8 @@ class JournaledDelivery {
 
   // Accepted messages not yet published (for tests and shutdown logs).
   std::size_t outstanding() const;
+  // The journal's group commits, for the metrics.
+  const CommitStats& commit_stats() const { return journal_->commit_stats(); }
 
  private:
   struct Entry {

@@ -200,6 +200,10 @@ class QueueStore {
   void close_journal();
   // Items in the journal only, not yet written out (tests, shutdown logs).
   std::size_t journalled() const;
+  // For the metrics: the journal's group commits (nothing without a journal), and the shared
+  // flushes of items filed as files (file(), update()).
+  std::optional<CommitStats::Snapshot> journal_commits() const;
+  CommitStats::Snapshot file_commits() const { return sync_.commit_stats().snapshot(); }
   // For tests: stops the publisher as a crash would (nothing written out, nothing released);
   // the journal then refuses new items.
   void abandon_journal();

@@ -146,6 +146,12 @@ bool QueueStore::file_journalled(const std::string& name, std::string_view envel
   return true;
 }
 
+std::optional<CommitStats::Snapshot> QueueStore::journal_commits() const {
+  std::lock_guard lk(jmu_);
+  if (!journal_) return std::nullopt;
+  return journal_->commit_stats().snapshot();
+}
+
 std::size_t QueueStore::journalled() const {
   std::lock_guard lk(jmu_);
   return journalled_.size();

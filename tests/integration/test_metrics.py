@@ -27,51 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
 from taubetest import outbound as o  # noqa: E402
 from taubetest import security as s  # noqa: E402
+from taubetest.prom import (METRICS_RX, delta, metrics_port, parse, queued,  # noqa: E402
+                            value)
 from taubetest.smtp_peer import SmtpPeer, make_cert  # noqa: E402
 
-METRICS_RX = re.compile(r"metrics: serving http://127\.0\.0\.1:(\d+)/metrics")
 RELAY_CLIENT = "127.0.0.3"  # the one address in [relay] networks
 ALICE = s.ALICE  # local user with a password (security.write_users)
 ALERTS = Path(h.SOURCE_DIR) / "etc" / "prometheus" / "taube-alerts.yml"
-
-SAMPLE_RX = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
-LABEL_RX = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def parse(text: str) -> dict:
-    """{(name, ((label, value), ...)): float} of an exposition; HELP/TYPE lines checked for
-    every sampled family."""
-    samples, typed = {}, {}
-    for line in text.splitlines():
-        if line.startswith("# TYPE "):
-            _, _, name, kind = line.split(" ", 3)
-            typed[name] = kind
-            continue
-        if line.startswith("#") or not line:
-            continue
-        m = SAMPLE_RX.match(line)
-        assert m, f"not a sample line: {line!r}"
-        labels = tuple(sorted((k, v.encode().decode("unicode_escape"))
-                              for k, v in LABEL_RX.findall(m.group(3) or "")))
-        samples[(m.group(1), labels)] = float(m.group(4))
-    for name, _ in samples:
-        base = re.sub(r"_(bucket|sum|count)$", "", name)
-        assert name in typed or base in typed, f"{name} has no TYPE line"
-    return samples
-
-
-def value(samples: dict, name: str, **labels) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
-def delta(before: dict, after: dict, http: bool = False) -> dict:
-    """Only what changed (without the listener's own request counts, which every scrape
-    moves, unless `http`)."""
-    keys = {k for k in set(before) | set(after)
-            if http or k[0] != "taube_http_requests_total"}
-    return {k: after.get(k, 0.0) - before.get(k, 0.0) for k in keys
-            if after.get(k, 0.0) != before.get(k, 0.0)}
-
 
 def start_server(peer: SmtpPeer, work: Path, extra: dict | None = None) -> h.Taube:
     users = work / "users"
@@ -91,12 +53,6 @@ def start_server(peer: SmtpPeer, work: Path, extra: dict | None = None) -> h.Tau
                        "users": {ALICE: "", s.BOB: ""},
                    }, extra))
     return h.Taube(cfg, start_timeout=20)
-
-
-def metrics_port(srv: h.Taube) -> int:
-    _, m = srv.find_log(METRICS_RX, 5.0)
-    assert m, "no 'metrics: serving' line:\n" + srv.log_text()[-3000:]
-    return int(m.group(1))
 
 
 class Metrics(unittest.TestCase):
@@ -215,14 +171,14 @@ class Metrics(unittest.TestCase):
         waiting = self.wait_for(lambda m: value(m, "taube_deliveries_total", status="deferred",
                                                 dsn_class="4") > value(
             before, "taube_deliveries_total", status="deferred", dsn_class="4"))
-        self.assertEqual(value(waiting, "taube_queue_messages"), 1, self.srv.log_text()[-3000:])
+        self.assertEqual(queued(waiting), 1, self.srv.log_text()[-3000:])
 
         # Sent: bob, carol on her retry, and the bounce of nobody into the local sender's
         # Maildir (Postfix logs that one status=sent too, relay=local).
         def done(m):
             return (value(m, "taube_deliveries_total", status="sent", dsn_class="2")
                     - value(before, "taube_deliveries_total", status="sent", dsn_class="2")) >= 3 \
-                and value(m, "taube_queue_messages") == 0
+                and queued(m) == 0
         after = self.wait_for(done, 20)
         self.assertTrue(done(after), self.srv.log_text()[-4000:])
         time.sleep(0.3)  # nothing more is coming: a late extra count would show now
@@ -234,6 +190,16 @@ class Metrics(unittest.TestCase):
             ("taube_deliveries_total", (("dsn_class", "4"), ("status", "deferred"))): 1,
             ("taube_deliveries_total", (("dsn_class", "5"), ("status", "bounced"))): 1,
         }, self.srv.log_text()[-4000:])
+        # By attempt: bob, carol's deferral and nobody's bounce on the first; carol sent on her
+        # second; the bounce notice into alice's Maildir is no attempt ("local").
+        got = {k: v for k, v in d.items() if k[0] == "taube_delivery_attempts_total"}
+        self.assertEqual(got, {
+            ("taube_delivery_attempts_total", (("attempt", "1"), ("status", "sent"))): 1,
+            ("taube_delivery_attempts_total", (("attempt", "1"), ("status", "deferred"))): 1,
+            ("taube_delivery_attempts_total", (("attempt", "1"), ("status", "bounced"))): 1,
+            ("taube_delivery_attempts_total", (("attempt", "2"), ("status", "sent"))): 1,
+            ("taube_delivery_attempts_total", (("attempt", "local"), ("status", "sent"))): 1,
+        })
         # Every outcome is one observation of the total delay and of each of the four stages.
         for status, n in (("sent", 3), ("deferred", 1), ("bounced", 1)):
             self.assertEqual(value(d, "taube_delivery_delay_seconds_count", status=status), n)
@@ -255,6 +221,15 @@ class Metrics(unittest.TestCase):
         self.assertEqual([v for _, v in buckets], sorted(v for _, v in buckets), "not cumulative")
         self.assertEqual(value(d, "taube_smtp_transactions_total", result="accepted"), 1)
         self.assertEqual(value(d, "taube_smtp_recipients_total", destination="queue"), 3)
+        # Every connection the queue opened to the peer got through, and each one's STARTTLS
+        # is a TLS handshake out (the peer offers TLS 1.3).
+        opened = value(d, "taube_outbound_connections_total", result="ok")
+        self.assertGreaterEqual(opened, 1)
+        self.assertEqual({k: v for k, v in d.items() if k[0] in (
+            "taube_outbound_connections_total", "taube_tls_handshakes_total")}, {
+            ("taube_outbound_connections_total", (("result", "ok"),)): opened,
+            ("taube_tls_handshakes_total", (("direction", "out"), ("version", "TLSv1.3"))):
+                opened})
         # The connection to the peer waits (idle_time = 3 s) for more mail: open, over TLS.
         self.assertEqual(value(after, "taube_outbound_connections_open", tls="TLSv1.3"), 1,
                          self.srv.log_text()[-3000:])

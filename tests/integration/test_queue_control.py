@@ -127,6 +127,9 @@ class QueueControl(unittest.TestCase):
         r = self.queue("release", qid)
         self.assertEqual(r.stdout, f"{qid}: released from hold\n", r.stderr)
         self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "sent", qid), 15), self.diag())
+        # The delivery's line comes before the state write (as Postfix's smtp before qmgr's
+        # removal): the item leaves the listing with "removed".
+        self.assertIsNotNone(self.srv.wait_log(re.escape(qid) + r": removed$", 5), self.diag())
         self.assertEqual(self.listing(), [])
 
     def test_delete_and_bounce(self):
@@ -155,6 +158,8 @@ class QueueControl(unittest.TestCase):
             self.assertIsNotNone(self.srv.wait_log(o.status_rx(BOB, "sent", qid), 10),
                                  self.diag())
             self.assertEqual(o.wait_queue_clear(self.srv, qid.encode(), 10), [], self.diag())
+            self.assertIsNotNone(self.srv.wait_log(re.escape(qid) + r": removed$", 5),
+                                 self.diag())
         self.assertEqual([i["queue_id"] for i in self.listing()], [self.ids[2]])
 
     def test_mailq_is_the_listing(self):

@@ -49,7 +49,7 @@ class Reload(unittest.TestCase):
             p = subprocess.run([h.taube_bin(), "passwd", CAROL, "--file", str(srv.users_file)],
                                input=(CAROL_PW + "\n").encode(), capture_output=True, timeout=30)
             self.assertEqual(p.returncode, 0, p.stderr)
-            hup_and_wait(srv, "reloaded TLS certificate and users file")
+            hup_and_wait(srv, "reloaded the configuration")
             c = s.tls_session(srv)
             c.expect("235 2.7.0", f"AUTH PLAIN {s.plain(CAROL, CAROL_PW)}")
             c.expect("221", "QUIT")
@@ -71,7 +71,7 @@ class Reload(unittest.TestCase):
                                 "/CN=mx.test", "-keyout", str(srv.key), "-out", str(srv.cert)],
                                capture_output=True, timeout=30)
             self.assertEqual(r.returncode, 0, r.stderr)
-            hup_and_wait(srv, "reloaded TLS certificate and users file")
+            hup_and_wait(srv, "reloaded the configuration")
             second = served_cert(srv)
             self.assertNotEqual(first, second, "SIGHUP did not load the new certificate")
             self.assertEqual(hashlib.sha256(
@@ -79,7 +79,7 @@ class Reload(unittest.TestCase):
                                capture_output=True, check=True).stdout).hexdigest(), second)
             # A broken certificate: the reload fails, the old one stays in use.
             srv.cert.write_text("not a certificate\n")
-            hup_and_wait(srv, "reload failed, keeping the old credentials")
+            hup_and_wait(srv, "reload failed, the configuration in force is unchanged")
             self.assertEqual(served_cert(srv), second)
         finally:
             srv.stop()

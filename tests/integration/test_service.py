@@ -263,7 +263,7 @@ class Sandbox(unittest.TestCase):
             # Signals go to Taube itself: strace does not pass them on.
             (taube,) = tracees(child.pid)
             os.kill(taube, signal.SIGHUP)
-            self.assertIsNotNone(child.wait_log("reloaded TLS certificate", 10), child.log_text())
+            self.assertIsNotNone(child.wait_log("reloaded the configuration", 10), child.log_text())
             os.kill(taube, signal.SIGTERM)
             self.assertEqual(child.proc.wait(30), 0, child.log_text())
         finally:
@@ -323,7 +323,7 @@ class Notify(unittest.TestCase):
         self.assertRegex(srv.notify.all()[r].get("MONOTONIC_USEC", ""), r"^\d+$")
         j = self.ready(srv, r + 1)
         self.assertIn("accepting mail on", srv.notify.all()[j]["STATUS"])
-        self.assertIsNotNone(srv.wait_log("reloaded TLS certificate and users file", 5))
+        self.assertIsNotNone(srv.wait_log("reloaded the configuration", 5))
         # A reload that fails: still READY=1 (the old certificate serves), the reason in STATUS.
         (srv.dir / "var" / "tls" / "cert.pem").write_text("not a certificate\n")
         srv.proc.send_signal(signal.SIGHUP)
@@ -395,7 +395,9 @@ class Install(unittest.TestCase):
         want = {f"{p}/sbin/taube", f"{p}/share/man/man8/taube.8",
                 f"{p}/share/doc/taube/taube.toml.example", f"{p}/lib/systemd/system/taube.service",
                 f"{p}/lib/sysusers.d/taube.conf", f"{p}/lib/tmpfiles.d/taube.conf",
-                f"{e}/taube/taube.toml"}
+                f"{e}/taube/taube.toml",
+                f"{p}/share/doc/taube/prometheus/taube-alerts.yml",
+                f"{p}/share/doc/taube/prometheus/taube-alerts.test.yml"}
         # The CMake package of docs/embedding.md (tests/package checks its contents).
         for lib in ("smtp_wire", "sasl", "smtp_server", "smtp_client", "inet", "proxy"):
             want.add(f"{p}/lib/libtaube_{lib}.a")

@@ -25,6 +25,12 @@ std::string address_literal(const std::string& ip) {
 }  // namespace
 
 std::string received_header(const TraceInfo& t) {
+  if (t.local_uid >= 0) {
+    std::string h = "Received: by " + t.hostname + " (Taube, from userid " +
+                    std::to_string(t.local_uid) + ")\n\tid " + t.id;
+    if (!t.for_rcpt.empty()) h += "\n\tfor <" + t.for_rcpt + ">";
+    return h + "; " + t.date + "\n";
+  }
   // RFC 3848 §2 registers LMTP (LHLO) beside ESMTP, both with the S and A suffixes; RFC 6531
   // §3.7.3 the UTF8 forms of each.
   std::string proto = t.lmtp ? (t.smtputf8 ? "UTF8LMTP" : "LMTP")

@@ -22,6 +22,10 @@ struct TraceInfo {
   bool lmtp = false;      // the session was LMTP (RFC 2033): "with LMTP"
   std::string tls_info;   // e.g. "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384", may be empty
   std::string auth_user;  // shown as "(Authenticated sender: ...)" when authenticated
+  // A local submission (the sendmail command on the submit socket): the submitter's uid. The
+  // header is then Postfix's pickup form, "by <host> (Taube, from userid 1000) id <id>; <date>"
+  // (no "from" clause: there is no client host, RFC 5322 §3.6.7 makes it optional).
+  long long local_uid = -1;
 };
 
 // "Received: from <helo> ([ip]) by <host> (Taube) with <protocol> id <id> for <rcpt>; <date>",

@@ -17,6 +17,7 @@ Standard library only (python3 >= 3.11). Modules:
     robust    helpers of the robustness tests (normal transaction, MEASURE lines)
     runner    exit codes and the unittest entry point of one integration test file
     smtp_peer SmtpPeer: a scriptable, recording destination SMTP server (outbound tests)
+    prom      reading /metrics: the text format parsed, deltas, scrapes, promtool check metrics
     outbound  the outbound tests' config contract, submission, DSN reader, queue and log
     dns_server  DnsServer: a zone-driven DNS server on 127.0.0.1 (UDP/TCP) for the resolver tests
 

@@ -24,7 +24,14 @@ TEST(MetricsObserver, StartsWithBuildInfoAndZeroes) {
   const std::string t = m.scrape(nullptr);
   EXPECT_TRUE(has(t, "taube_build_info{version=\"1.2.3\",git=\"abc123\"} 1")) << t;
   EXPECT_TRUE(has(t, "taube_smtp_auth_bans_total 0")) << t;
-  EXPECT_TRUE(has(t, "taube_queue_messages 0")) << t;
+  for (const char* st : {"incoming", "active", "deferred", "hold"}) {
+    EXPECT_TRUE(has(t, std::string("taube_queue_messages{state=\"") + st + "\"} 0")) << t;
+    EXPECT_TRUE(
+        has(t, std::string("taube_queue_oldest_message_age_seconds{state=\"") + st + "\"} 0"));
+  }
+  EXPECT_TRUE(has(t, "taube_queue_hold_oldest_seconds 0"));
+  EXPECT_TRUE(has(t, "taube_disk_pool_jobs{state=\"queued\"} 0"));
+  EXPECT_TRUE(has(t, "taube_disk_pool_jobs_total 0"));
   EXPECT_TRUE(has(t, "# TYPE taube_smtp_message_size_bytes histogram")) << t;
   // Labelled families appear with their first sample.
   EXPECT_EQ(t.find("taube_smtp_rejects_total"), std::string::npos);
@@ -133,7 +140,54 @@ TEST(MetricsObserver, DeliveriesAndTheirStages) {
   EXPECT_TRUE(has(m.scrape(nullptr), "taube_queue_warnings_total 1"));
 }
 
+TEST(MetricsObserver, OutboundConnectionsAndTlsOut) {
+  MetricsObserver m("1", "g");
+  events::OutboundOpened e;
+  e.relay = "mx.remote.test[192.0.2.1]:25";
+  e.result = "ok";
+  e.tls_version = "TLSv1.3";
+  m.outbound_opened(e);
+  e.tls_version.clear();  // plaintext: no handshake
+  m.outbound_opened(e);
+  e.result = "tls_failed";
+  m.outbound_opened(e);
+  e.result = "refused";
+  m.outbound_opened(e);
+  e.result = "something new";
+  m.outbound_opened(e);
+  const std::string t = m.scrape(nullptr);
+  EXPECT_TRUE(has(t, "taube_outbound_connections_total{result=\"ok\"} 2")) << t;
+  EXPECT_TRUE(has(t, "taube_outbound_connections_total{result=\"tls_failed\"} 1"));
+  EXPECT_TRUE(has(t, "taube_outbound_connections_total{result=\"refused\"} 1"));
+  EXPECT_TRUE(has(t, "taube_outbound_connections_total{result=\"error\"} 1"));
+  EXPECT_TRUE(has(t, "taube_tls_handshakes_total{direction=\"out\",version=\"TLSv1.3\"} 1"));
+  EXPECT_TRUE(has(t, "taube_tls_handshake_failures_total{direction=\"out\"} 1"));
+}
+
+TEST(MetricsObserver, DeliveriesByAttempt) {
+  MetricsObserver m("1", "g");
+  events::Delivery d;
+  d.status = "deferred";
+  for (std::uint32_t a : {1u, 2u, 3u, 4u, 9u}) {
+    d.attempt = a;
+    m.delivery(d);
+  }
+  d.status = "sent";
+  d.attempt = 0;
+  m.delivery(d);
+  const std::string t = m.scrape(nullptr);
+  EXPECT_TRUE(has(t, "taube_delivery_attempts_total{attempt=\"1\",status=\"deferred\"} 1")) << t;
+  EXPECT_TRUE(has(t, "taube_delivery_attempts_total{attempt=\"3\",status=\"deferred\"} 1"));
+  EXPECT_TRUE(has(t, "taube_delivery_attempts_total{attempt=\"4+\",status=\"deferred\"} 2"));
+  EXPECT_TRUE(has(t, "taube_delivery_attempts_total{attempt=\"local\",status=\"sent\"} 1"));
+}
+
 TEST(MetricsObserver, LabelHelpers) {
+  EXPECT_EQ(outbound_result("timeout"), "timeout");
+  EXPECT_EQ(outbound_result(""), "error");
+  EXPECT_EQ(attempt_label(1), "1");
+  EXPECT_EQ(attempt_label(4), "4+");
+  EXPECT_EQ(attempt_label(0), "local");
   EXPECT_EQ(refusal_class("banned after repeated authentication failures"), "auth_ban");
   EXPECT_EQ(refusal_class("client talked before the greeting"), "pregreet");
   EXPECT_EQ(refusal_class("accept: Too many open files"), "accept_error");

@@ -160,6 +160,24 @@ TEST(Histogram, RenderedWithoutLabels) {
             "taube_d_seconds_count 1\n");
 }
 
+TEST(Histogram, AssignedFromCountsKeptElsewhere) {
+  Histogram h({1, 4});
+  h.observe(100);
+  h.assign({3, 1, 2}, 25);  // replaces what was observed
+  EXPECT_EQ(h.cumulative(), (std::vector<std::uint64_t>{3, 4, 6}));
+  EXPECT_EQ(h.count(), 6u);
+  EXPECT_DOUBLE_EQ(h.sum(), 25);
+  EXPECT_THROW(h.assign({1, 2}, 0), std::invalid_argument);
+}
+
+TEST(Format, CounterSetToATotalKeptElsewhere) {
+  Registry r;
+  auto& c = r.counter("taube_x_total", "X.").get();
+  c.set_total(41);
+  c.inc();
+  EXPECT_EQ(c.value(), 42u);
+}
+
 TEST(Histogram, BucketHelpers) {
   EXPECT_EQ(exponential_buckets(0.01, 10, 4), (Buckets{0.01, 0.1, 1, 10}));
   EXPECT_EQ(linear_buckets(1, 2, 3), (Buckets{1, 3, 5}));

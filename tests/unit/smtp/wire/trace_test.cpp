@@ -72,5 +72,19 @@ TEST(ReceivedHeader, Shape) {
             "\tfor <alice@example.org>; Thu, 1 Jan 2026 00:00:00 +0000\n");
 }
 
+TEST(ReceivedHeader, LocalSubmissionHasPickupShape) {
+  TraceInfo t = base();
+  t.esmtp = true;
+  t.local_uid = 1000;
+  EXPECT_EQ(received_header(t),
+            "Received: by mx.test (Taube, from userid 1000)\n"
+            "\tid QID; Thu, 1 Jan 2026 00:00:00 +0000\n");
+  t.local_uid = 0;
+  t.for_rcpt = "root@localhost";
+  EXPECT_EQ(received_header(t),
+            "Received: by mx.test (Taube, from userid 0)\n"
+            "\tid QID\n\tfor <root@localhost>; Thu, 1 Jan 2026 00:00:00 +0000\n");
+}
+
 }  // namespace
 }  // namespace taube::smtp
