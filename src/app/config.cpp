@@ -11,6 +11,7 @@
 
 #include <toml++/toml.h>
 
+#include "app/config_console.hpp"
 #include "app/config_metrics.hpp"
 #include "app/config_outbound.hpp"
 #include "app/config_srs.hpp"
@@ -386,6 +387,7 @@ tl::expected<Config, std::string> load_config(const std::string& path) {
   TRY(section("srs", [&](TableReader& r) { return read_srs(r, c); }));
   TRY(section("log", [&](TableReader& r) { return read_log(r, c); }));
   TRY(section("metrics", [&](TableReader& r) { return read_metrics(r, c); }));
+  TRY(section("console", [&](TableReader& r) { return read_console(r, c); }));
   TRY(top.no_unknown_keys());
   finish(c);
   return c;
@@ -397,6 +399,10 @@ tl::expected<policy::Directory, std::string> validate(const Config& cfg) {
     return tl::unexpected("metrics.listen: " + cfg.server.http->address + ":" +
                           std::to_string(cfg.server.http->port) +
                           " is the address of the SMTP listener " + *clash);
+  if (auto clash = console_clash(cfg))
+    return tl::unexpected("console.listen: " + cfg.console.listen->address + ":" +
+                          std::to_string(cfg.console.listen->port) + " is the address of " +
+                          *clash);
   if (cfg.directory.domains.empty())
     return tl::unexpected(std::string("delivery.domains: no local domain"));
   for (const auto& d : cfg.directory.domains)

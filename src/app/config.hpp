@@ -7,6 +7,7 @@
 #include <tl/expected.hpp>
 
 #include "app/log_output.hpp"
+#include "console/console_config.hpp"
 #include "dns/route.hpp"
 #include "net/server.hpp"
 #include "policy/aliases_file.hpp"
@@ -41,6 +42,8 @@ struct Config {
   // validate() (policy/aliases_file.hpp). Read at start and again on SIGHUP.
   std::string aliases_file;
   policy::AliasesFile file_aliases;
+  // [console] (app/config_console.hpp, docs/console.md): off unless users_file is set.
+  console::ConsoleConfig console;
 };
 
 // Defaults that depend on other keys (after the file and before command-line overrides).

@@ -28,6 +28,7 @@
 #include "app/send_command.hpp"
 #include "app/sendmail_command.hpp"
 #include "app/service_notify.hpp"
+#include "console/console.hpp"
 #include "net/server.hpp"
 #include "net/tls_context.hpp"
 #include "store/durable_file.hpp"
@@ -207,6 +208,19 @@ int serve(const ServeOptions& o) {
   // [metrics] listen: counts the events and serves /metrics and /healthz (docs/metrics.md).
   app::MetricsObserver metrics;
   metrics.attach(server);
+  // [console]: the web console (docs/console.md), with the log lines tapped for its live log.
+  std::unique_ptr<console::Console> web;
+  if (cfg.console.enabled) {
+    cfg.console.mail_root = cfg.directory.mail_root;
+    auto feed = std::make_shared<console::LogFeed>();
+    for (std::size_t t = 0; t < app::kLogTags; ++t)
+      (*log_output)->logger(static_cast<app::LogTag>(t)).sinks().push_back(feed);
+    web = std::make_unique<console::Console>(io, server, cfg.console, feed);
+    if (auto r = web->attach(); !r) {
+      spdlog::critical("{}", r.error());
+      return 2;
+    }
+  }
   if (auto r = server.load_credentials(); !r) {
     spdlog::critical("{}", r.error());
     return 2;
@@ -259,6 +273,7 @@ int serve(const ServeOptions& o) {
     spdlog::info("received signal {}, stopping", sig);
     notify.stopping(fmt::format("stopping: {} connection(s) open", server.connections()));
     server.stop();
+    if (web) web->stop();
     hup.cancel();
     usr1.cancel();
   });
@@ -266,10 +281,17 @@ int serve(const ServeOptions& o) {
     spdlog::critical("{}", r.error());
     return 1;
   }
+  if (web) {
+    if (auto r = web->listen(); !r) {
+      spdlog::critical("{}", r.error());
+      return 1;
+    }
+  }
   spdlog::info("taube {} ready: hostname={} mail_root={} domains={}", TAUBE_VERSION,
                cfg.server.session.hostname, cfg.directory.mail_root,
                fmt::join(cfg.directory.domains, ","));
   server.start();
+  if (web) web->start();
   announce_ready(io, notify, server);
   // Returns once the server has stopped and every connection has finished.
   io.run();

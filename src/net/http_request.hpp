@@ -27,6 +27,10 @@ struct HttpRequest {
   std::string body;
   unsigned version_major = 1, version_minor = 1;
   bool keep_alive = false;  // what the client asked for (HTTP/1.1 default, 1.0 on request)
+  // Set by the server, not the parser: the client's address ("127.0.0.1", "::1"), and whether
+  // the connection is TLS (a console cookie then gets Secure).
+  std::string peer;
+  bool tls = false;
   // The first header of that name (case-insensitive), or null.
   const std::string* header(std::string_view name) const;
 };
@@ -55,6 +59,7 @@ class HttpRequestParser {
   const std::string& error() const { return error_; }
   // After Complete.
   const HttpRequest& request() const { return req_; }
+  HttpRequest& request() { return req_; }
   // Ready for the next request on the same connection.
   void reset();
 

@@ -49,16 +49,28 @@ const char* reason_phrase(int status) {
   switch (status) {
     case 200:
       return "OK";
+    case 303:
+      return "See Other";
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
       return "Method Not Allowed";
     case 408:
       return "Request Timeout";
+    case 409:
+      return "Conflict";
     case 413:
       return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 429:
+      return "Too Many Requests";
     case 431:
       return "Request Header Fields Too Large";
     case 500:
@@ -88,12 +100,45 @@ std::string format_response(const HttpResponse& r, bool keep_alive, bool http10_
   return out;
 }
 
+std::string format_stream_head(const HttpResponse& r) {
+  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
+  out += "Date: " + http_date() + "\r\n";
+  out += "Content-Type: " + r.content_type + "\r\n";
+  out += "Cache-Control: no-store\r\n";
+  for (const auto& [k, v] : r.headers) out += k + ": " + v + "\r\n";
+  // No length: the body ends when the connection does (RFC 9112 §6.3 rule 8).
+  out += "Connection: close\r\n\r\n";
+  return out;
+}
+
 HttpServer::HttpServer(asio::io_context& io, const HttpConfig& config) : io_(io), cfg_(config) {}
 
 HttpServer::~HttpServer() = default;
 
 void HttpServer::route(const std::string& path, Handler handler) {
   routes_[path] = std::move(handler);
+}
+
+void HttpServer::route_prefix(const std::string& prefix, AsyncHandler handler) {
+  prefix_routes_.emplace_back(prefix, std::move(handler));
+}
+
+std::string HttpServer::route_of(const std::string& path) const {
+  if (routes_.count(path)) return path;
+  for (const auto& [prefix, h] : prefix_routes_)
+    if (path.starts_with(prefix)) return prefix;
+  return "other";
+}
+
+asio::awaitable<HttpResponse> HttpServer::respond(const HttpRequest& req) {
+  if (!routes_.count(req.path)) {
+    for (const auto& [prefix, h] : prefix_routes_) {
+      if (!req.path.starts_with(prefix)) continue;
+      HttpResponse r = co_await h(req);
+      co_return r;
+    }
+  }
+  co_return dispatch(req);
 }
 
 HttpResponse HttpServer::dispatch(const HttpRequest& req) const {
@@ -112,7 +157,7 @@ HttpResponse HttpServer::dispatch(const HttpRequest& req) const {
 tl::expected<asio::ip::tcp::endpoint, std::string> HttpServer::bind() {
   asio::error_code ec;
   const auto addr = asio::ip::make_address(cfg_.address, ec);
-  if (ec) return tl::unexpected("metrics.listen: invalid address '" + cfg_.address + "'");
+  if (ec) return tl::unexpected(cfg_.name + ".listen: invalid address '" + cfg_.address + "'");
   const asio::ip::tcp::endpoint ep(addr, cfg_.port);
   acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(io_);
   acceptor_->open(ep.protocol(), ec);
@@ -122,19 +167,19 @@ tl::expected<asio::ip::tcp::endpoint, std::string> HttpServer::bind() {
   if (!ec) acceptor_->bind(ep, ec);
   if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return tl::unexpected("metrics: cannot listen on " + cfg_.address + ":" +
+    return tl::unexpected(cfg_.name + ": cannot listen on " + cfg_.address + ":" +
                           std::to_string(cfg_.port) + ": " + ec.message());
   }
   return acceptor_->local_endpoint(ec);
 }
 
 void HttpServer::start() {
-  asio::co_spawn(io_, accept_loop(), [](std::exception_ptr e) {
+  asio::co_spawn(io_, accept_loop(), [this](std::exception_ptr e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);
     } catch (const std::exception& ex) {
-      spdlog::critical("metrics accept loop failed: {}", ex.what());
+      spdlog::critical("{} accept loop failed: {}", cfg_.name, ex.what());
     }
   });
 }
@@ -152,7 +197,7 @@ asio::awaitable<void> HttpServer::accept_loop() {
     auto [ec, sock] = co_await acceptor_->async_accept(as_tuple(use_awaitable));
     if (ec) {
       if (stopping_ || ec == asio::error::operation_aborted) break;
-      spdlog::warn("metrics: accept: {}", ec.message());
+      spdlog::warn("{}: accept: {}", cfg_.name, ec.message());
       backoff.expires_after(std::chrono::milliseconds(100));
       co_await backoff.async_wait(as_tuple(use_awaitable));
       continue;
@@ -164,24 +209,44 @@ asio::awaitable<void> HttpServer::accept_loop() {
       continue;
     }
     ++open_;
+    asio::error_code pec;
+    const auto remote = sock.remote_endpoint(pec);
+    std::string peer = pec ? std::string() : remote.address().to_string();
     // As in Listener: the transport lives in the lambda, not in a by-value coroutine parameter
     // (GCC 12 destroys those twice).
-    auto entry = [this, transport = std::make_unique<Transport>(std::move(sock))]() mutable
-        -> asio::awaitable<void> { co_await serve(transport); };
-    asio::co_spawn(io_, std::move(entry), [](std::exception_ptr e) {
+    auto entry = [this, transport = std::make_unique<Transport>(std::move(sock)),
+                  peer = std::move(peer)]() mutable -> asio::awaitable<void> {
+      co_await serve(transport, peer);
+    };
+    asio::co_spawn(io_, std::move(entry), [this](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& ex) {
-        spdlog::error("metrics connection failed: {}", ex.what());
+        spdlog::error("{} connection failed: {}", cfg_.name, ex.what());
       }
     });
   }
 }
 
-asio::awaitable<void> HttpServer::serve(std::unique_ptr<Transport>& transport) {
+asio::awaitable<void> HttpServer::serve(std::unique_ptr<Transport>& transport,
+                                        const std::string& peer) {
   HttpConnection conn{*transport};
   const auto handle = registry_.enroll(&conn);
+  if (cfg_.tls) {
+    // HTTPS (RFC 9110 §4.3.3): the handshake within the request timeout, or no connection.
+    const std::shared_ptr<asio::ssl::context> ctx = cfg_.tls();
+    const auto deadline = Transport::Clock::now() + cfg_.request_timeout;
+    std::string error;
+    const bool ok = ctx && co_await transport->start_tls(ctx, deadline, error);
+    if (!ok) {
+      spdlog::debug("{}: TLS handshake with {} failed: {}", cfg_.name, peer, error);
+      registry_.withdraw(handle);
+      --open_;
+      transport->close();
+      co_return;
+    }
+  }
   HttpRequestParser parser(cfg_.limits);
   std::string pending;  // read but not yet parsed (pipelined requests)
   std::vector<char> buf(16 * 1024);
@@ -219,24 +284,33 @@ asio::awaitable<void> HttpServer::serve(std::unique_ptr<Transport>& transport) {
       keep_alive = false;
       unread = true;
     } else {
-      const HttpRequest& req = parser.request();
+      HttpRequest& req = parser.request();
+      req.peer = peer;
+      req.tls = transport->tls();
       head = req.method == "HEAD";
       http10 = req.version_minor == 0;
       keep_alive = req.keep_alive && served + 1 < cfg_.max_requests;
       // A handler that throws must not end the coroutine with the connection still enrolled.
       try {
-        response = dispatch(req);
+        response = co_await respond(req);
       } catch (const std::exception& e) {
-        spdlog::error("metrics: {} {}: {}", req.method, req.path, e.what());
+        spdlog::error("{}: {} {}: {}", cfg_.name, req.method, req.path, e.what());
         response = plain(500, "internal error");
         keep_alive = false;
       }
       ++served;
     }
     if (report_) {
-      const bool known = !closed && parser.state() == HttpRequestParser::State::Complete &&
-                         routes_.count(parser.request().path) > 0;
-      report_(known ? parser.request().path : "other", response.status);
+      const bool complete = !closed && parser.state() == HttpRequestParser::State::Complete;
+      report_(complete ? route_of(parser.request().path) : "other", response.status);
+    }
+    if (response.stream) {
+      const std::string head_text = format_stream_head(response);
+      const auto head_deadline = Transport::Clock::now() + cfg_.request_timeout;
+      const asio::const_buffer hb(head_text.data(), head_text.size());
+      const auto hec = co_await transport->write_all(hb, head_deadline);
+      if (!hec) co_await response.stream(*transport);
+      break;
     }
     const std::string wire = format_response(response, keep_alive && !stopping_, http10);
     const std::size_t length = head ? wire.size() - response.body.size() : wire.size();

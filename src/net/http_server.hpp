@@ -15,7 +15,10 @@
 //   max_requests requests per connection.
 // Routing: exact paths; a known path with another method is 405 with Allow, an unknown path 404.
 // Handlers are synchronous and run on the event loop, so they must be quick (render a text,
-// read counters); slow work belongs on the worker pool.
+// read counters); slow work belongs on the worker pool. Prefix routes (the web console,
+// docs/console.md) take every method and every path under their prefix and are coroutines, so
+// they can await the worker pool and the queue's administration; a response with `stream` set
+// (Server-Sent Events) keeps the connection for the stream and closes it afterwards.
 #pragma once
 
 #include <chrono>
@@ -45,10 +48,15 @@ struct HttpResponse {
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra ones
+  // Set: after the status line and headers (no Content-Length, Connection: close; `body` is
+  // not sent) the connection belongs to this coroutine until it returns, then it is closed.
+  std::function<asio::awaitable<void>(Transport&)> stream;
 };
 
 // "HTTP/1.1 200 OK\r\n..." with Content-Length, Date, Connection; no body for HEAD.
 std::string format_response(const HttpResponse& r, bool keep_alive, bool http10_keep_alive);
+// The head of a streamed response (see HttpResponse::stream).
+std::string format_stream_head(const HttpResponse& r);
 // "Not Found" for 404, ...
 const char* reason_phrase(int status);
 
@@ -61,6 +69,10 @@ class HttpServer {
 
   // GET on `path` answered by `handler` (before start()).
   void route(const std::string& path, Handler handler);
+  // Every method on every path that starts with `prefix` (before start()); exact routes win.
+  using AsyncHandler = std::function<asio::awaitable<HttpResponse>(const HttpRequest&)>;
+  void route_prefix(const std::string& prefix, AsyncHandler handler);
+  bool stopping() const { return stopping_; }
   // Told of every answer sent: the route's path, or "other" for anything that matched none
   // (unknown paths, malformed requests, timeouts), so that its values stay few.
   using Report = std::function<void(const std::string& route, int status)>;
@@ -75,11 +87,15 @@ class HttpServer {
 
  private:
   asio::awaitable<void> accept_loop();
-  asio::awaitable<void> serve(std::unique_ptr<Transport>& transport);
+  asio::awaitable<void> serve(std::unique_ptr<Transport>& transport, const std::string& peer);
+  asio::awaitable<HttpResponse> respond(const HttpRequest& req);
+  // The route a path is counted under: itself, its prefix route, or "other".
+  std::string route_of(const std::string& path) const;
 
   asio::io_context& io_;
   const HttpConfig& cfg_;
   std::map<std::string, Handler> routes_;
+  std::vector<std::pair<std::string, AsyncHandler>> prefix_routes_;
   Report report_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   ConnectionRegistry registry_;

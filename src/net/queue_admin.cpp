@@ -4,6 +4,9 @@
 // races a delivery's own result.
 #include <algorithm>
 
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+
 #include "net/blocking_pool.hpp"
 #include "net/queue_runner.hpp"
 #include "queue/attempt.hpp"
@@ -12,6 +15,11 @@
 namespace taube::net {
 
 namespace {
+
+// A scan of the queue for the console lets the event loop run after this many items (under a
+// millisecond of work with a million items, most of it cache misses), so an SMTP session waits
+// no longer than that at each of its steps.
+constexpr std::size_t kScanSlice = 512;
 
 // The "id" line of a parked envelope's text (its second line), without decoding it.
 bool parked_id_is(const std::string& text, const std::string& id) {
@@ -32,6 +40,12 @@ queue::ListedItem QueueRunner::listed(const std::string& name, const queue::Queu
   return li;
 }
 
+std::string QueueRunner::headers_of(const std::string& name) {
+  auto m = store_.read_message(name, 64 * 1024);
+  if (!m) return {};
+  return std::string(queue::header_section(*m));
+}
+
 std::vector<queue::ListedItem> QueueRunner::list() {
   std::vector<queue::ListedItem> out;
   out.reserve(items_.size());
@@ -48,6 +62,136 @@ std::vector<queue::ListedItem> QueueRunner::list() {
                                                     : a.name < b.name;
   });
   return out;
+}
+
+asio::awaitable<void> QueueRunner::visit_all(
+    const std::function<void()>& reset,
+    const std::function<void(const std::string&, Entry&)>& visit) {
+  for (int round = 0;; ++round) {
+    reset();
+    const std::size_t buckets = items_.bucket_count();
+    std::size_t since_yield = 0;
+    bool rehashed = false;
+    for (std::size_t b = 0; b < buckets; ++b) {
+      if (items_.bucket_count() != buckets) {
+        rehashed = true;
+        break;
+      }
+      for (auto it = items_.begin(b); it != items_.end(b); ++it) {
+        visit(it->first, it->second);
+        ++since_yield;
+      }
+      if (since_yield >= kScanSlice && round < 3) {
+        since_yield = 0;
+        co_await asio::post(io_, asio::use_awaitable);
+      }
+    }
+    if (!rehashed) co_return;
+  }
+}
+
+asio::awaitable<queue::ListPage> QueueRunner::page(const queue::ListFilter& f, std::size_t page,
+                                                   std::size_t per_page) {
+  const bool text_filter = !f.sender.empty() || !f.recipient.empty() || !f.domain.empty();
+  struct Key {
+    std::int64_t arrival;
+    std::string name;
+  };
+  // list()'s order.
+  const auto before = [](const Key& a, const Key& b) {
+    return a.arrival != b.arrival ? a.arrival < b.arrival : a.name < b.name;
+  };
+  const std::size_t skip = page == 0 ? 0 : page - 1;
+  // The first `keep` keys in that order, as a max-heap: a page near the start keeps few.
+  const std::size_t keep = per_page == 0                     ? 0
+                           : skip >= SIZE_MAX / per_page - 1 ? SIZE_MAX
+                                                             : (skip + 1) * per_page;
+  std::vector<Key> heap;
+  std::size_t total = 0;
+  const std::function<void()> reset = [&] {
+    heap.clear();
+    // Once: growing a heap of a million names within one slice would hold up the loop.
+    heap.reserve(std::min(keep, items_.size()));
+    total = 0;
+  };
+  const std::function<void(const std::string&, Entry&)> visit = [&](const std::string& name,
+                                                                    Entry& e) {
+    std::int64_t arrival = 0;
+    if (e.live) {
+      if (!queue::matches(listed(name, e.live->env, e.live->busy), f)) return;
+      arrival = e.live->env.arrival;
+    } else {
+      const auto s = queue::peek_envelope(e.parked);
+      if (!s.ok) return;  // as list(): an envelope that does not decode is not shown
+      if (!f.state.empty() && queue::queue_name(s) != f.state) return;
+      if (text_filter) {
+        if (!queue::may_match(e.parked, f)) return;
+        auto env = queue::decode_envelope(e.parked);
+        if (!env || !queue::matches(listed(name, *env, false), f)) return;
+      }
+      arrival = s.arrival;
+    }
+    ++total;
+    if (heap.size() < keep) {
+      heap.push_back({arrival, name});
+      std::push_heap(heap.begin(), heap.end(), before);
+    } else if (!heap.empty() && before(Key{arrival, name}, heap.front())) {
+      std::pop_heap(heap.begin(), heap.end(), before);
+      heap.back() = {arrival, name};
+      std::push_heap(heap.begin(), heap.end(), before);
+    }
+  };
+  co_await visit_all(reset, visit);
+  queue::ListPage out;
+  out.total = total;
+  // The page is the heap's largest keys past `first`: popped (largest first), not a sort of the
+  // whole heap, which for a deep page holds most of the queue.
+  const std::size_t first = keep == SIZE_MAX ? SIZE_MAX : skip * per_page;
+  std::vector<Key> page_keys;
+  while (heap.size() > first) {
+    std::pop_heap(heap.begin(), heap.end(), before);
+    page_keys.push_back(std::move(heap.back()));
+    heap.pop_back();
+  }
+  std::reverse(page_keys.begin(), page_keys.end());
+  for (const auto& k : page_keys) {
+    // Looked up again: the scan yielded, and an item may have gone (or changed) meanwhile.
+    const auto it = items_.find(k.name);
+    if (it == items_.end()) continue;
+    Entry& e = it->second;
+    if (e.live) {
+      out.items.push_back(listed(it->first, e.live->env, e.live->busy));
+    } else if (auto env = queue::decode_envelope(e.parked)) {
+      out.items.push_back(listed(it->first, *env, false));
+    }
+  }
+  co_return out;
+}
+
+asio::awaitable<QueueRunner::Summary> QueueRunner::summary() {
+  Summary out;
+  const std::function<void()> reset = [&] {
+    out = Summary{};
+    for (const auto* q : {"incoming", "active", "deferred", "hold"}) out.by_queue[q] = 0;
+  };
+  const std::function<void(const std::string&, Entry&)> visit = [&](const std::string& name,
+                                                                    Entry& e) {
+    std::int64_t arrival = 0;
+    if (e.live) {
+      ++out.by_queue[queue::queue_name(listed(name, e.live->env, e.live->busy))];
+      for (const auto& r : e.live->env.recipients) out.recipients += queue::is_queued(r.state);
+      arrival = e.live->env.arrival;
+    } else {
+      const auto s = queue::peek_envelope(e.parked);
+      if (!s.ok) return;
+      ++out.by_queue[queue::queue_name(s)];
+      out.recipients += s.queued;
+      arrival = s.arrival;
+    }
+    if (out.oldest_arrival == 0 || arrival < out.oldest_arrival) out.oldest_arrival = arrival;
+  };
+  co_await visit_all(reset, visit);
+  co_return out;
 }
 
 QueueRunner::Entry* QueueRunner::entry_of(const std::string& id) {

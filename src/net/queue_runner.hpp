@@ -116,7 +116,23 @@ class QueueRunner {
   // the envelope's SIZE (the stored size since the queue records it).
   std::vector<queue::ListedItem> list();
   std::optional<queue::ListedItem> find(const std::string& id);
+  // One page of list()'s order (oldest first) filtered, for the web console. Parked items are
+  // not decoded unless a filter needs it and queue::may_match() cannot rule them out: only the
+  // page's items are. The scan lets the event loop run every few thousand items, so a page of
+  // a million-item queue does not hold up the SMTP sessions (visit_all()).
+  asio::awaitable<queue::ListPage> page(const queue::ListFilter& filter, std::size_t page,
+                                        std::size_t per_page);
+  // Counts for the console's overview, by the same sliced scan.
+  struct Summary {
+    std::map<std::string, std::size_t> by_queue;  // queue_name() -> messages
+    std::size_t recipients = 0;                   // still to deliver
+    std::int64_t oldest_arrival = 0;              // 0: empty
+  };
+  asio::awaitable<Summary> summary();
   std::string transcript_of(const std::string& name) { return store_.read_transcript(name); }
+  // The message's header section (its first 64 KiB at most), for the web console. Blocking,
+  // like transcript_of: call it on the worker pool.
+  std::string headers_of(const std::string& name);
   asio::awaitable<AdminResult> hold(const std::string& id);
   asio::awaitable<AdminResult> release(const std::string& id);
   // Deletes without a notice (postsuper -d).
@@ -205,6 +221,12 @@ class QueueRunner {
                            bool active) const;
   // Writes the envelope of an item taken out of scheduling (busy) and files it again.
   asio::awaitable<bool> rewrite(Item& item);
+  // Every item to `visit`, bucket by bucket, yielding to the event loop between slices. Items
+  // erased meanwhile are not visited, new ones may or may not be; a rehash (the map grew)
+  // moves the buckets, so the scan starts again after `reset()` (without yielding after the
+  // third time).
+  asio::awaitable<void> visit_all(const std::function<void()>& reset,
+                                  const std::function<void(const std::string&, Entry&)>& visit);
   void add(std::string name, queue::QueueEnvelope env);
   void report_inflight(const std::string& name, const std::string& envelope_text);
   void file(Item& item);  // onto the timeline at its next due time (parked later if far)

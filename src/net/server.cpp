@@ -98,6 +98,10 @@ const ServerConfig& Server::config() const {
   return gen_->config;
 }
 
+const Credentials& Server::credentials() const {
+  return gen_->credentials;
+}
+
 Server::~Server() {
   pool_.join();
   // Nothing else runs now: the items still only in the queue's journal are written out as

@@ -61,6 +61,10 @@ class Server {
   // Reads the outbound queue (what a restart left in it is delivered). Before start().
   tl::expected<void, std::string> open_queue();
   QueueRunner* queue() { return runner_.get(); }
+  // The worker pool, for blocking work of the parts above net (the web console).
+  asio::thread_pool& pool() { return pool_; }
+  // The certificate and users file of the current generation (SIGHUP reads them again).
+  const Credentials& credentials() const;
   const store::JournaledDelivery* delivery_journal() const { return journal_.get(); }  // metrics
   PoolStats::Counts disk_pool() { return pool_stats(pool_).counts(); }                 // metrics
   // Loads the TLS certificate and the users file at start.

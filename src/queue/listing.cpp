@@ -6,6 +6,8 @@
 #include <ctime>
 
 #include "queue/attempt.hpp"
+#include "smtp/wire/ascii.hpp"
+#include "smtp/wire/esmtp_params.hpp"
 
 namespace taube::queue {
 namespace {
@@ -204,6 +206,182 @@ std::string why_text(const ListedItem& item, std::int64_t now) {
   while (!out.empty() && out.back() == ' ') out.pop_back();
   out += "\n";
   return out;
+}
+
+EnvelopeSummary peek_envelope(std::string_view text) {
+  EnvelopeSummary out;
+  auto number = [](std::string_view v, std::int64_t& n) {
+    n = 0;
+    if (v.empty()) return false;
+    for (const char c : v) {
+      if (c < '0' || c > '9') return false;
+      n = n * 10 + (c - '0');
+    }
+    return true;
+  };
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    const std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (line.starts_with("arrival ")) {
+      out.ok = number(line.substr(8), out.arrival);
+    } else if (line.starts_with("hold ")) {
+      std::int64_t since = 0;
+      out.held = number(line.substr(5), since) && since != 0;
+    } else if (line.starts_with("rcpt ")) {
+      // Keys come after the mailbox; xtext never holds a space or '=', so " state=" and
+      // " attempts=" can only be keys.
+      const auto st = line.find(" state=");
+      std::string_view state = "pending";
+      if (st != std::string_view::npos) {
+        state = line.substr(st + 7);
+        state = state.substr(0, state.find(' '));
+      }
+      if (state == "pending" || state == "deferred" || state == "delay-notified") ++out.queued;
+      const auto at = line.find(" attempts=");
+      if (at != std::string_view::npos) {
+        std::string_view v = line.substr(at + 10);
+        v = v.substr(0, v.find(' '));
+        std::int64_t n = 0;
+        if (number(v, n) && n > 0) out.tried = true;
+      }
+    }
+  }
+  return out;
+}
+
+std::string queue_name(const EnvelopeSummary& s) {
+  if (s.held) return "hold";
+  return s.tried ? "deferred" : "incoming";
+}
+
+bool may_match(std::string_view text, const ListFilter& f) {
+  auto has = [text](std::string_view needle) {
+    if (needle.empty()) return true;
+    // A quoted local part is written unquoted: no shortcut for such a needle.
+    if (needle.find('"') != std::string_view::npos || needle.find('\\') != std::string_view::npos)
+      return true;
+    const std::string x = smtp::encode_xtext(needle);
+    const auto eq = [](char a, char b) {
+      return smtp::ascii_to_lower(a) == smtp::ascii_to_lower(b);
+    };
+    return std::search(text.begin(), text.end(), x.begin(), x.end(), eq) != text.end();
+  };
+  auto pieces = [&has](std::string_view address) {
+    while (!address.empty()) {
+      const auto at = address.find('@');
+      if (!has(address.substr(0, at))) return false;
+      if (at == std::string_view::npos) break;
+      address.remove_prefix(at + 1);
+    }
+    return true;
+  };
+  if (f.sender != "<>" && !pieces(f.sender)) return false;
+  return pieces(f.recipient) && has(f.domain);
+}
+
+std::string json_quote(std::string_view s) {
+  std::string out;
+  json_string(out, s);
+  return out;
+}
+
+bool matches(const ListedItem& item, const ListFilter& f) {
+  const auto& env = item.envelope;
+  if (!f.state.empty() && queue_name(item) != f.state) return false;
+  auto contains = [](const std::string& hay, const std::string& needle) {
+    return smtp::ascii_lower(hay).find(smtp::ascii_lower(needle)) != std::string::npos;
+  };
+  if (f.sender == "<>") {
+    if (!env.sender.null) return false;
+  } else if (!f.sender.empty() &&
+             (env.sender.null || !contains(env.sender.mailbox.to_string(), f.sender))) {
+    return false;
+  }
+  if (!f.recipient.empty() &&
+      std::none_of(env.recipients.begin(), env.recipients.end(),
+                   [&](const auto& r) { return contains(r.mailbox.to_string(), f.recipient); }))
+    return false;
+  if (!f.domain.empty()) {
+    const std::string d = smtp::ascii_lower(f.domain);
+    if (std::none_of(env.recipients.begin(), env.recipients.end(),
+                     [&](const auto& r) { return smtp::ascii_lower(r.mailbox.domain) == d; }))
+      return false;
+  }
+  return true;
+}
+
+ListPage select_page(std::vector<ListedItem> items, const ListFilter& f, std::size_t page,
+                     std::size_t per_page) {
+  ListPage out;
+  // Offsets computed without overflow: the caller bounds page and per_page, but a page far
+  // past the end must still give an empty page, not wrap around.
+  const std::size_t skip = page == 0 ? 0 : page - 1;
+  const std::size_t first =
+      per_page == 0 || skip > SIZE_MAX / per_page ? SIZE_MAX : skip * per_page;
+  for (auto& i : items) {
+    if (!matches(i, f)) continue;
+    if (out.total >= first && out.items.size() < per_page) out.items.push_back(std::move(i));
+    ++out.total;
+  }
+  return out;
+}
+
+std::string json_item(const ListedItem& item) {
+  const auto& env = item.envelope;
+  std::string out = "{\"queue_id\": ";
+  json_string(out, env.id);
+  out += ", \"queue_name\": ";
+  json_string(out, queue_name(item));
+  out += ", \"queue_file\": ";
+  json_string(out, item.name);
+  out += ", \"arrival_time\": " + std::to_string(env.arrival);
+  out += ", \"expires\": " + std::to_string(item.lifetime_end);
+  out += ", \"held_since\": " + std::to_string(env.held);
+  out += std::string(", \"active\": ") + (item.active ? "true" : "false");
+  out += ", \"message_size\": " + std::to_string(item.size);
+  out += ", \"sender\": ";
+  json_string(out, env.sender.null ? std::string() : env.sender.mailbox.to_string());
+  out += ", \"auth_user\": ";
+  json_string(out, env.auth_user);
+  out += ", \"client\": ";
+  json_string(out, env.client_address);
+  out += ", \"helo\": ";
+  json_string(out, env.client_helo);
+  out += ", \"envid\": ";
+  json_string(out, env.params.envid.value_or(""));
+  out += ", \"next_attempt\": " + std::to_string(earliest_next(env));
+  out += ", \"recipients\": [";
+  bool first = true;
+  for (const auto& r : env.recipients) {
+    out += first ? "{" : ", {";
+    first = false;
+    out += "\"address\": ";
+    json_string(out, r.mailbox.to_string());
+    out += ", \"original\": ";
+    json_string(out, r.original);
+    out += ", \"state\": ";
+    json_string(out, to_string(r.state));
+    out += ", \"attempts\": " + std::to_string(r.attempts);
+    out += ", \"next_attempt\": " + std::to_string(is_queued(r.state) ? r.next_attempt : 0);
+    out += ", \"route\": ";
+    json_string(out, r.route);
+    out += ", \"last_reply\": ";
+    json_string(out, r.last_reply);
+    out += "}";
+  }
+  out += "]}";
+  return out;
+}
+
+std::string_view header_section(std::string_view message) {
+  if (message.starts_with("\r\n")) return message.substr(0, 0);
+  if (message.starts_with("\n")) return message.substr(0, 0);
+  const auto crlf = message.find("\r\n\r\n");
+  const auto lf = message.find("\n\n");
+  const auto end = std::min(crlf == std::string_view::npos ? message.size() : crlf + 2,
+                            lf == std::string_view::npos ? message.size() : lf + 1);
+  return message.substr(0, end);
 }
 
 }  // namespace taube::queue
