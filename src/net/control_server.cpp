@@ -21,6 +21,7 @@
 
 #include "net/blocking_pool.hpp"
 #include "net/queue_runner.hpp"
+#include "net/unix_acceptor.hpp"
 #include "queue/listing.hpp"
 
 namespace taube::net {
@@ -76,28 +77,10 @@ ControlServer::~ControlServer() {
 }
 
 tl::expected<void, std::string> ControlServer::open() {
-  std::error_code fec;
-  const auto dir = std::filesystem::path(path_).parent_path();
-  if (!dir.empty()) std::filesystem::create_directories(dir, fec);
-  // A socket file left by a crash: replaced if nobody answers on it.
-  if (std::filesystem::exists(path_, fec)) {
-    Socket probe(io_);
-    asio::error_code ec;
-    probe.connect(asio::local::stream_protocol::endpoint(path_), ec);
-    if (!ec) return tl::unexpected("control socket " + path_ + " is in use by another process");
-    ::unlink(path_.c_str());
-  }
-  acceptor_ = std::make_unique<asio::local::stream_protocol::acceptor>(io_);
-  asio::error_code ec;
-  const asio::local::stream_protocol::endpoint ep(path_);
-  acceptor_->open(ep.protocol(), ec);
-  if (!ec) acceptor_->bind(ep, ec);
-  if (!ec) acceptor_->listen(16, ec);
-  if (ec)
-    return tl::unexpected("cannot listen on the control socket " + path_ + ": " + ec.message());
-  // Root and the taube group: the queue's administrators (the umask must not widen it).
-  if (::chmod(path_.c_str(), 0660) != 0)
-    return tl::unexpected("cannot set the mode of " + path_ + ": " + std::strerror(errno));
+  // Root and the taube group: the queue's administrators.
+  auto a = open_unix_acceptor(io_, path_, "control socket", 0660, 16);
+  if (!a) return tl::unexpected(a.error());
+  acceptor_ = std::move(*a);
   return {};
 }
 

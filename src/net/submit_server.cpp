@@ -17,6 +17,7 @@
 
 #include "net/inbound_connection.hpp"
 #include "net/transport.hpp"
+#include "net/unix_acceptor.hpp"
 
 namespace taube::net {
 
@@ -40,28 +41,11 @@ SubmitServer::~SubmitServer() {
 }
 
 tl::expected<void, std::string> SubmitServer::open() {
-  std::error_code fec;
-  const auto dir = std::filesystem::path(path_).parent_path();
-  if (!dir.empty()) std::filesystem::create_directories(dir, fec);
-  // A socket file left by a crash: replaced if nobody answers on it.
-  if (std::filesystem::exists(path_, fec)) {
-    Socket probe(io_);
-    asio::error_code ec;
-    probe.connect(asio::local::stream_protocol::endpoint(path_), ec);
-    if (!ec) return tl::unexpected("submit socket " + path_ + " is in use by another process");
-    ::unlink(path_.c_str());
-  }
-  acceptor_ = std::make_unique<asio::local::stream_protocol::acceptor>(io_);
-  asio::error_code ec;
-  const asio::local::stream_protocol::endpoint ep(path_);
-  acceptor_->open(ep.protocol(), ec);
-  if (!ec) acceptor_->bind(ep, ec);
-  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec)
-    return tl::unexpected("cannot listen on the submit socket " + path_ + ": " + ec.message());
-  // Every local user may submit, as with Postfix's maildrop (the umask must not narrow it).
-  if (::chmod(path_.c_str(), 0666) != 0)
-    return tl::unexpected("cannot set the mode of " + path_ + ": " + std::strerror(errno));
+  // Every local user may submit, as with Postfix's maildrop.
+  auto a = open_unix_acceptor(io_, path_, "submit socket", 0666,
+                              asio::socket_base::max_listen_connections);
+  if (!a) return tl::unexpected(a.error());
+  acceptor_ = std::move(*a);
   spdlog::info("local submission on {}", path_);
   return {};
 }
