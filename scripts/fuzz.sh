@@ -24,8 +24,12 @@ case "$build" in /*) ;; *) build="$root/$build" ;; esac
 if [ $# -gt 0 ]; then
   targets=("$@")
 else
-  mapfile -t targets < <(sed -n '/^set(TAUBE_FUZZ_TARGETS/,/^)/p' "$root/fuzz/CMakeLists.txt" |
-                         grep -E '^\s+fuzz_' | tr -d ' ')
+  # The set(TAUBE_FUZZ_TARGETS ...) list, and the targets added to it when their library is
+  # there (list(APPEND TAUBE_FUZZ_TARGETS fuzz_x)).
+  mapfile -t targets < <({ sed -n '/^set(TAUBE_FUZZ_TARGETS/,/^)/p' "$root/fuzz/CMakeLists.txt" |
+                             grep -E '^\s+fuzz_' | tr -d ' '
+                           grep -oE 'list\(APPEND TAUBE_FUZZ_TARGETS fuzz_[a-z_]+' \
+                             "$root/fuzz/CMakeLists.txt" | awk '{print $3}'; })
 fi
 [ ${#targets[@]} -gt 0 ] || { echo "no fuzz targets found" >&2; exit 2; }
 
