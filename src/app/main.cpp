@@ -1,4 +1,5 @@
-// taube: the command line. Subcommands: serve, check-config, passwd, route, send.
+// taube: the command line. Subcommands: serve, check-config, passwd, route, queue, send, sendmail;
+// called as mailq, sendmail or newaliases (argv[0]) it is that program.
 #include <termios.h>
 #include <unistd.h>
 
