@@ -308,13 +308,9 @@ tl::expected<net::ListenerConfig, std::string> parse_listen(const std::string& s
 
 tl::expected<Config, std::string> load_config(const std::string& path) {
   Config c = default_config();
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    return tl::unexpected(path + ":" + std::to_string(e.source().begin.line) + ": " +
-                          std::string(e.description()));
-  }
+  auto parsed = parse_toml_file(path);
+  if (!parsed) return tl::unexpected(parsed.error());
+  const toml::table& root = *parsed;
   TableReader top(root, "", path);
   TRY(top.str("hostname", c.server.session.hostname));
   TRY(log_level(top, "log_level", c.log_level));

@@ -1,5 +1,7 @@
 #include "app/sendmail_config.hpp"
 
+#include "app/table_reader.hpp"
+
 #include <toml++/toml.h>
 
 #include "app/config.hpp"
@@ -13,13 +15,9 @@ tl::expected<SubmitterConfig, std::string> load_submitter_config(const std::stri
   s.submit_socket = defaults.server.submit_socket;
   std::vector<std::string> domains = defaults.directory.domains;
   if (!path.empty()) {
-    toml::table root;
-    try {
-      root = toml::parse_file(path);
-    } catch (const toml::parse_error& e) {
-      return tl::unexpected(path + ":" + std::to_string(e.source().begin.line) + ": " +
-                            std::string(e.description()));
-    }
+    auto parsed = parse_toml_file(path);
+    if (!parsed) return tl::unexpected(parsed.error());
+    const toml::table& root = *parsed;
     auto bad = [&path](const char* key, const char* want) {
       return tl::unexpected(path + ": " + key + ": expected " + want);
     };

@@ -18,6 +18,16 @@
 
 namespace taube::app {
 
+// Parses a TOML file; a syntax error names the file and line ("taube.toml:12: ...").
+inline tl::expected<toml::table, std::string> parse_toml_file(const std::string& path) {
+  try {
+    return toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return tl::unexpected(path + ":" + std::to_string(e.source().begin.line) + ": " +
+                          std::string(e.description()));
+  }
+}
+
 // Reads one TOML table, remembering which keys were used so the rest can be reported as unknown.
 class TableReader {
  public:
