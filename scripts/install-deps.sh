@@ -20,9 +20,10 @@ build_pkgs=(g++ cmake make pkg-config libasio-dev libexpected-dev libssl-dev zli
 # scrapes Taube once (test_metrics; the system service is never configured or started).
 # chromium + chromium-driver + python3-selenium: test_console_browser drives the web console in a
 # real headless Chromium (with /usr/bin/python3, Debian's, for selenium).
+# gdb: a server that does not stop after SIGTERM has its threads' stacks printed in the failure.
 test_pkgs=(python3 postfix swaks libnet-ssleay-perl curl openssl ca-certificates libfuse3-dev fuse3
            haproxy dovecot-core dovecot-lmtpd pflogsumm fail2ban systemd strace man-db prometheus
-           s-nail bsd-mailx chromium chromium-driver python3-selenium)
+           s-nail bsd-mailx chromium chromium-driver python3-selenium gdb)
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   test) want+=("${test_pkgs[@]}") ;;

@@ -16,7 +16,6 @@
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
-#include <asio/signal_set.hpp>
 
 #include "app/config.hpp"
 #include "app/config_outbound.hpp"
@@ -29,6 +28,7 @@
 #include "app/send_command.hpp"
 #include "app/sendmail_command.hpp"
 #include "app/service_notify.hpp"
+#include "app/signal_source.hpp"
 #include "console/console.hpp"
 #include "net/server.hpp"
 #include "net/tls_context.hpp"
@@ -38,19 +38,13 @@
 namespace {
 
 // SIGUSR1 reopens the log file, logrotate's habit (its postrotate script sends the signal
-// after renaming the file); harmless for stderr and syslog output, where it would otherwise
-// kill the server with the default action.
-void reopen_log_on_usr1(asio::signal_set& usr1, taube::app::LogOutput& out,
-                        const taube::net::Server& server) {
-  usr1.async_wait([&usr1, &out, &server](const asio::error_code& e, int) {
-    if (e || server.stopping()) return;
-    if (auto r = out.reopen(); !r)
-      spdlog::error("cannot reopen the log file {}, still writing to the old one: {}", out.file(),
-                    r.error());
-    else if (!out.file().empty())
-      spdlog::info("reopened the log file {}", out.file());
-    reopen_log_on_usr1(usr1, out, server);
-  });
+// after renaming the file); harmless for stderr and syslog output.
+void reopen_log(taube::app::LogOutput& out) {
+  if (auto r = out.reopen(); !r)
+    spdlog::error("cannot reopen the log file {}, still writing to the old one: {}", out.file(),
+                  r.error());
+  else if (!out.file().empty())
+    spdlog::info("reopened the log file {}", out.file());
 }
 
 std::string read_password(const char* prompt) {
@@ -164,6 +158,12 @@ tl::expected<std::vector<std::string>, std::string> reload(const ServeOptions& o
 
 int serve(const ServeOptions& o) {
   using namespace taube;
+  // First, before anything starts a thread: app/signal_source.hpp says why.
+  auto signals = app::SignalSource::open({SIGINT, SIGTERM, SIGHUP, SIGUSR1});
+  if (!signals) {
+    std::cerr << "taube: " << signals.error() << "\n";
+    return 1;
+  }
   auto loaded = serving_config(o);
   if (!loaded) {
     std::cerr << "taube: " << loaded.error() << "\n";
@@ -237,46 +237,47 @@ int serve(const ServeOptions& o) {
     spdlog::critical("{}", r.error());
     return 1;
   }
-  // Signal handling before anything listens: a SIGTERM that arrives as soon as a client (or a
-  // test) can connect must stop the server cleanly, not kill it with the default action.
-  // asio::signal_set installs its handler now and delivers the signal once io.run() starts.
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  asio::signal_set hup(io, SIGHUP);
-  // SIGHUP reloads the configuration (new connections and the queue's next attempts use it).
-  std::function<void(const asio::error_code&, int)> on_hup = [&](const asio::error_code& e, int) {
-    if (e || server.stopping()) return;
+  // Signals are read on the loop (app/signal_source.hpp). One sent during start-up stays
+  // pending until io.run() starts: a SIGTERM that arrives as soon as a client (or a test) can
+  // connect stops the server cleanly.
+  auto reload_now = [&] {
+    // SIGHUP: new connections and the queue's next attempts use the file's configuration.
     notify.reloading("reloading the configuration");
     const std::string old_level = cfg.log_level;
-    if (auto r = reload(o, cfg, server); !r) {
+    auto r = reload(o, cfg, server);
+    if (!r) {
       spdlog::error("reload failed, the configuration in force is unchanged: {}", r.error());
       notify.ready("reload failed, the configuration in force is unchanged: " + r.error());
-    } else {
-      // The reload's line at the more verbose of the two levels: it is seen when the level goes
-      // from info to warning as well as back.
-      const bool quieter =
-          spdlog::level::from_str(cfg.log_level) > spdlog::level::from_str(old_level);
-      if (!quieter) (*log_output)->set_level(cfg.log_level);
-      if (r->empty())
-        spdlog::info("reloaded the configuration");
-      else
-        spdlog::warn("reloaded the configuration; needs a restart to change: {}",
-                     fmt::join(*r, ", "));
-      if (quieter) (*log_output)->set_level(cfg.log_level);
-      notify.ready(service_status(server));
+      return;
     }
-    hup.async_wait(on_hup);
+    // The reload's line at the more verbose of the two levels: it is seen when the level goes
+    // from info to warning as well as back.
+    const bool quieter =
+        spdlog::level::from_str(cfg.log_level) > spdlog::level::from_str(old_level);
+    if (!quieter) (*log_output)->set_level(cfg.log_level);
+    if (r->empty())
+      spdlog::info("reloaded the configuration");
+    else
+      spdlog::warn("reloaded the configuration; needs a restart to change: {}",
+                   fmt::join(*r, ", "));
+    if (quieter) (*log_output)->set_level(cfg.log_level);
+    notify.ready(service_status(server));
   };
-  hup.async_wait(on_hup);
-  asio::signal_set usr1(io, SIGUSR1);
-  reopen_log_on_usr1(usr1, **log_output, server);
-  signals.async_wait([&](const asio::error_code& e, int sig) {
-    if (e) return;
+  (*signals)->start(io, [&](int sig) {
+    if (sig == SIGHUP || sig == SIGUSR1) {
+      if (server.stopping()) return;
+      if (sig == SIGHUP)
+        reload_now();
+      else
+        reopen_log(**log_output);
+      return;
+    }
     spdlog::info("received signal {}, stopping", sig);
     notify.stopping(fmt::format("stopping: {} connection(s) open", server.connections()));
     server.stop();
     if (web) web->stop();
-    hup.cancel();
-    usr1.cancel();
+    // Nothing more to read: io.run() returns once the connections and the queue are done.
+    (*signals)->close();
   });
   if (auto r = server.listen(); !r) {
     spdlog::critical("{}", r.error());

@@ -91,6 +91,22 @@ def _kill_leftovers() -> None:
         child.cleanup()
 
 
+
+def thread_stacks(pid: int) -> str:
+    """Every thread's stack of a process that hangs (gdb attached in batch mode), for the
+    failure message: a hang that shows once in a hundred runs must be diagnosable from that
+    one log. Empty when gdb is missing or cannot attach."""
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        return ""
+    try:
+        out = subprocess.run([gdb, "-p", str(pid), "-batch", "-nx", "-ex", "set pagination off",
+                              "-ex", "thread apply all bt"], capture_output=True, text=True,
+                             timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return "\nthreads of the hung process (gdb):\n" + out[-20000:]
+
 class Child:
     """One child process. Its output goes either to `log_file` (appended) or, without one, its
     stderr is drained by a thread into `self.log` (a list of str lines, so the pipe never blocks
@@ -323,9 +339,10 @@ class Taube(Child):
         try:
             self.returncode = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            stacks = thread_stacks(self.proc.pid)
             self.kill()
             raise AssertionError(f"taube did not exit within {timeout}s after SIGTERM; stderr:\n"
-                                 + self.log_text())
+                                 + self.log_text() + stacks)
         if self._reader is not None:
             self._reader.join(5)
         return self.returncode
