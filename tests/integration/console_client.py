@@ -58,6 +58,7 @@ class ConsoleSetup:
         if m is None:
             raise AssertionError("no 'console: serving' line:\n" + self.srv.log_text()[-3000:])
         self.port = int(m.group(1))
+        self._probe: Api | None = None  # submit_deferred's own session
 
     def diag(self) -> str:
         return o.diag(self.srv, self.peer)
@@ -70,6 +71,14 @@ class ConsoleSetup:
             raise AssertionError(self.diag())
         if not o.wait_queue_holding(self.srv, qid.encode()):
             raise AssertionError(self.diag())
+        # The files are written by the attempt's last step, before the runner takes the item
+        # back (its state then shows the attempt, and actions are no longer refused as busy).
+        if self._probe is None:
+            self._probe = Api(self.port)
+            status, body, _ = self._probe.login()
+            if status != 200:
+                raise AssertionError(f"probe login: {status} {body}")
+        self.wait_idle(self._probe, qid)
         return qid
 
     def wait_idle(self, api: "Api", qid: str, timeout: float = 10) -> dict:
