@@ -74,6 +74,71 @@ function plot(o) {
   }
 }
 
+// The share of sessions over TLS, inbound (STARTTLS or implicit) and outbound (connections the
+// queue opened), per bucket of the chosen range: 24 buckets, none drawn where nothing happened.
+const TLS_SERIES = [
+  { name: "inbound", sessions: "sessions_in", tls: "tls_in", colour: "#2357c6" },
+  { name: "outbound", sessions: "opened_out", tls: "tls_out", colour: "#1f7a3f" },
+];
+
+function plotTls(o) {
+  const minutes = Number(document.getElementById("range").value);
+  const chart = document.getElementById("tls-chart");
+  while (chart.firstChild) chart.removeChild(chart.firstChild);
+  const w = chart.clientWidth || 800, h = chart.clientHeight || 140;
+  const left = 36, right = 8, top = 8, bottom = 22;
+  chart.setAttribute("viewBox", `0 0 ${w} ${h}`);
+  const a = o.activity;
+  if (!a.sessions_in) return;
+  const n = Math.min(minutes, a.sessions_in.length);
+  const from = a.sessions_in.length - n;
+  const per = Math.max(1, Math.ceil(n / 24));
+  const buckets = Math.ceil(n / per);
+  const x = (b) => left + (b / Math.max(1, buckets - 1)) * (w - left - right);
+  const y = (pct) => top + (1 - pct / 100) * (h - top - bottom);
+  for (const v of [0, 50, 100]) {
+    chart.appendChild(svg("line", { class: "grid", x1: left, x2: w - right, y1: y(v), y2: y(v) }));
+    const t = svg("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end" });
+    t.textContent = v + "%";
+    chart.appendChild(t);
+  }
+  for (const b of [0, buckets - 1]) {
+    const t = svg("text", { x: x(b), y: h - 6, "text-anchor": b ? "end" : "start" });
+    t.textContent = new Date((a.first_minute + (from + b * per) * 60) * 1000).toISOString().substr(11, 5);
+    chart.appendChild(t);
+  }
+  const legend = document.getElementById("tls-legend");
+  legend.textContent = "";
+  for (const s of TLS_SERIES) {
+    let all = 0, tls = 0;
+    let run = [];
+    const flush = () => {
+      if (run.length > 1)
+        chart.appendChild(svg("polyline", { points: run.join(" "), fill: "none", stroke: s.colour,
+          "stroke-width": 2, "stroke-linejoin": "round", class: "tls-" + s.name }));
+      else if (run.length === 1) {
+        const [cx, cy] = run[0].split(",");
+        chart.appendChild(svg("circle", { cx, cy, r: 3, fill: s.colour, class: "tls-" + s.name }));
+      }
+      run = [];
+    };
+    for (let b = 0; b < buckets; b++) {
+      let bs = 0, bt = 0;
+      for (let i = from + b * per; i < Math.min(from + (b + 1) * per, a.sessions_in.length); i++) {
+        bs += a[s.sessions][i];
+        bt += a[s.tls][i];
+      }
+      all += bs;
+      tls += bt;
+      if (bs === 0) flush();
+      else run.push(x(b).toFixed(1) + "," + y((100 * bt) / bs).toFixed(1));
+    }
+    flush();
+    const text = all ? `${s.name} ${Math.round((100 * tls) / all)}% of ${all}` : `${s.name}: none`;
+    legend.appendChild(Taube.el("span", { class: "tls-" + s.name, id: "tls-share-" + s.name }, text));
+  }
+}
+
 function render(o) {
   last = o;
   const cards = document.getElementById("cards");
@@ -106,6 +171,7 @@ function render(o) {
   for (const k of ["incoming", "active", "deferred", "hold"]) kv(qs, k, String(q[k] || 0));
   document.getElementById("updated").textContent = "· " + Taube.time(o.now) + (o.stopping ? " · stopping" : "");
   plot(o);
+  plotTls(o);
 }
 
 async function refresh() {
@@ -116,8 +182,8 @@ async function refresh() {
 
 (async () => {
   await Taube.start("index.html");
-  document.getElementById("range").addEventListener("change", () => last && plot(last));
-  window.addEventListener("resize", () => last && plot(last));
+  document.getElementById("range").addEventListener("change", () => last && render(last));
+  window.addEventListener("resize", () => last && render(last));
   await refresh();
   setInterval(refresh, 5000);
 })();

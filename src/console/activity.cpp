@@ -16,6 +16,14 @@ const char* activity_name(Activity a) {
       return "bounced";
     case Activity::Rejected:
       return "rejected";
+    case Activity::SessionsIn:
+      return "sessions_in";
+    case Activity::TlsIn:
+      return "tls_in";
+    case Activity::OpenedOut:
+      return "opened_out";
+    case Activity::TlsOut:
+      return "tls_out";
   }
   return "other";
 }

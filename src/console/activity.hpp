@@ -1,6 +1,8 @@
 // ActivitySeries: what the console's overview plots, messages received / delivered / deferred /
-// bounced and commands rejected per minute over the last hours. Fed by the same events as the
-// log lines and /metrics (events::Transaction, Delivery, Rejected), counted per minute of
+// bounced and commands rejected per minute over the last hours, and the sessions behind the TLS
+// share: inbound SMTP sessions and those that did STARTTLS, outbound connections opened and those
+// over TLS. Fed by the same events as the log lines and /metrics (events::Transaction, Delivery,
+// Rejected, Connected, TlsEstablished, OutboundOpened), counted per minute of
 // Unix time in a ring of `minutes` slots; time is passed in, so it is pure and tested with any
 // clock.
 #pragma once
@@ -12,8 +14,18 @@
 
 namespace taube::console {
 
-enum class Activity { Received, Delivered, Deferred, Bounced, Rejected };
-inline constexpr std::size_t kActivities = 5;
+enum class Activity {
+  Received,
+  Delivered,
+  Deferred,
+  Bounced,
+  Rejected,
+  SessionsIn,  // inbound SMTP connections accepted
+  TlsIn,       // inbound sessions that completed a TLS handshake (STARTTLS or implicit)
+  OpenedOut,   // outbound connections opened (the session reached EHLO)
+  TlsOut,      // ... of them over TLS
+};
+inline constexpr std::size_t kActivities = 9;
 const char* activity_name(Activity a);  // "received", ...
 
 class ActivitySeries {

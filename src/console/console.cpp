@@ -132,10 +132,25 @@ void Console::stop() {
 
 void Console::connected(const events::Connected&) {
   ++inbound_;
+  activity_.add(Activity::SessionsIn, std::time(nullptr));
 }
 
 void Console::tls_established(const events::TlsEstablished&) {
   ++inbound_tls_;
+  activity_.add(Activity::TlsIn, std::time(nullptr));
+}
+
+// Only connections that opened count: a failed opening is a destination's health (deferrals),
+// not a plaintext session.
+void Console::outbound_opened(const events::OutboundOpened& e) {
+  if (e.result != "ok") return;
+  const std::int64_t now = std::time(nullptr);
+  ++outbound_opened_;
+  activity_.add(Activity::OpenedOut, now);
+  if (!e.tls_version.empty()) {
+    ++outbound_tls_;
+    activity_.add(Activity::TlsOut, now);
+  }
 }
 
 void Console::rejected(const events::Rejected& e) {

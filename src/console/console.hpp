@@ -58,6 +58,7 @@ class Console final : public events::Observer {
 
   void connected(const events::Connected& e) override;
   void tls_established(const events::TlsEstablished& e) override;
+  void outbound_opened(const events::OutboundOpened& e) override;
   void rejected(const events::Rejected& e) override;
   void transaction(const events::Transaction& e) override;
   void delivery(const events::Delivery& e) override;
@@ -98,6 +99,7 @@ class Console final : public events::Observer {
   // Since start: inbound sessions, how many of them went TLS, rejects by verb and reply code
   // (few values: the reply table's codes and SMTP's verbs, never an address).
   std::uint64_t inbound_ = 0, inbound_tls_ = 0;
+  std::uint64_t outbound_opened_ = 0, outbound_tls_ = 0;  // connections opened since start
   std::map<std::string, std::uint64_t> rejects_;
   std::size_t logins_running_ = 0;  // password checks on the pool now
   std::size_t streams_ = 0;         // live-log streams open now

@@ -279,7 +279,9 @@ asio::awaitable<net::HttpResponse> Console::overview() {
     }
     out += "}, \"outbound\": {\"open\": " + std::to_string(open) +
            ", \"open_tls\": " + std::to_string(tls) +
-           ", \"opening\": " + std::to_string(conns.opening) + "}";
+           ", \"opening\": " + std::to_string(conns.opening) +
+           ", \"opened\": " + std::to_string(outbound_opened_) +
+           ", \"opened_tls\": " + std::to_string(outbound_tls_) + "}";
   }
   out += ", \"smtp_connections\": " + std::to_string(server_.connections());
   out += ", \"inbound\": {\"sessions\": " + std::to_string(inbound_) +

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
 from taubetest import outbound as o  # noqa: E402
-from taubetest.smtp_peer import SmtpPeer, free_port  # noqa: E402
+from taubetest.smtp_peer import SmtpPeer, free_port, make_cert  # noqa: E402
 
 ADMIN, ADMIN_PW = "admin", "console-secret"
 MAILUSER, MAILUSER_PW = "alice@example.org", "alice-secret"
@@ -35,14 +35,16 @@ def passwd(path: Path, user: str, password: str) -> None:
 class ConsoleSetup:
     """A Taube with the console, a peer for remote.test that fails with 451 while `failing`."""
 
-    def __init__(self, test, console: dict | None = None, metrics: bool = False):
+    def __init__(self, test, console: dict | None = None, metrics: bool = False,
+                 peer_tls: bool = False):
         self.failing = True
         self.files = Path(tempfile.mkdtemp(prefix="taube-console-"))
         passwd(self.files / "admins", ADMIN, ADMIN_PW)
         passwd(self.files / "mail-users", MAILUSER, MAILUSER_PW)
         port = free_port("127.0.0.2")
         self.peer = SmtpPeer(port=port, rcpt=lambda addr, n: "451 4.7.1 try later"
-                             if self.failing else None)
+                             if self.failing else None,
+                             tls=make_cert(self.files) if peer_tls else None)
         test.addCleanup(self.peer.stop)
         cfg = {"users_file": str(self.files / "admins"), "listen": "127.0.0.1:0"}
         cfg.update(console or {})

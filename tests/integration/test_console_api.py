@@ -9,6 +9,8 @@ the administrator's name."""
 
 import http.client
 import re
+import smtplib
+import ssl
 import sys
 import time
 import unittest
@@ -286,6 +288,12 @@ class ConsoleApi(unittest.TestCase):
         self.assertGreaterEqual(ov["inbound"]["sessions"], 1)
         self.assertEqual(ov["inbound"]["tls"], 0)
         self.assertEqual(ov["inbound"]["rejects"], {"RCPT 503": 1})
+        # The TLS share's series: two plaintext sessions in, one plaintext connection out.
+        self.assertEqual(sum(ov["activity"]["sessions_in"]), 2)
+        self.assertEqual(sum(ov["activity"]["tls_in"]), 0)
+        self.assertEqual(sum(ov["activity"]["opened_out"]), 1)
+        self.assertEqual(sum(ov["activity"]["tls_out"]), 0)
+        self.assertEqual((ov["outbound"]["opened"], ov["outbound"]["opened_tls"]), (1, 0))
         for d in ov["disk"]:
             self.assertGreater(d["total_bytes"], 0)
             self.assertLessEqual(d["free_bytes"], d["total_bytes"])
@@ -391,6 +399,37 @@ class LargeQueue(unittest.TestCase):
         status, ov, _ = api.get("/overview")
         self.assertEqual((ov["queue"]["messages"], ov["queue"]["deferred"]), (self.N, self.N))
         self.assertEqual(ov["queue"]["recipients"], sum(1 if i % 3 else 2 for i in range(self.N)))
+
+
+class TlsShare(unittest.TestCase):
+    def test_sessions_over_tls_in_and_out_are_counted_per_minute(self):
+        """One STARTTLS session in, one plaintext session in, a delivery over STARTTLS out: the
+        overview's per-minute series and totals say 1 of 2 in, 1 of 1 out."""
+        c = ConsoleSetup(self, peer_tls=True)
+        c.failing = False
+        api = Api(c.port)
+        self.addCleanup(api.close)
+        self.assertEqual(api.login()[0], 200)
+        with smtplib.SMTP(h.HOST, c.srv.port, timeout=10) as s:
+            s.ehlo("tls.client.test")
+            s.starttls(context=ssl._create_unverified_context())
+            s.ehlo("tls.client.test")
+            s.noop()
+        qid = o.submit(c.srv, o.ALICE, [BOB], o.message("tls-share"))
+        self.assertIsNotNone(c.srv.wait_log(o.status_rx(BOB, "sent", qid), 15), c.diag())
+        self.assertTrue(c.peer.sessions()[-1].tls, c.diag())
+        deadline = time.monotonic() + 5
+        while True:
+            status, ov, _ = api.get("/overview")
+            self.assertEqual(status, 200, ov)
+            a = ov["activity"]
+            if sum(a["opened_out"]) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual((sum(a["sessions_in"]), sum(a["tls_in"])), (2, 1))
+        self.assertEqual((sum(a["opened_out"]), sum(a["tls_out"])), (1, 1))
+        self.assertEqual((ov["outbound"]["opened"], ov["outbound"]["opened_tls"]), (1, 1))
+        self.assertEqual((ov["inbound"]["sessions"], ov["inbound"]["tls"]), (2, 1))
 
 
 class ConsoleOverTls(unittest.TestCase):

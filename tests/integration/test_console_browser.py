@@ -180,6 +180,12 @@ class ConsoleBrowser(unittest.TestCase):
         self.assertGreaterEqual(len(pts.split()), 60)
         self.assertRegex(self.text_of("legend"), r"received [1-9]")
         self.assertIn("Queued messages", self.text_of("cards"))
+        # The TLS share: this test's sessions are all plaintext, in and out (0%), drawn as a
+        # line (or a point) at the bottom of the small plot.
+        self.assertRegex(self.text_of("tls-share-inbound"), r"inbound 0% of [1-9]")
+        self.assertRegex(self.text_of("tls-share-outbound"), r"outbound 0% of [1-9]")
+        self.assertTrue(self.d.find_elements(
+            By.CSS_SELECTOR, "#tls-chart .tls-inbound, #tls-chart .tls-outbound"))
         self.shoot("overview")
 
         # Logging out ends the session: the queue page sends back to the login.

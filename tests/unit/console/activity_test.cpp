@@ -36,5 +36,27 @@ TEST(ConsoleActivity, ALapOfTheRingLaterTheOldCountsAreGone) {
   EXPECT_EQ(a.snapshot(t + 600, 100).counts[0].size(), 10u);
 }
 
+// The TLS share's series are counted apart from the mail's, each under its own JSON name.
+TEST(ConsoleActivity, SessionAndTlsSeriesAreTheirOwn) {
+  ActivitySeries a(5);
+  const std::int64_t t = 600'000;
+  a.add(Activity::SessionsIn, t, 4);
+  a.add(Activity::TlsIn, t, 3);
+  a.add(Activity::OpenedOut, t, 2);
+  a.add(Activity::TlsOut, t);
+  const auto s = a.snapshot(t, 1);
+  EXPECT_EQ(s.counts[static_cast<std::size_t>(Activity::SessionsIn)].back(), 4u);
+  EXPECT_EQ(s.counts[static_cast<std::size_t>(Activity::TlsIn)].back(), 3u);
+  EXPECT_EQ(s.counts[static_cast<std::size_t>(Activity::OpenedOut)].back(), 2u);
+  EXPECT_EQ(s.counts[static_cast<std::size_t>(Activity::TlsOut)].back(), 1u);
+  EXPECT_EQ(s.counts[static_cast<std::size_t>(Activity::Received)].back(), 0u);
+  std::vector<std::string> names;
+  for (std::size_t k = 0; k < kActivities; ++k)
+    names.emplace_back(activity_name(static_cast<Activity>(k)));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"received", "delivered", "deferred", "bounced", "rejected",
+                                      "sessions_in", "tls_in", "opened_out", "tls_out"}));
+}
+
 }  // namespace
 }  // namespace taube::console
