@@ -92,8 +92,29 @@ async function load() {
   render(r.data);
 }
 
+// Built by the server with the real bounce's functions (GET /queue/ID/dsn), only when opened:
+// it reads the message, which a page refreshed every 3 s should not do.
+async function loadDsn() {
+  const why = document.getElementById("dsn-why");
+  const pre = document.getElementById("dsn");
+  const r = await Taube.api("GET", `/queue/${encodeURIComponent(id)}/dsn`);
+  if (!r.ok) {
+    why.textContent = (r.data && r.data.error) || "cannot build the notice";
+    pre.textContent = "";
+    return;
+  }
+  const d = r.data;
+  why.textContent = d.would_send
+    ? `To <${d.to}>, reporting ${d.recipients.map((a) => "<" + a + ">").join(", ")} as failed.`
+    : `No notice would be sent: ${d.why}.`;
+  pre.textContent = d.message || "";
+}
+
 (async () => {
   await Taube.start("queue.html");
+  document.getElementById("dsn-panel").addEventListener("toggle", (e) => {
+    if (e.target.open) loadDsn();
+  });
   document.getElementById("qid").textContent = id;
   await load();
   setInterval(load, 3000);

@@ -251,8 +251,13 @@ asio::awaitable<net::HttpResponse> Console::api(const Request& req) {
       Response r = co_await queue_show(id);
       co_return r;
     }
-    if (!post) co_return not_allowed("POST");
     const std::string action = rest.substr(slash + 1);
+    if (action == "dsn") {
+      if (post) co_return not_allowed("GET");
+      Response r = co_await queue_dsn(id);
+      co_return r;
+    }
+    if (!post) co_return not_allowed("POST");
     Response r = co_await queue_action(id, action, who);
     co_return r;
   }

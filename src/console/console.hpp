@@ -73,6 +73,7 @@ class Console final : public events::Observer {
   // The queue endpoints (console_queue.cpp).
   asio::awaitable<Response> queue_list(const Request& req);
   asio::awaitable<Response> queue_show(const std::string& id);
+  asio::awaitable<Response> queue_dsn(const std::string& id);
   asio::awaitable<Response> queue_action(const std::string& id, const std::string& action,
                                          const std::string& who);
   asio::awaitable<Response> bulk(const Request& req, const std::string& who);

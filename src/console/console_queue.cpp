@@ -179,6 +179,26 @@ asio::awaitable<net::HttpResponse> Console::queue_show(const std::string& id) {
                                    ", \"headers\": " + queue::json_quote(files.headers) + "}");
 }
 
+// The notice a bounce would send now (QueueRunner::preview_bounce): {"id", "would_send",
+// "why", "to", "recipients", "message"}. 200 also when none would be sent (would_send false and
+// why): that is an answer about the message, not an error.
+asio::awaitable<net::HttpResponse> Console::queue_dsn(const std::string& id) {
+  net::QueueRunner* q = server_.queue();
+  if (!q) co_return json_error(503, "no outbound queue (discard mode)");
+  if (!valid_id(id)) co_return json_error(400, "not a queue id: \"" + id + "\"");
+  const auto p = co_await q->preview_bounce(id);
+  using R = net::QueueRunner::AdminResult;
+  if (p.result == R::NotFound) co_return json_error(404, id + ": not in the queue");
+  if (p.result == R::Failed) co_return json_error(500, id + ": cannot build the notice: " + p.why);
+  std::string rcpts;
+  for (const auto& r : p.recipients) rcpts += (rcpts.empty() ? "" : ", ") + queue::json_quote(r);
+  co_return json_response(200, "{\"id\": " + queue::json_quote(id) +
+                                   ", \"would_send\": " + (p.result == R::Done ? "true" : "false") +
+                                   ", \"why\": " + queue::json_quote(p.why) + ", \"to\": " +
+                                   queue::json_quote(p.sender) + ", \"recipients\": [" + rcpts +
+                                   "], \"message\": " + queue::json_quote(p.message) + "}");
+}
+
 asio::awaitable<std::pair<int, std::string>> Console::act(const std::string& id,
                                                           const std::string& action) {
   net::QueueRunner& q = *server_.queue();

@@ -141,6 +141,16 @@ class QueueRunner {
   AdminResult requeue(const std::string& id);
   // Returned to the sender now (postsuper -e): every queued recipient fails as expired.
   asio::awaitable<AdminResult> bounce(const std::string& id);
+  // What bounce(id) would send now, changing nothing (queue_preview.cpp): Done with the notice,
+  // Unchanged with why none would be sent, NotFound, Failed (the DSN cannot be built).
+  struct BouncePreview {
+    AdminResult result = AdminResult::NotFound;
+    std::string why;
+    std::string sender;                   // the notice's recipient
+    std::vector<std::string> recipients;  // reported as failed
+    std::string message;                  // the DSN, LF line endings
+  };
+  asio::awaitable<BouncePreview> preview_bounce(const std::string& id);
   // Everything due now (postqueue -f); the hold-back of every destination ends.
   std::size_t flush_all();
 

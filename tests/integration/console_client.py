@@ -65,10 +65,10 @@ class ConsoleSetup:
     def diag(self) -> str:
         return o.diag(self.srv, self.peer)
 
-    def submit_deferred(self, marker: str, rcpts=(o.BOB,)) -> str:
+    def submit_deferred(self, marker: str, rcpts=(o.BOB,), sender: str = o.ALICE) -> str:
         """A message that the peer defers; returns its queue id once it is a deferred queue
         file and no attempt is running (an action would be refused as busy)."""
-        qid = o.submit(self.srv, o.ALICE, list(rcpts), o.message(marker))
+        qid = o.submit(self.srv, sender, list(rcpts), o.message(marker))
         if self.srv.wait_log(o.status_rx(rcpts[-1], "deferred", qid), 10) is None:
             raise AssertionError(self.diag())
         if not o.wait_queue_holding(self.srv, qid.encode()):

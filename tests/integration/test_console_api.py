@@ -194,6 +194,34 @@ class ConsoleApi(unittest.TestCase):
             self.assertLess(time.monotonic(), deadline, self.diag())
             time.sleep(0.05)
 
+    def test_dsn_preview_shows_the_bounce_without_sending_it(self):
+        qid = self.c.submit_deferred("console-dsn")
+        status, d, _ = self.api.get(f"/queue/{qid}/dsn")
+        self.assertEqual(status, 200, d)
+        self.assertTrue(d["would_send"], d)
+        self.assertEqual((d["to"], d["recipients"]), (o.ALICE, [BOB]))
+        m = d["message"]
+        self.assertIn(f"To: <{o.ALICE}>", m)
+        self.assertIn("report-type=delivery-status", m)
+        self.assertIn("Final-Recipient: rfc822; bob@remote.test", m)
+        self.assertIn("Action: failed", m)
+        self.assertIn("Subject: console-dsn", m)  # the original's headers are returned
+        # Nothing happened: the message is still deferred, no notice was queued or logged.
+        status, shown, _ = self.api.get(f"/queue/{qid}")
+        self.assertEqual((status, shown["item"]["recipients"][0]["state"]), (200, "deferred"))
+        self.assertEqual(self.api.get("/queue")[1]["total"], 1)
+        self.assertIsNone(self.srv.wait_log(r"non-delivery notification", 0.5))
+        # A notice is never sent for a notice: the preview says why.
+        null = self.c.submit_deferred("console-dsn-null", sender="")
+        status, d, _ = self.api.get(f"/queue/{null}/dsn")
+        self.assertEqual(status, 200, d)
+        self.assertFalse(d["would_send"])
+        self.assertIn("the sender is <>", d["why"])
+        self.assertEqual(d["message"], "")
+        self.assertEqual(self.api.get("/queue/ABCDEF0123456789/dsn")[0], 404)
+        self.assertEqual(self.api.get("/queue/-bad/dsn")[0], 400)
+        self.assertEqual(self.api.post(f"/queue/{qid}/dsn")[0], 405)
+
     def test_hold_and_release(self):
         qid = self.c.submit_deferred("console-hold")
         self.c.wait_idle(self.api, qid)

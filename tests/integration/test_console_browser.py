@@ -121,6 +121,11 @@ class ConsoleBrowser(unittest.TestCase):
         self.assertIn("RCPT TO:<bob@remote.test>", self.text_of("transcript"))
         self.assertIn("Subject: browser-retry", self.text_of("headers"))
         self.assertIn(o.ALICE, self.text_of("envelope"))
+        # The notice a bounce would send, built when its panel is opened; nothing is sent.
+        self.d.find_element(By.CSS_SELECTOR, "#dsn-panel summary").click()
+        self.wait(EC.text_to_be_present_in_element((By.ID, "dsn"), "Action: failed"))
+        self.assertIn(f"To <{o.ALICE}>, reporting <{BOB}> as failed", self.text_of("dsn-why"))
+        self.assertIsNone(self.srv.wait_log(r"non-delivery notification", 0))
         self.shoot("message")
 
         # The destination recovers; "Retry now", confirmed, delivers it.
