@@ -99,7 +99,8 @@ void add_queue_command(CLI::App& app, QueueCommand& qc) {
   qc.command = app.add_subcommand(
       "queue",
       "Show and control the outbound queue of the running server: list [--json], show ID, why "
-      "ID, flush [DOMAIN], hold|release|delete|requeue|bounce ID... (- reads IDs from stdin)");
+      "ID, dsn ID (the notice a bounce would send), flush [DOMAIN], "
+      "hold|release|delete|requeue|bounce ID... (- reads IDs from stdin)");
   qc.command->add_option("-c,--config", qc.config, "The server's TOML configuration file")
       ->check(CLI::ExistingFile);
   qc.command->add_option("--socket", qc.socket, "The control socket (over [queue] control_socket)");
@@ -120,9 +121,9 @@ int run_queue_command(const QueueCommand& qc) {
     while (std::cin >> id) words.push_back(id);
   }
   if ((action == "list" && !words.empty()) ||
-      ((action == "show" || action == "why") && words.size() != 1) ||
+      ((action == "show" || action == "why" || action == "dsn") && words.size() != 1) ||
       (action == "flush" && words.size() > 1) || (ids && words.empty())) {
-    std::cerr << "taube queue: usage: list [--json] | show ID | why ID | flush [DOMAIN] | "
+    std::cerr << "taube queue: usage: list [--json] | show ID | why ID | dsn ID | flush [DOMAIN] | "
                  "hold|release|delete|requeue|bounce ID... (- for IDs on stdin)\n";
     return kUsage;
   }

@@ -174,6 +174,21 @@ asio::awaitable<std::string> ControlServer::run(const ControlRequest& req) {
     const std::string transcript = co_await run_blocking(pool_, read);
     co_return "ok\n" + queue::show_text(*item, transcript);
   }
+  if (c == "dsn") {
+    // The notice a bounce would send now (the console's preview): nothing changes.
+    if (req.args.size() != 1) co_return std::string("error usage: dsn ID\n");
+    const auto p = co_await runner_.preview_bounce(req.args[0]);
+    switch (p.result) {
+      case QueueRunner::AdminResult::Done:
+        co_return "ok\n" + p.message;
+      case QueueRunner::AdminResult::NotFound:
+        co_return "error " + req.args[0] + ": not in the queue\n";
+      case QueueRunner::AdminResult::Unchanged:
+        co_return "error " + req.args[0] + ": no notice would be sent: " + p.why + "\n";
+      default:
+        co_return "error " + req.args[0] + ": cannot build the notice: " + p.why + "\n";
+    }
+  }
   if (c == "flush") {
     if (req.args.size() > 1) co_return std::string("error usage: flush [DOMAIN]\n");
     const std::size_t n =

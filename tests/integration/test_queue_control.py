@@ -107,6 +107,22 @@ class QueueControl(unittest.TestCase):
                          r'was "451 4\.7\.1 try later"; next attempt in \d+ s')
         self.assertIn("returned to the sender", w.stdout)
 
+    def test_dsn_prints_the_notice_a_bounce_would_send(self):
+        qid = self.ids[1]  # to bob and carol
+        r = self.queue("dsn", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"To: <{ALICE}>", r.stdout)
+        self.assertIn(f"Final-Recipient: rfc822; {BOB}", r.stdout)
+        self.assertIn(f"Final-Recipient: rfc822; {CAROL}", r.stdout)
+        self.assertIn("Action: failed", r.stdout)
+        # Only a preview: the message is still deferred to both.
+        item = next(i for i in self.listing() if i["queue_id"] == qid)
+        self.assertEqual(item["queue_name"], "deferred")
+        missing = self.queue("dsn", "ABCDEF0123456789")
+        self.assertNotEqual(missing.returncode, 0)
+        self.assertIn("not in the queue", missing.stderr)
+        self.assertNotEqual(self.queue("dsn").returncode, 0)  # usage
+
     def test_hold_survives_a_restart_and_release_delivers(self):
         qid = self.ids[0]
         r = self.queue("hold", qid)
