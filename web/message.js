@@ -1,6 +1,6 @@
 "use strict";
-// One queued message: envelope, recipients, why it waits, the last attempt's SMTP transcript
-// and the headers (never the body), with the same actions as the queue table.
+// One queued message: envelope, recipients, why it waits, the SMTP transcripts of the last
+// attempts and the headers (never the body), with the same actions as the queue table.
 const id = new URLSearchParams(location.search).get("id") || "";
 
 function kv(dl, k, v) {
@@ -58,6 +58,23 @@ function render(d) {
     rows.appendChild(tr);
   }
   transcript(document.getElementById("transcript"), d.transcript);
+  // The attempts before the last (the server keeps five), newest first; left open as the
+  // operator left it across the 3-s refresh.
+  const attempts = d.attempts || [];
+  const last = attempts.length ? attempts[attempts.length - 1] : null;
+  document.getElementById("last-heading").textContent = last && last.heading ? "· " + last.heading : "";
+  const earlier = attempts.slice(0, -1).reverse();
+  const panel = document.getElementById("earlier-panel");
+  panel.classList.toggle("hidden", earlier.length === 0);
+  document.getElementById("earlier-summary").textContent = `Earlier attempts (${earlier.length})`;
+  const box = document.getElementById("earlier");
+  box.textContent = "";
+  for (const a of earlier) {
+    box.appendChild(Taube.el("h3", { class: "attempt" }, a.heading || "an earlier attempt"));
+    const pre = Taube.el("pre", { class: "text" });
+    transcript(pre, a.transcript);
+    box.appendChild(pre);
+  }
   document.getElementById("headers").textContent = d.headers || "(not readable)";
   const bar = document.getElementById("actions");
   bar.textContent = "";

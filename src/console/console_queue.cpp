@@ -19,6 +19,7 @@
 #include "net/transport.hpp"
 #include "queue/attempt.hpp"
 #include "queue/listing.hpp"
+#include "queue/transcript_log.hpp"
 
 namespace taube::console {
 
@@ -173,10 +174,20 @@ asio::awaitable<net::HttpResponse> Console::queue_show(const std::string& id) {
   };
   auto read = [q, &name] { return Files{q->transcript_of(name), q->headers_of(name)}; };
   const Files files = co_await net::run_blocking(server_.pool(), read);
-  co_return json_response(200, "{\"item\": " + queue::json_item(*item) + ", \"why\": " +
-                                   queue::json_quote(queue::why_text(*item, unix_now())) +
-                                   ", \"transcript\": " + queue::json_quote(files.transcript) +
-                                   ", \"headers\": " + queue::json_quote(files.headers) + "}");
+  // "transcript": the last attempt's (as `taube queue show`); "attempts": the last few, oldest
+  // first, each with its heading (queue/transcript_log.hpp).
+  const auto attempts = queue::split_attempts(files.transcript);
+  std::string list;
+  for (const auto& a : attempts)
+    list += std::string(list.empty() ? "" : ", ") +
+            "{\"heading\": " + queue::json_quote(a.heading) +
+            ", \"transcript\": " + queue::json_quote(a.text) + "}";
+  co_return json_response(
+      200, "{\"item\": " + queue::json_item(*item) + ", \"why\": " +
+               queue::json_quote(queue::why_text(*item, unix_now())) + ", \"transcript\": " +
+               queue::json_quote(attempts.empty() ? std::string() : attempts.back().text) +
+               ", \"attempts\": [" + list + "], \"headers\": " + queue::json_quote(files.headers) +
+               "}");
 }
 
 // The notice a bounce would send now (QueueRunner::preview_bounce): {"id", "would_send",

@@ -23,6 +23,7 @@
 #include "net/queue_runner.hpp"
 #include "net/unix_acceptor.hpp"
 #include "queue/listing.hpp"
+#include "queue/transcript_log.hpp"
 
 namespace taube::net {
 
@@ -172,7 +173,7 @@ asio::awaitable<std::string> ControlServer::run(const ControlRequest& req) {
     const std::string name = item->name;
     auto read = [this, &name] { return runner_.transcript_of(name); };
     const std::string transcript = co_await run_blocking(pool_, read);
-    co_return "ok\n" + queue::show_text(*item, transcript);
+    co_return "ok\n" + queue::show_text(*item, queue::last_attempt(transcript));
   }
   if (c == "dsn") {
     // The notice a bounce would send now (the console's preview): nothing changes.

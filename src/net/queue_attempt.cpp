@@ -10,6 +10,7 @@
 #include "net/blocking_pool.hpp"
 #include "net/queue_id.hpp"
 #include "queue/dsn.hpp"
+#include "queue/transcript_log.hpp"
 #include "smtp/wire/trace.hpp"
 
 namespace taube::net {
@@ -288,6 +289,8 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
   const std::string name = item.name;
   const bool finished = applied.finished;
   std::string boundary = "=_taube_" + std::to_string(rng_()) + "_" + std::to_string(rng_());
+  const std::string heading = queue::attempt_heading(
+      t, applied.recipients.empty() ? std::string() : applied.recipients.front().relay);
   struct Outcome {
     std::string notice_error;
     std::optional<store::StoreError> store_error;
@@ -327,7 +330,10 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
     // Only once the notice is durable does the envelope say the recipient was reported.
     if (!o.notice_error.empty()) return o;
     // The transcript answers "why is this still here": a finished item needs none.
-    if (!transcript.empty() && !finished) store_.save_transcript(name, transcript);
+    // Appended to the earlier attempts' (queue/transcript_log.hpp: the last five are kept).
+    if (!transcript.empty() && !finished)
+      store_.save_transcript(name,
+                             queue::add_attempt(store_.read_transcript(name), heading, transcript));
     auto r = finished ? store_.remove(name) : store_.update(name, updated);
     if (!r) o.store_error = r.error();
     return o;

@@ -10,6 +10,15 @@
 #include "smtp/wire/esmtp_params.hpp"
 
 namespace taube::queue {
+std::string utc_text(std::int64_t t) {
+  const std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
 namespace {
 
 std::string sender_of(const QueueEnvelope& env) {
@@ -27,12 +36,7 @@ std::string arrival_text(std::int64_t t) {
 }
 
 std::string utc(std::int64_t t) {
-  const std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
+  return utc_text(t);
 }
 
 std::string pad_left(std::string s, std::size_t w) {

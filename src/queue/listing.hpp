@@ -42,6 +42,8 @@ std::string queue_name(const ListedItem& item);
 std::string mailq_text(const std::vector<ListedItem>& items);
 std::string json_line(const ListedItem& item);  // with its LF
 std::string show_text(const ListedItem& item, std::string_view transcript);
+// "2026-12-02 21:58:51 UTC"
+std::string utc_text(std::int64_t unix_seconds);
 std::string why_text(const ListedItem& item, std::int64_t now);
 
 // What the console's queue table asks for. Every field empty: everything. Matching is

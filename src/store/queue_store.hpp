@@ -180,7 +180,7 @@ class QueueStore {
   // flush if any wait (the runner calls this shortly after its last removal, so that a quiet
   // queue is left empty on disk). Returns how many envelopes are still waiting.
   std::size_t tidy(bool flush);
-  // Keeps the transcript of the last attempt. Not fsynced: it is information for the operator,
+  // Keeps the transcripts of the last attempts (queue/transcript_log.hpp composes the file). Not fsynced: it is information for the operator,
   // and losing the last one in a power cut loses no mail.
   void save_transcript(const std::string& name, std::string_view text);
   std::string read_transcript(const std::string& name);

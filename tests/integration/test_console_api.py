@@ -194,6 +194,29 @@ class ConsoleApi(unittest.TestCase):
             self.assertLess(time.monotonic(), deadline, self.diag())
             time.sleep(0.05)
 
+    def test_the_last_attempts_transcripts_are_kept(self):
+        qid = self.c.submit_deferred("console-attempts")
+        # A second attempt, deferred again: both transcripts, each under its heading.
+        status, body, _ = self.api.post(f"/queue/{qid}/retry")
+        self.assertEqual((status, body["result"]), (200, "done"), body)
+        deadline = time.monotonic() + 10
+        while True:
+            shown = self.c.wait_idle(self.api, qid)
+            if len(shown["attempts"]) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        attempts = shown["attempts"]
+        self.assertEqual(len(attempts), 2, shown)
+        self.assertEqual(shown["item"]["recipients"][0]["attempts"], 2)
+        for a in attempts:
+            self.assertRegex(a["heading"],
+                             r"^attempt at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, 127\.0\.0\.2\[127\.0\.0\.2\]:\d+$")
+            self.assertIn("RCPT TO:<bob@remote.test>", a["transcript"])
+            self.assertIn("451 4.7.1 try later", a["transcript"])
+            self.assertNotIn("===", a["transcript"])
+        self.assertLessEqual(attempts[0]["heading"], attempts[1]["heading"])
+        self.assertEqual(shown["transcript"], attempts[1]["transcript"])
+
     def test_dsn_preview_shows_the_bounce_without_sending_it(self):
         qid = self.c.submit_deferred("console-dsn")
         status, d, _ = self.api.get(f"/queue/{qid}/dsn")
