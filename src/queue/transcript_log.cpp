@@ -10,7 +10,7 @@ constexpr std::string_view kOpen = "=== ";
 constexpr std::string_view kClose = " ===";
 
 bool is_heading(std::string_view line) {
-  return line.size() >= kOpen.size() + kClose.size() && line.starts_with(kOpen) &&
+  return line.size() > kOpen.size() + kClose.size() && line.starts_with(kOpen) &&
          line.ends_with(kClose);
 }
 

@@ -49,6 +49,11 @@ TEST(TranscriptLog, ARepliedHeadingIsJustALine) {
   const auto s = split_attempts(add_attempt("", "real", "< === attempt at forged ===\n"));
   ASSERT_EQ(s.size(), 1u);
   EXPECT_EQ(s[0].heading, "real");
+  // Nor is a line with an empty heading one (it could not be written back as a section).
+  const auto t = split_attempts("===  ===\n< 250 ok\n");
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].heading, "");
+  EXPECT_EQ(t[0].text, "===  ===\n< 250 ok\n");
 }
 
 TEST(TranscriptLog, KeepsTheLastAttemptsAndABoundedSize) {
