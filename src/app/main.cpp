@@ -158,7 +158,9 @@ tl::expected<std::vector<std::string>, std::string> reload(const ServeOptions& o
 
 int serve(const ServeOptions& o) {
   using namespace taube;
-  // First, before anything starts a thread: app/signal_source.hpp says why.
+  // The loop first: everything on it, the signal source included, is destroyed before it.
+  asio::io_context io(1);
+  // Then, before anything starts a thread: app/signal_source.hpp says why.
   auto signals = app::SignalSource::open({SIGINT, SIGTERM, SIGHUP, SIGUSR1});
   if (!signals) {
     std::cerr << "taube: " << signals.error() << "\n";
@@ -201,7 +203,6 @@ int serve(const ServeOptions& o) {
       return 1;
     }
   }
-  asio::io_context io(1);
   app::ServiceNotifier notify(io);
   net::Server server(io, cfg.server, std::move(*dir));
   app::LogObserver log_lines(**log_output);

@@ -39,7 +39,8 @@ class SignalSource {
   SignalSource& operator=(const SignalSource&) = delete;
 
   // Reads on `io`'s loop from now on; `handler(signo)` runs there for each signal, in the order
-  // they arrived. One sent before start() (during start-up) is delivered then.
+  // they arrived. One sent before start() (during start-up) is delivered then. `io` must outlive
+  // the source (declare it first), or close() must have been called.
   void start(asio::io_context& io, std::function<void(int)> handler);
   // Stops reading (io.run() can return). Signals sent later stay pending, unhandled.
   void close();

@@ -58,10 +58,10 @@ TEST_F(SignalSourceTest, BlocksTheSignalsInTheCallingThread) {
 // A signal sent before start() (during the server's start-up) is delivered by it, not lost and
 // not acted on with its default action (SIGUSR2's would end the test binary).
 TEST_F(SignalSourceTest, ASignalSentBeforeStartIsDeliveredOnTheLoop) {
+  asio::io_context io;  // outlives the source
   auto source = SignalSource::open({SIGUSR2});
   ASSERT_TRUE(source) << source.error();
   ASSERT_EQ(raise_here(SIGUSR2), 0);
-  asio::io_context io;
   std::vector<int> got;
   (*source)->start(io, [&](int sig) { got.push_back(sig); });
   run_until(io, [&] { return !got.empty(); });
@@ -69,9 +69,9 @@ TEST_F(SignalSourceTest, ASignalSentBeforeStartIsDeliveredOnTheLoop) {
 }
 
 TEST_F(SignalSourceTest, DeliversEachKindAndKeepsReading) {
+  asio::io_context io;  // outlives the source
   auto source = SignalSource::open({SIGUSR2, SIGWINCH});
   ASSERT_TRUE(source) << source.error();
-  asio::io_context io;
   std::vector<int> got;
   (*source)->start(io, [&](int sig) { got.push_back(sig); });
   ASSERT_EQ(raise_here(SIGWINCH), 0);
@@ -86,9 +86,9 @@ TEST_F(SignalSourceTest, DeliversEachKindAndKeepsReading) {
 // The server closes the source at the first SIGTERM: nothing is waiting any more, so io.run()
 // returns (the loop's other work permitting), and a later signal is not handled.
 TEST_F(SignalSourceTest, CloseFromTheHandlerLetsRunReturn) {
+  asio::io_context io;  // outlives the source
   auto source = SignalSource::open({SIGUSR2});
   ASSERT_TRUE(source) << source.error();
-  asio::io_context io;
   int calls = 0;
   (*source)->start(io, [&](int) {
     ++calls;
