@@ -2,8 +2,10 @@
 // Destinations: Postfix's qshape, live, with each next hop's health (GET /api/v1/destinations,
 // docs/console.md). The order is kept in the address (destinations.html?sort=errors is a
 // bookmark). Refreshed every 5 s.
-const KINDS = [["delivered", "sent"], ["deferred", "deferred"], ["bounced", "bounced"],
-  ["connection_errors", "conn. errors"], ["tls_failures", "TLS failures"]];
+// [field, one, several]
+const KINDS = [["delivered", "sent", "sent"], ["deferred", "deferred", "deferred"],
+  ["bounced", "bounced", "bounced"], ["connection_errors", "connection error", "connection errors"],
+  ["tls_failures", "TLS failure", "TLS failures"]];
 let page = 1, pages = 1;
 
 function sortWord() {
@@ -22,9 +24,9 @@ function card(label, value, sub, id) {
 function counts(c, cls) {
   const d = Taube.el("div", { class: cls || "" });
   let any = false;
-  for (const [k, label] of KINDS) {
+  for (const [k, one, several] of KINDS) {
     if (!c[k]) continue;
-    const s = Taube.el("span", { class: "count k-" + k }, `${c[k]} ${label}`);
+    const s = Taube.el("span", { class: "count k-" + k }, `${c[k]} ${c[k] === 1 ? one : several}`);
     d.appendChild(s);
     any = true;
   }
@@ -46,8 +48,13 @@ function row(x, now) {
   tr.appendChild(c);
   c = td("Queued");
   c.appendChild(Taube.el("strong", {}, String(x.queued)));
-  for (const s of ["active", "deferred", "hold", "incoming"])
-    if (x.messages[s]) { c.appendChild(document.createTextNode(" ")); c.appendChild(Taube.state(s)); c.appendChild(document.createTextNode(" " + x.messages[s])); }
+  for (const s of ["active", "deferred", "hold", "incoming"]) {
+    if (!x.messages[s]) continue;
+    c.appendChild(document.createTextNode(" "));
+    const b = Taube.state(s);
+    b.textContent = `${x.messages[s]} ${s}`;
+    c.appendChild(b);
+  }
   tr.appendChild(c);
   tr.appendChild(Object.assign(td("Oldest"), { textContent: x.oldest_arrival ? Taube.duration(x.oldest_age) : "—" }));
   tr.appendChild(Object.assign(td("Connections"), { textContent: x.scheduled ? `${x.connections} / ${x.limit}` : "—" }));
@@ -58,7 +65,7 @@ function row(x, now) {
   if (x.held) {
     word = "held";
     text = `held back until ${Taube.time(x.held_until)} (in ${Taube.duration(x.held_until - now)}), ` +
-      `${x.consecutive_failures} failure(s) in a row`;
+      `${x.consecutive_failures} failure${x.consecutive_failures === 1 ? "" : "s"} in a row`;
   } else if (x.last_failure && x.last_failure > x.last_success) {
     word = "failing";
   } else if (!x.last_success && !x.last_failure) {
