@@ -242,7 +242,8 @@ class ConsoleDestinations(unittest.TestCase):
         out = r.stdout
         lines = out.splitlines()
         # qshape's header and total, then the health table.
-        self.assertRegex(lines[0], r"^\s+T\s+5\s+10\s+20\s+40\s+80\s+160\s+320\s+640\s+1280\s+1280\+$")
+        self.assertRegex(lines[0],
+                         r"^\s+T\s+5\s+10\s+20\s+40\s+80\s+160\s+320\s+640\s+1280\s+1280\+$")
         self.assertRegex(lines[1], r"^\s+TOTAL\s+2\s+2(\s+0){9}$", out)
         for which in ("defer", "dead"):
             self.assertRegex(out, rf"(?m)^\s*{re.escape(k[which])}\s+1\s+1(\s+0){{9}}$", out)
