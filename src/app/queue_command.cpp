@@ -99,12 +99,15 @@ void add_queue_command(CLI::App& app, QueueCommand& qc) {
   qc.command = app.add_subcommand(
       "queue",
       "Show and control the outbound queue of the running server: list [--json], show ID, why "
-      "ID, dsn ID (the notice a bounce would send), flush [DOMAIN], "
+      "ID, dsn ID (the notice a bounce would send), destinations [--json] [SORT] (qshape and "
+      "each destination's health), flush [DOMAIN], "
       "hold|release|delete|requeue|bounce ID... (- reads IDs from stdin)");
   qc.command->add_option("-c,--config", qc.config, "The server's TOML configuration file")
       ->check(CLI::ExistingFile);
   qc.command->add_option("--socket", qc.socket, "The control socket (over [queue] control_socket)");
-  qc.command->add_flag("--json", qc.json, "list: one JSON object per message (postqueue -j)");
+  qc.command->add_flag("--json", qc.json,
+                       "list, destinations: one JSON object per message (postqueue -j) or "
+                       "destination");
   qc.command->add_option("action", qc.words, "The action and its arguments")->required();
 }
 
@@ -122,12 +125,15 @@ int run_queue_command(const QueueCommand& qc) {
   }
   if ((action == "list" && !words.empty()) ||
       ((action == "show" || action == "why" || action == "dsn") && words.size() != 1) ||
-      (action == "flush" && words.size() > 1) || (ids && words.empty())) {
-    std::cerr << "taube queue: usage: list [--json] | show ID | why ID | dsn ID | flush [DOMAIN] | "
-                 "hold|release|delete|requeue|bounce ID... (- for IDs on stdin)\n";
+      (action == "flush" && words.size() > 1) || (action == "destinations" && words.size() > 1) ||
+      (ids && words.empty())) {
+    std::cerr << "taube queue: usage: list [--json] | show ID | why ID | dsn ID | destinations "
+                 "[--json] [SORT] | flush [DOMAIN] | hold|release|delete|requeue|bounce ID... (- "
+                 "for IDs on stdin)\n";
     return kUsage;
   }
-  std::string request = action == "list" && qc.json ? std::string("list-json") : action;
+  std::string request =
+      (action == "list" || action == "destinations") && qc.json ? action + "-json" : action;
   for (const auto& w : words) {
     if (w.find_first_of(" \t\r\n") != std::string::npos || w.empty()) {
       std::cerr << "taube queue: bad argument \"" << w << "\"\n";

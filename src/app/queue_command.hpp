@@ -1,6 +1,7 @@
 // `taube queue`: the administrator's view of the outbound queue, through the running server's
 // control socket (net/control_server.hpp, docs/queue-control.md): list (mailq), list --json
-// (postqueue -j), show ID, why ID, flush [DOMAIN], hold/release/delete/requeue/bounce ID...
+// (postqueue -j), show ID, why ID, destinations [--json] [SORT], flush [DOMAIN],
+// hold/release/delete/requeue/bounce ID...
 // ("-" reads the IDs from standard input, one or more per line, as postsuper does).
 #pragma once
 
@@ -17,7 +18,7 @@ struct QueueCommand {
   CLI::App* command = nullptr;     // parsed when *command is true
   std::string config;              // -c: the server's configuration (for [queue] control_socket)
   std::string socket;              // --socket: overrides it
-  bool json = false;               // list --json
+  bool json = false;               // list --json, destinations --json
   std::vector<std::string> words;  // the action and its arguments
 };
 

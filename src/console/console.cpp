@@ -275,6 +275,11 @@ asio::awaitable<net::HttpResponse> Console::api(const Request& req) {
     Response r = co_await overview();
     co_return r;
   }
+  if (path == "/destinations") {
+    if (post) co_return not_allowed("GET");
+    Response r = co_await destinations(req);
+    co_return r;
+  }
   if (path == "/log") {
     if (post) co_return not_allowed("GET");
     co_return live_log(req);

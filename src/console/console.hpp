@@ -9,6 +9,7 @@
 //   POST /api/v1/queue/ID/ACTION  hold | release | retry | bounce | delete
 //   POST /api/v1/bulk           {"action", "ids": [...]}      POST /api/v1/flush {"domain"?}
 //   GET  /api/v1/overview       queue, connections, activity per minute, disk space
+//   GET  /api/v1/destinations   ?sort=&page=&per_page=: per next hop, qshape and health
 //   GET  /api/v1/log            Server-Sent Events of the log lines (?filter=)
 //
 // Authorisation, in this order: no session -> 401; a change (POST) without the session's CSRF
@@ -79,6 +80,8 @@ class Console final : public events::Observer {
   asio::awaitable<Response> bulk(const Request& req, const std::string& who);
   Response flush(const Request& req, const std::string& who);
   asio::awaitable<Response> overview();
+  // GET /api/v1/destinations (console_destinations.cpp).
+  asio::awaitable<Response> destinations(const Request& req);
   Response live_log(const Request& req);
   asio::awaitable<void> stream_log(net::Transport& t, const std::string& filter,
                                    std::uint64_t after);

@@ -22,6 +22,7 @@
 #include "net/blocking_pool.hpp"
 #include "net/queue_runner.hpp"
 #include "net/unix_acceptor.hpp"
+#include "queue/destination_view.hpp"
 #include "queue/listing.hpp"
 #include "queue/transcript_log.hpp"
 
@@ -190,6 +191,22 @@ asio::awaitable<std::string> ControlServer::run(const ControlRequest& req) {
         co_return "error " + req.args[0] + ": cannot build the notice: " + p.why + "\n";
     }
   }
+  if (c == "destinations" || c == "destinations-json") {
+    // The console's Destinations view as a table (qshape's age columns, then health) or one
+    // JSON object per line; the optional argument is the order (queue/destination_view.hpp).
+    if (req.args.size() > 1) co_return "error usage: " + c + " [SORT]\n";
+    const auto by = queue::parse_destination_sort(req.args.empty() ? "queued" : req.args[0]);
+    if (!by)
+      co_return "error unknown order \"" + req.args[0] + "\" (" +
+          std::string(queue::kDestinationSorts) + ")\n";
+    auto rows = co_await runner_.destinations();
+    const std::int64_t t = unix_now();
+    queue::sort_destinations(rows, *by, t);
+    if (c == "destinations") co_return "ok\n" + queue::destinations_text(rows, t);
+    std::string body;
+    for (const auto& r : rows) body += queue::json_destination(r, t) + "\n";
+    co_return "ok\n" + body;
+  }
   if (c == "flush") {
     if (req.args.size() > 1) co_return std::string("error usage: flush [DOMAIN]\n");
     const std::size_t n =
@@ -235,7 +252,8 @@ asio::awaitable<std::string> ControlServer::run(const ControlRequest& req) {
     co_return (all ? std::string("ok\n") : std::string("error some IDs failed\n")) + body;
   }
   co_return "error unknown command \"" + c +
-      "\" (list, list-json, show, why, flush, hold, release, delete, requeue, bounce)\n";
+      "\" (list, list-json, show, why, dsn, destinations, destinations-json, flush, hold, release, "
+      "delete, requeue, bounce)\n";
 }
 
 }  // namespace taube::net

@@ -4,6 +4,7 @@
 #include "net/queue_runner.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <functional>
 
@@ -136,6 +137,8 @@ asio::awaitable<void> QueueRunner::transact(Item& item, const std::vector<std::s
         " does not accept 8-bit content (no 8BITMIME) and conversion is not supported";
     const std::string relay = conn.target().relay();
     const AttemptOutcome failed = AttemptOutcome::Failed;
+    note_outcome(queue::route_for(item.env.recipients[rcpts[0]].mailbox.domain, cfg_.routing).key(),
+                 queue::AttemptKind::Bounced, rcpts.size(), why);
     co_await fail_all(item, rcpts, failed, why, relay);
     co_return;
   }
@@ -198,8 +201,23 @@ asio::awaitable<void> QueueRunner::transact(Item& item, const std::vector<std::s
     if (a.result.outcome == AttemptOutcome::Accepted) delivered = true;
     if (a.result.outcome != AttemptOutcome::Unknown) answered = true;
   }
-  auto& d = destinations_.at(
-      queue::route_for(item.env.recipients[rcpts[0]].mailbox.domain, cfg_.routing).key());
+  const std::string key =
+      queue::route_for(item.env.recipients[rcpts[0]].mailbox.domain, cfg_.routing).key();
+  auto& d = destinations_.at(key);
+  // The destination's history (queue/destination_stats.hpp): per recipient, as the log's
+  // status= lines; a break after the data (Unknown) is retried, so it counts as a deferral.
+  std::array<std::size_t, queue::kAttemptKinds> outcomes{};
+  std::string failure_text;
+  for (const auto& a : attempts) {
+    auto kind = queue::AttemptKind::Deferred;
+    if (a.result.outcome == AttemptOutcome::Accepted) kind = queue::AttemptKind::Delivered;
+    if (a.result.outcome == AttemptOutcome::Failed) kind = queue::AttemptKind::Bounced;
+    ++outcomes[static_cast<std::size_t>(kind)];
+    if (kind != queue::AttemptKind::Delivered && failure_text.empty())
+      failure_text = a.result.reply;
+  }
+  for (std::size_t k = 0; k < queue::kAttemptKinds; ++k)
+    note_outcome(key, static_cast<queue::AttemptKind>(k), outcomes[k], failure_text);
   if (delivered)
     d.state.delivered();
   else if (answered)

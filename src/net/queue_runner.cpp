@@ -614,8 +614,12 @@ asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
   AttemptOutcome failure_outcome = AttemptOutcome::Deferred;
   if (resolved.status != ResolvedNexthop::Status::Ok) {
     error = resolved.reply;
-    if (resolved.status == ResolvedNexthop::Status::PermFail)
+    if (resolved.status == ResolvedNexthop::Status::PermFail) {
       failure_outcome = AttemptOutcome::Failed;
+    } else if (!stopping_) {
+      // No address to connect to yet (a DNS failure): the destination is unreachable.
+      note_outcome(key, queue::AttemptKind::ConnectionError, 1, error);
+    }
   } else {
     // RFC 5321 §5.1: try the addresses in order; Postfix stops after two SMTP sessions.
     int sessions = 0;
@@ -632,6 +636,7 @@ asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
                                                error, failure, &cut, nullptr, &result);
       opening_.erase(&cut);
       report_opened(target, conn.get(), result, error, opened_at);
+      if (!conn) note_open_failure(key, result, failure, error);
       if (!conn && failure && failure->tls_failed && d.hop.tls == queue::TlsUse::Opportunistic &&
           !plaintext && !stopping_) {
         // Opportunistic TLS that fails must not hold the mail (RFC 7435 §3): again in
@@ -648,6 +653,7 @@ asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
                                                  error, failure, &cut, nullptr, &result);
         opening_.erase(&cut);
         report_opened(target, conn.get(), result, error, opened_at);
+        if (!conn) note_open_failure(key, result, failure, error);
       }
       if (conn) break;
       // A session refused before any transaction (5xx greeting, EHLO refused, AUTH refused
@@ -667,6 +673,10 @@ asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
     for (std::string name = take_ready(d); !name.empty(); name = take_ready(d)) {
       Item& item = *items_.at(name).live;
       auto rcpts = due_recipients(item, key, now());
+      // A permanent failure for the destination (no such domain, null MX) bounces each
+      // recipient; a connection that failed was counted above, once, not per recipient.
+      if (failure_outcome == AttemptOutcome::Failed)
+        note_outcome(key, queue::AttemptKind::Bounced, rcpts.size(), error);
       const std::string no_relay = "none";
       co_await fail_all(item, rcpts, failure_outcome, error, no_relay);
     }

@@ -55,6 +55,8 @@
 #include "policy/recipient_policy.hpp"
 #include "queue/attempt.hpp"
 #include "queue/census.hpp"
+#include "queue/destination_stats.hpp"
+#include "queue/destination_view.hpp"
 #include "queue/inflight.hpp"
 #include "queue/listing.hpp"
 #include "store/message_sink.hpp"
@@ -170,6 +172,13 @@ class QueueRunner {
   // and the oldest of each, kept as items change state (queue/census.hpp), so a scrape costs
   // nothing however long the queue.
   const queue::QueueCensus& census() const { return census_; }
+  // The Destinations view (docs/console.md, `taube queue destinations`): a row per destination
+  // with mail queued for it, a DestinationState, or a history; unsorted. The queue's shape comes
+  // from a sliced scan (visit_all(), as summary()), parked items read without decoding
+  // (queue::peek_queued_domains); the scheduling state and the history as they are at the end.
+  asio::awaitable<std::vector<queue::DestinationRow>> destinations();
+  // The attempts' history per destination (for the view's counts of what is tracked).
+  const queue::DestinationStats& destination_stats() const { return stats_; }
   // The queue's store, for its commit counts (metrics).
   const store::QueueStore& store() const { return store_; }
 
@@ -287,6 +296,13 @@ class QueueRunner {
   // Soon after removals, one flush so that their envelopes can go (QueueStore::tidy): a queue
   // that has gone quiet is left empty on disk.
   void tidy_soon();
+  // One attempt's outcome at destination `key` into stats_ (queue_destinations.cpp), `n` times.
+  void note_outcome(const std::string& key, queue::AttemptKind kind, std::size_t n,
+                    std::string_view error);
+  // How a failed opening counts: a TLS failure or a connection error.
+  void note_open_failure(const std::string& key, OpenResult result,
+                         const std::optional<smtp::client::SessionFailure>& failure,
+                         const std::string& error);
 
   std::int64_t now() const;
   double random01();
@@ -322,6 +338,7 @@ class QueueRunner {
   std::size_t loaded_count_ = 0;
   bool loaded_ = false;
   std::map<std::string, Destination> destinations_;
+  queue::DestinationStats stats_;  // attempts' outcomes per destination (bounded)
   asio::steady_timer timer_;
   asio::steady_timer tidy_timer_;
   asio::steady_timer grace_timer_;

@@ -74,7 +74,8 @@ def main(n: int) -> None:
                        ("queue state=hold (none)", "/queue?state=hold"),
                        ("one message by queue file", "/queue/" + names[n // 2]),
                        ("one message by queue id (a search)", f"/queue/GEN{n // 2:09X}"),
-                       ("overview", "/overview")]
+                       ("overview", "/overview"),
+                       ("destinations", "/destinations")]
             for name, path in queries:
                 times, worst = [], []
                 for _ in range(3):
