@@ -46,7 +46,8 @@ const Taube = {
     const h = document.createElement("header");
     h.className = "top";
     const pages = [["index.html", "Overview"], ["queue.html", "Queue"],
-      ["destinations.html", "Destinations"], ["log.html", "Live log"]];
+      ["deliveries.html", "Deliveries"], ["destinations.html", "Destinations"],
+      ["log.html", "Live log"]];
     h.appendChild(Taube.el("a", { class: "brand", href: "/console/" }, "Taube"));
     const nav = Taube.el("nav");
     for (const [href, label] of pages) {

@@ -15,6 +15,9 @@ tl::expected<void, std::string> read_queue(TableReader& r, Config& c) {
   std::uint64_t journal_mb = o.queue_journal_size >> 20;
   TRY(r.integer("journal_size_mb", journal_mb, 0, 4096));
   o.queue_journal_size = journal_mb << 20;
+  std::uint64_t history_mb = o.history_size >> 20;
+  TRY(r.integer("history_size_mb", history_mb, 0, 65536));
+  o.history_size = history_mb << 20;
   TRY(r.str("control_socket", o.control_socket));
   // sockaddr_un holds 108 octets with the NUL.
   if (o.control_socket.size() > 107)

@@ -41,6 +41,7 @@ std::vector<std::string> keep_restart_only(const Config& running, Config& next) 
   auto& no = next.server.outbound;
   keep(ro.queue_path, no.queue_path, "queue.path", notes);
   keep(ro.queue_journal_size, no.queue_journal_size, "queue.journal_size_mb", notes);
+  keep(ro.history_size, no.history_size, "queue.history_size_mb", notes);
   keep(ro.control_socket, no.control_socket, "queue.control_socket", notes);
   keep(running.server.submit_socket, next.server.submit_socket, "queue.submit_socket", notes);
   // The resolver's upstream servers are set when it starts.

@@ -280,6 +280,11 @@ asio::awaitable<net::HttpResponse> Console::api(const Request& req) {
     Response r = co_await destinations(req);
     co_return r;
   }
+  if (path == "/deliveries" || path.starts_with("/deliveries/")) {
+    if (post) co_return not_allowed("GET");
+    Response r = co_await deliveries(req, path);  // console_deliveries.cpp
+    co_return r;
+  }
   if (path == "/log") {
     if (post) co_return not_allowed("GET");
     co_return live_log(req);

@@ -11,6 +11,7 @@
 //   GET  /api/v1/overview       queue, connections, activity per minute, disk space
 //   GET  /api/v1/destinations   ?sort=&page=&per_page=: per next hop, qshape and health
 //   GET  /api/v1/log            Server-Sent Events of the log lines (?filter=)
+//   GET  /api/v1/deliveries     ?q=&status=&page=&per_page=   GET /api/v1/deliveries/ID
 //
 // Authorisation, in this order: no session -> 401; a change (POST) without the session's CSRF
 // token in X-CSRF-Token -> 403; a body that is not application/json -> 415. Sessions exist only
@@ -83,6 +84,8 @@ class Console final : public events::Observer {
   // GET /api/v1/destinations (console_destinations.cpp).
   asio::awaitable<Response> destinations(const Request& req);
   Response live_log(const Request& req);
+  // The delivery history (console_deliveries.cpp): /deliveries and /deliveries/ID.
+  asio::awaitable<Response> deliveries(const Request& req, const std::string& path);
   asio::awaitable<void> stream_log(net::Transport& t, const std::string& filter,
                                    std::uint64_t after);
   // One action's result as a JSON object, and its HTTP status.

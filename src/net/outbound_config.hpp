@@ -20,6 +20,9 @@ struct OutboundConfig {
   // The queue's journal (store/queue_store.hpp, the fast path); 0: none, every item is filed
   // as files before its 250.
   std::uint64_t queue_journal_size = std::uint64_t{64} << 20;
+  // The history of finished deliveries (store/delivery_history.hpp, the console's Deliveries
+  // view), at most this many bytes in <queue_path>/history; 0: none.
+  std::uint64_t history_size = std::uint64_t{64} << 20;
   // The control socket of `taube queue` (net/control_server.hpp); empty: none.
   std::string control_socket = "./var/control.sock";
   queue::RetryPolicy retry;

@@ -270,7 +270,15 @@ asio::awaitable<QueueRunner::AdminResult> QueueRunner::remove(const std::string&
   unfile(*e);
   const std::string name = item->name;
   const std::string qid = item->env.id;
-  auto drop = [this, &name] { return store_.remove(name); };
+  const queue::QueueEnvelope env = item->env;
+  const std::int64_t t = now();
+  auto drop = [this, &name, &env, t] {
+    // The Message-ID while the message is there; the records once it is gone.
+    const std::string message_id = history_ ? message_id_in(name) : std::string();
+    auto r = store_.remove(name);
+    if (r) record_deleted(name, env, t, message_id);
+    return r;
+  };
   auto r = co_await run_blocking(pool_, drop);
   if (!r) {
     observer_.queue_note(

@@ -229,6 +229,10 @@ asio::awaitable<void> QueueRunner::transact(Item& item, const std::vector<std::s
   auto updated = item.env;
   auto applied =
       queue::apply_attempts(updated, attempts, now(), cfg_.retry, [this] { return random01(); });
+  const auto& target = conn.target();
+  item.facts = {true, target.host,
+                target.unix_path.empty() ? target.address.to_string() : target.unix_path,
+                conn.tls(), setup_seconds + transmit};
   co_await commit_applied(item, updated, applied, transcript, setup_seconds, transmit);
   store_.inflight().recorded(ticket);
 }
@@ -248,6 +252,14 @@ asio::awaitable<void> QueueRunner::fail_all(Item& item, const std::vector<std::s
       a.result.status = outcome == AttemptOutcome::Failed ? "5.4.4" : "4.4.1";
     a.relay = relay;
     attempts.push_back(std::move(a));
+  }
+  // A local failure after the connection opened (unreadable file, 8-bit content) is an attempt
+  // too; a failed connection came with its facts already (deliver()).
+  if (!item.facts.attempted) {
+    item.facts.attempted = true;
+    if (!rcpts.empty())
+      item.facts.host =
+          queue::route_for(item.env.recipients[rcpts[0]].mailbox.domain, cfg_.routing).host;
   }
   auto updated = item.env;
   auto applied =
@@ -306,6 +318,8 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
   }
   const std::string name = item.name;
   const bool finished = applied.finished;
+  const AttemptFacts facts = std::exchange(item.facts, AttemptFacts{});
+  const std::shared_ptr<const std::string> content = item.content;
   std::string boundary = "=_taube_" + std::to_string(rng_()) + "_" + std::to_string(rng_());
   const std::string heading = queue::attempt_heading(
       t, applied.recipients.empty() ? std::string() : applied.recipients.front().relay);
@@ -347,6 +361,8 @@ asio::awaitable<void> QueueRunner::commit_applied(Item& item, queue::QueueEnvelo
     }
     // Only once the notice is durable does the envelope say the recipient was reported.
     if (!o.notice_error.empty()) return o;
+    // Before the removal, which takes the message (and its Message-ID) with it.
+    record_history(name, updated, applied, facts, content.get(), t);
     // The transcript answers "why is this still here": a finished item needs none.
     // Appended to the earlier attempts' (queue/transcript_log.hpp: the last five are kept).
     if (!transcript.empty() && !finished)

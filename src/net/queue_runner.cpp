@@ -102,6 +102,7 @@ tl::expected<void, std::string> QueueRunner::open() {
   to_load_ = std::move(survey->names);
   // Before any attempt of this run writes a mark of its own.
   for (auto& m : store_.inflight().recover()) inflight_marks_[m.name].push_back(std::move(m));
+  open_history();
   return {};
 }
 
@@ -678,6 +679,7 @@ asio::awaitable<void> QueueRunner::deliver(const std::string& key) {
       if (failure_outcome == AttemptOutcome::Failed)
         note_outcome(key, queue::AttemptKind::Bounced, rcpts.size(), error);
       const std::string no_relay = "none";
+      item.facts = {true, d.hop.host, "", false, setup};  // for the delivery history
       co_await fail_all(item, rcpts, failure_outcome, error, no_relay);
     }
   } else {

@@ -59,6 +59,7 @@
 #include "queue/destination_view.hpp"
 #include "queue/inflight.hpp"
 #include "queue/listing.hpp"
+#include "store/delivery_history.hpp"
 #include "store/message_sink.hpp"
 #include "store/queue_store.hpp"
 
@@ -181,12 +182,22 @@ class QueueRunner {
   const queue::DestinationStats& destination_stats() const { return stats_; }
   // The queue's store, for its commit counts (metrics).
   const store::QueueStore& store() const { return store_; }
+  // The history of finished deliveries (queue_history.cpp, docs/console.md "Deliveries"); null
+  // when [queue] history_size_mb is 0 or it could not be opened. Its calls block: on the pool.
+  store::DeliveryHistory* history() const { return history_.get(); }
 
  private:
   struct Entry;
   // Due time -> item. Entries point into items_ (an unordered_map's nodes never move) and each
   // item knows its own entry, so there are no stale entries to skip.
   using Timeline = std::multimap<std::int64_t, Entry*>;
+  // What the delivery history records of the attempt being committed (queue_history.cpp).
+  struct AttemptFacts {
+    bool attempted = false;  // an attempt (not an expiry or an administrator's bounce)
+    std::string host, address;
+    bool tls = false;
+    double seconds = 0;
+  };
   // An item being scheduled or delivered: what the attempt code works on.
   struct Item {
     Item(const std::string& n, queue::QueueEnvelope e, Entry* en)
@@ -197,6 +208,7 @@ class QueueRunner {
     Entry* entry;
     // The message as submitted, until the first attempt is over (then read from the file).
     std::shared_ptr<const std::string> content;
+    AttemptFacts facts;  // of the attempt being committed, for the delivery history
   };
   // One per queued item, the value in items_: live (decoded) or parked (the envelope's text).
   struct Entry {
@@ -288,6 +300,17 @@ class QueueRunner {
                                        const std::string& transcript, double setup_seconds,
                                        double transmit_seconds);
   void done_with(Item& item, bool finished);
+  // The delivery history's side of a commit (queue_history.cpp), in its job on the pool:
+  // records of the recipients that finished, attempts of those still queued. `content` is the
+  // message if in memory (for its Message-ID), else it is read (before the item is removed).
+  void open_history();
+  void record_history(const std::string& name, const queue::QueueEnvelope& env,
+                      const queue::AppliedAttempt& applied, const AttemptFacts& facts,
+                      const std::string* content, std::int64_t t);
+  // Records of the queued recipients of an item the administrator deleted (on the pool).
+  void record_deleted(const std::string& name, const queue::QueueEnvelope& env, std::int64_t t,
+                      const std::string& message_id);
+  std::string message_id_in(const std::string& name);  // of the queue file (on the pool)
   // Marks an item taken (or freed) by an attempt or an action, and counts its state anew.
   void set_busy(Item& item, bool busy) {
     item.busy = busy;
@@ -351,6 +374,8 @@ class QueueRunner {
   // The previous run's in-flight marks, by item, until the load has seen the item.
   std::unordered_map<std::string, std::vector<queue::InflightMark>> inflight_marks_;
   bool started_ = false, stopping_ = false;
+  std::unique_ptr<store::DeliveryHistory> history_;
+  std::atomic<bool> history_warned_{false};  // one warning for failed history writes
   std::mt19937_64 rng_;
 };
 

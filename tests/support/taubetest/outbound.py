@@ -137,10 +137,12 @@ def queue_files(srv: Taube, skip=("corrupt",)) -> list[Path]:
     if not root.is_dir():
         return []
     # Files in the queue's subdirectories (items, temp files, transcripts); the in-flight log
-    # (root/inflight.0, .1: store/inflight_log.hpp) is the queue's own, not an item.
+    # (root/inflight.0, .1: store/inflight_log.hpp) is the queue's own, not an item, and so is
+    # the delivery history (root/history: store/delivery_history.hpp).
     return sorted(p for p in root.rglob("*") if p.is_file()
                   and len(p.relative_to(root).parts) > 1
-                  and p.relative_to(root).parts[0] not in skip)
+                  and p.relative_to(root).parts[0] not in skip
+                  and p.relative_to(root).parts[0] != "history")
 
 
 def queue_left(srv: Taube, skip=("corrupt",), timeout: float = 3.0) -> list[Path]:
