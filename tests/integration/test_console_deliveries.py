@@ -2,7 +2,8 @@
 on-disk history of finished deliveries. A message delivered to a real peer (SmtpPeer on
 127.0.0.2, over STARTTLS), one deferred (451) and delivered after the destination recovers,
 with a restart of taube in between (two attempts in its history: the first survived the
-restart in the item's attempts file), one bounced (550) and one deleted by the administrator;
+restart in the item's attempts file), one bounced (550), one deleted and one returned to its
+sender (expired) by the administrator;
 searched by queue id, Message-ID, sender, recipient and status, paged by cursor; still there
 after another restart; the cap (a small history_size_mb, many records) respected on disk with
 the oldest records gone first; 401 without a session, 400 for bad input. One browser check
@@ -224,10 +225,23 @@ class Deliveries(unittest.TestCase):
         self.assertEqual(x["message_id"], "<hist-deleted@client.test>")
         self.assertEqual([a["status"] for a in x["attempts"]], ["deferred"])
         self.assertEqual(found(status="deleted"), [qx])
+        # Returned to the sender by the administrator (taube queue bounce): expired.
+        qy = c.deliver("defer-exp@remote.test", "hist-expired", "deferred")
+        c.idle(qy)
+        status, body, _ = api.post(f"/queue/{qy}/bounce")
+        self.assertEqual((status, body["result"]), (200, "done"), body)
+        m = c.srv.wait_log(o.status_rx("defer-exp@remote.test", "expired", qy), 10)
+        self.assertIsNotNone(m, c.diag())
+        [y] = c.record(qy)
+        # What the log line says (Postfix's expired line keeps the last deferral's code).
+        self.assertEqual((y["status"], y["dsn"], y["reply"]), ("expired", m.group("dsn"),
+                                                                m.group("text")))
+        self.assertEqual([a["reply"] for a in y["attempts"]], ["451 4.7.1 try later"])
+        self.assertEqual(found(status="expired"), [qy])
 
         # Another restart: all of it is still there, and no attempts file is left behind.
         api = c.restart()
-        self.assertEqual(found(q=ALICE), [qx, qd, qb, qs])
+        self.assertEqual(found(q=ALICE), [qy, qx, qd, qb, qs])
         self.assertEqual(len(c.record(qd)[0]["attempts"]), 2)
         hist = o.queue_path(c.srv) / "history"
         self.assertEqual(list((hist / "attempts").iterdir()), [])
