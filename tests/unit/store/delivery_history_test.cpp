@@ -8,9 +8,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
+#include <thread>
 
 #include "store/failing_fs.hpp"
 
@@ -265,6 +268,45 @@ TEST(DeliveryHistory, AFailedWriteLosesOnlyItsRecord) {
   ASSERT_EQ(p.records.size(), 2u);
   EXPECT_EQ(p.records[0].queue_id, "QID3");
   EXPECT_EQ(p.records[1].queue_id, "QID1");
+}
+
+TEST(DeliveryHistory, ConcurrentAppendsAndSearchesSeeOnlyWholeRecords) {
+  TempDir dir;
+  // Small: rotation and drops happen while the readers read.
+  DeliveryHistory hist(dir.path() + "/h", 256 * 1024);
+  ASSERT_TRUE(hist.open());
+  constexpr int kWriters = 4, kEach = 400;
+  std::atomic<bool> done{false};
+  std::atomic<int> bad{0};
+  std::thread reader([&] {
+    while (!done) {
+      auto p = hist.search({"", "", ""}, 100000);
+      std::set<std::string> ids;
+      for (const auto& r : p.records)
+        if (r.attempts.size() != 1 || !ids.insert(r.queue_id).second) ++bad;
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w)
+    writers.emplace_back([&hist, w] {
+      for (int i = 0; i < kEach; ++i) hist.append({record(w * 100000 + i)});
+    });
+  for (auto& t : writers) t.join();
+  done = true;
+  reader.join();
+  EXPECT_EQ(bad, 0);
+  EXPECT_LE(hist.bytes(), 256u * 1024);
+  // Each writer's records kept are its newest, in its order, without gaps (newest first).
+  std::map<int, std::vector<int>> by_writer;
+  for (const auto& r : hist.search({"", "", ""}, 100000).records) {
+    const int n = std::stoi(r.queue_id.substr(3));
+    by_writer[n / 100000].push_back(n % 100000);
+  }
+  ASSERT_FALSE(by_writer.empty());
+  for (const auto& [w, ns] : by_writer) {
+    EXPECT_EQ(ns.front(), kEach - 1) << w;
+    for (std::size_t k = 1; k < ns.size(); ++k) EXPECT_EQ(ns[k], ns[k - 1] - 1) << w;
+  }
 }
 
 TEST(DeliveryHistory, AttemptsOfAQueuedItem) {
