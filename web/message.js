@@ -97,7 +97,9 @@ async function load() {
   const r = await Taube.api("GET", "/queue/" + encodeURIComponent(id));
   if (r.status === 404) {
     // Delivered, bounced or deleted since: nothing left to show but that.
-    Taube.notice(`${id} is no longer in the queue (delivered, returned or deleted).`, "ok");
+    Taube.notice(`${id} is no longer in the queue (delivered, returned or deleted). `, "ok");
+    document.getElementById("notice").appendChild(Taube.el("a",
+      { href: "deliveries.html?id=" + encodeURIComponent(id), id: "to-history" }, "See its delivery history."));
     document.getElementById("qstate").textContent = "";
     document.getElementById("actions").textContent = "";
     return;

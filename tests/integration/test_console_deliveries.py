@@ -380,6 +380,14 @@ class Deliveries(unittest.TestCase):
         d.get(base + f"deliveries.html?id={qid}")
         wait.until(EC.text_to_be_present_in_element((By.ID, "d-qid"), qid))
         wait.until(EC.text_to_be_present_in_element((By.ID, "d-records"), DEFER))
+        # The message page of a message that left the queue leads to its history (the pages
+        # name messages by queue file).
+        [rec] = c.record(qid)
+        d.get(base + "message.html?id=" + rec["queue_file"])
+        link = wait.until(EC.element_to_be_clickable((By.ID, "to-history")))
+        link.click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "d-qid"), rec["queue_file"]))
+        wait.until(EC.text_to_be_present_in_element((By.ID, "d-records"), DEFER))
 
 
 if __name__ == "__main__":
