@@ -46,7 +46,7 @@ SANITIZE_CTEST_ARGS ?= -LE crash
 # tests that put many sessions and commits in flight at once. Reports go to files under
 # build-tsan/tsan-reports/ (a report must not kill the server mid-test and hide the others);
 # any report fails the target.
-TSAN_TESTS ?= test_smtp_source|test_crash_consistency|test_tls|test_auth|test_smtplib|test_reload|test_reload_config|test_console_api|test_sendmail|test_metrics_queue|test_limits|test_disk_faults|test_journal|test_outbound_delivery|test_outbound_dsn|test_outbound_queue|test_queue_startup
+TSAN_TESTS ?= test_smtp_source|test_crash_consistency|test_tls|test_auth|test_smtplib|test_reload|test_reload_config|test_console_api|test_console_deliveries|test_sendmail|test_metrics_queue|test_limits|test_disk_faults|test_journal|test_outbound_delivery|test_outbound_dsn|test_outbound_queue|test_queue_startup
 # And the store's unit tests that run the journals' threads (group commit, publishers).
 TSAN_UNIT ?= DeliveryJournal*:JournaledDelivery*:QueueJournal*:QueueStore*
 tsan: test-deps

@@ -252,8 +252,8 @@ class ConsoleDestinations(unittest.TestCase):
         self.assertIn("CONN  SENT DEFER BOUNCE CONNERR TLSERR  STATE", lines[head])
         health = {ln.split()[0]: ln for ln in lines[head + 1:] if ln.startswith("[")}
         self.assertEqual(set(health), set(k.values()), out)
-        self.assertRegex(health[k["dead"]], r"held until \d\d:\d\d:\d\d \(1 failure\)$")
-        self.assertRegex(health[k["tls"]], r"ok, plaintext until \d\d:\d\d:\d\d$")
+        self.assertRegex(health[k["dead"]], r"held until (\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d \(1 failure\)$")
+        self.assertRegex(health[k["tls"]], r"ok, plaintext until (\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d$")
         self.assertRegex(health[k["ok"]], r"\s2\s+0\s+0\s+0\s+0  ok$")
         self.assertRegex(health[k["defer"]], r"\s0\s+1\s+0\s+0\s+0  failing$")
         self.assertIn("last error", out)
