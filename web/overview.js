@@ -164,8 +164,11 @@ function render(o) {
   const i = o.inbound || { sessions: 0, tls: 0, rejects: {} };
   kv(inb, "SMTP sessions", String(i.sessions));
   kv(inb, "TLS", i.sessions ? `${i.tls} (${Math.round((100 * i.tls) / i.sessions)}%)` : "—");
-  const rejects = Object.entries(i.rejects).sort((a, b) => b[1] - a[1]);
-  kv(inb, "Rejected", rejects.length ? rejects.map(([k, v]) => `${k} × ${v}`).join(", ") : "none");
+  // By reason: verb, code and enhanced status, with the first such reply's text (addresses
+  // masked by the server), most frequent first.
+  const reasons = (i.reject_reasons || []).slice().sort((a, b) => b.count - a.count);
+  if (!reasons.length) kv(inb, "Rejected", "none");
+  for (const r of reasons) kv(inb, `${r.what} × ${r.count}`, r.example || "—");
   const qs = document.getElementById("queue-states");
   qs.textContent = "";
   for (const k of ["incoming", "active", "deferred", "hold"]) kv(qs, k, String(q[k] || 0));

@@ -156,6 +156,7 @@ void Console::outbound_opened(const events::OutboundOpened& e) {
 void Console::rejected(const events::Rejected& e) {
   activity_.add(Activity::Rejected, std::time(nullptr));
   ++rejects_[std::string(smtp::verb_name(e.verb)) + " " + std::to_string(e.reply.code)];
+  reasons_.add(smtp::verb_name(e.verb), e.reply);
 }
 
 void Console::transaction(const events::Transaction& e) {

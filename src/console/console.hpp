@@ -35,6 +35,7 @@
 #include "console/activity.hpp"
 #include "console/console_config.hpp"
 #include "console/log_feed.hpp"
+#include "console/reject_reasons.hpp"
 #include "console/session_store.hpp"
 #include "events/observer.hpp"
 #include "net/http_server.hpp"
@@ -105,6 +106,7 @@ class Console final : public events::Observer {
   ActivitySeries activity_;
   // Since start: inbound sessions, how many of them went TLS, rejects by verb and reply code
   // (few values: the reply table's codes and SMTP's verbs, never an address).
+  RejectReasons reasons_;  // inbound rejects by verb, code and enhanced status
   std::uint64_t inbound_ = 0, inbound_tls_ = 0;
   std::uint64_t outbound_opened_ = 0, outbound_tls_ = 0;  // connections opened since start
   std::map<std::string, std::uint64_t> rejects_;

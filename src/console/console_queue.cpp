@@ -320,7 +320,13 @@ asio::awaitable<net::HttpResponse> Console::overview() {
   std::size_t n = 0;
   for (const auto& [what, count] : rejects_)
     out += (n++ ? ", " : "") + queue::json_quote(what) + ": " + std::to_string(count);
-  out += "}}";
+  out += "}, \"reject_reasons\": [";
+  n = 0;
+  for (const auto& [what, row] : reasons_.rows())
+    out += std::string(n++ ? ", " : "") + "{\"what\": " + queue::json_quote(what) +
+           ", \"count\": " + std::to_string(row.count) +
+           ", \"example\": " + queue::json_quote(row.example) + "}";
+  out += "]}";
   const auto snap = activity_.snapshot(now, kActivityMinutes);
   out +=
       ", \"activity\": {\"first_minute\": " + std::to_string(snap.first_minute) + ", \"step\": 60";

@@ -339,6 +339,9 @@ class ConsoleApi(unittest.TestCase):
         self.assertGreaterEqual(ov["inbound"]["sessions"], 1)
         self.assertEqual(ov["inbound"]["tls"], 0)
         self.assertEqual(ov["inbound"]["rejects"], {"RCPT 503": 1})
+        self.assertEqual([(r["what"], r["count"]) for r in ov["inbound"]["reject_reasons"]],
+                         [("RCPT 503 5.5.1", 1)], ov["inbound"])
+        self.assertTrue(ov["inbound"]["reject_reasons"][0]["example"])
         # The TLS share's series: two plaintext sessions in, one plaintext connection out.
         self.assertEqual(sum(ov["activity"]["sessions_in"]), 2)
         self.assertEqual(sum(ov["activity"]["tls_in"]), 0)
