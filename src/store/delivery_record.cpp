@@ -205,8 +205,13 @@ class Reader {
   std::size_t p_ = 0;
 };
 
+// At most kMaxField octets, and not inside a UTF-8 sequence: half a character would be invalid
+// UTF-8, written as \u00XX and read back as another character (found by fuzz_delivery_record).
 std::string cut(std::string_view s) {
-  return std::string(s.substr(0, kMaxField));
+  if (s.size() <= kMaxField) return std::string(s);
+  std::size_t n = kMaxField;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return std::string(s.substr(0, n));
 }
 
 void field(std::string& out, const char* key, std::string_view v) {
